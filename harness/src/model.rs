@@ -1,0 +1,183 @@
+//! The reference model: the history of issued writes and the states it implies.
+//!
+//! The history starts from a base state (empty, or the state a previous recovery was accepted
+//! at) and lists every write issued since, with its outcome. `durable` is D, the number of
+//! writes made durable by a successful durability point; the history's length is N.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The state of the store as the model sees it: key -> value.
+pub type State = BTreeMap<String, String>;
+
+/// One mutation of a write (a batch has several).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Mutation {
+    Put { key: String, value: String },
+    Delete { key: String },
+}
+
+impl Mutation {
+    /// The key this mutation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            Mutation::Put { key, .. } | Mutation::Delete { key } => key,
+        }
+    }
+
+    /// Applies the mutation to a state.
+    pub fn apply(&self, state: &mut State) {
+        match self {
+            Mutation::Put { key, value } => {
+                state.insert(key.clone(), value.clone());
+            }
+            Mutation::Delete { key } => {
+                state.remove(key);
+            }
+        }
+    }
+
+    /// The value the key holds after this mutation.
+    pub fn value_after(&self) -> Option<&str> {
+        match self {
+            Mutation::Put { value, .. } => Some(value),
+            Mutation::Delete { .. } => None,
+        }
+    }
+}
+
+/// What became of an issued write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The store returned Ok.
+    Acked,
+    /// The store returned an error other than a power cut (it may still be on disk).
+    Failed,
+    /// The power went during the call.
+    InFlight,
+}
+
+/// One issued write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRecord {
+    /// The position of the write among all writes of the run (stable across recoveries).
+    pub id: u64,
+    /// The mutations, applied atomically.
+    pub mutations: Vec<Mutation>,
+    /// Whether the write asked to be durable on return.
+    pub sync: bool,
+    pub outcome: Outcome,
+}
+
+/// The writes issued since the base state, and the durable watermark.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// The state every write applies on top of.
+    pub base: State,
+    /// The writes issued since `base`, in order.
+    pub writes: Vec<WriteRecord>,
+    /// D: the first `durable` writes are durable.
+    pub durable: usize,
+    /// The id the next write gets.
+    pub next_id: u64,
+    /// The state after every issued write, kept up to date (what reads must see while running).
+    pub live: State,
+}
+
+impl History {
+    /// An empty history on an empty store.
+    pub fn new() -> History {
+        History::default()
+    }
+
+    /// A history starting from `base`.
+    pub fn from_base(base: State) -> History {
+        History {
+            live: base.clone(),
+            base,
+            ..History::default()
+        }
+    }
+
+    /// N: how many writes were issued since the base.
+    pub fn issued(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Records a write about to be issued (outcome in flight until told otherwise) and returns
+    /// its position.
+    pub fn issue(&mut self, mutations: Vec<Mutation>, sync: bool) -> usize {
+        for m in &mutations {
+            m.apply(&mut self.live);
+        }
+        self.writes.push(WriteRecord {
+            id: self.next_id,
+            mutations,
+            sync,
+            outcome: Outcome::InFlight,
+        });
+        self.next_id += 1;
+        self.writes.len() - 1
+    }
+
+    /// Sets the outcome of the write at `pos`.
+    pub fn settle(&mut self, pos: usize, outcome: Outcome) {
+        if let Some(w) = self.writes.get_mut(pos) {
+            w.outcome = outcome;
+        }
+    }
+
+    /// A durability point returned Ok: every write issued so far is durable.
+    pub fn mark_all_durable(&mut self) {
+        self.durable = self.writes.len();
+    }
+
+    /// The state after the first `k` writes.
+    pub fn state_after(&self, k: usize) -> State {
+        let mut state = self.base.clone();
+        for w in self.writes.iter().take(k) {
+            for m in &w.mutations {
+                m.apply(&mut state);
+            }
+        }
+        state
+    }
+
+    /// A recovery was accepted at prefix `k`: the state after `k` writes becomes the new base.
+    /// Writes after `k` are gone for good.
+    pub fn rebase(&mut self, k: usize) {
+        self.base = self.state_after(k);
+        self.live = self.base.clone();
+        self.writes.clear();
+        self.durable = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(k: &str, v: &str) -> Mutation {
+        Mutation::Put {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn rebase_keeps_the_accepted_prefix_and_forgets_the_rest() {
+        let mut h = History::new();
+        h.issue(vec![put("a", "1")], false);
+        h.issue(vec![put("b", "2")], false);
+        h.mark_all_durable();
+        h.issue(vec![put("c", "3")], false);
+        h.rebase(2);
+        assert_eq!(h.base.len(), 2);
+        assert_eq!(h.issued(), 0);
+        assert_eq!(h.durable, 0);
+        assert_eq!(h.next_id, 3);
+    }
+}

@@ -1,0 +1,120 @@
+//! [`EngineStore`]: the LSM engine of this workspace behind the [`Store`] seam.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use engine::{Db, Error, WriteBatch, WriteOptions};
+use faultfs::Fs;
+
+use crate::model::Mutation;
+use crate::store::{Durability, Store, StoreError};
+
+/// The engine's configuration in a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Background work is forced inline whatever this says, so runs replay exactly.
+    pub options: engine::Options,
+    /// Named engine defects to switch on.
+    pub bugs: Vec<String>,
+}
+
+/// An open engine.
+#[derive(Debug)]
+pub struct EngineStore {
+    db: Db,
+}
+
+/// Classifies an engine error for the harness.
+pub fn classify(err: Error) -> StoreError {
+    if err.is_power_loss() {
+        return StoreError::PowerLoss(err.to_string());
+    }
+    match err {
+        Error::Corruption { ref file, .. } | Error::MissingFile { ref file, .. } => {
+            StoreError::Damaged {
+                file: file.clone(),
+                detail: err.to_string(),
+            }
+        }
+        Error::Poisoned { .. } => StoreError::Poisoned(err.to_string()),
+        Error::Io { .. } => StoreError::Io(err.to_string()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+impl Store for EngineStore {
+    type Config = EngineConfig;
+
+    fn name() -> &'static str {
+        "engine"
+    }
+
+    fn durability(config: &EngineConfig) -> Durability {
+        if config.options.wal {
+            Durability::WAL
+        } else {
+            Durability::NO_WAL
+        }
+    }
+
+    fn open(fs: Arc<dyn Fs>, dir: &Path, config: &EngineConfig) -> Result<Self, StoreError> {
+        let options = engine::Options {
+            background: engine::Background::Inline,
+            ..config.options.clone()
+        };
+        let db = Db::open(fs, dir, options).map_err(classify)?;
+        Ok(EngineStore { db })
+    }
+
+    fn write(&mut self, batch: &[Mutation], sync: bool) -> Result<(), StoreError> {
+        let wo = WriteOptions { sync };
+        let result = match batch {
+            [Mutation::Put { key, value }] => self.db.put(key.as_bytes(), value.as_bytes(), wo),
+            [Mutation::Delete { key }] => self.db.delete(key.as_bytes(), wo),
+            many => {
+                let mut b = WriteBatch::new();
+                for m in many {
+                    match m {
+                        Mutation::Put { key, value } => b.put(key.as_bytes(), value.as_bytes()),
+                        Mutation::Delete { key } => b.delete(key.as_bytes()),
+                    };
+                }
+                self.db.write(&b, wo)
+            }
+        };
+        result.map_err(classify)
+    }
+
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(key).map_err(classify)
+    }
+
+    fn scan(
+        &mut self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.db.scan(lower, upper).map_err(classify)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.db.sync().map_err(classify)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.db.flush().map_err(classify)
+    }
+
+    fn compact(&mut self) -> Result<(), StoreError> {
+        self.db.force_compact().map_err(classify)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.db.close().map_err(classify)
+    }
+
+    fn check_invariants(&mut self) -> Result<(), StoreError> {
+        self.db.check_invariants().map_err(classify)
+    }
+}
