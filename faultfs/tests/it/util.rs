@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use faultfs::{File, Fs, SimFs};
+use faultfs::{CrashPolicy, DiskImage, File, Fs, SimFs};
 
 /// Creates `path` with `data`, syncs the data and the parent directory.
 pub fn durable_file(fs: &dyn Fs, path: &str, data: &[u8]) {
@@ -34,3 +34,25 @@ pub fn content(fs: &SimFs, path: &str) -> Option<Vec<u8>> {
         None
     }
 }
+
+/// How many seeds slow sweeps run (POWERCUT_SEEDS, default `default`).
+pub fn seeds(default: u64) -> u64 {
+    std::env::var("POWERCUT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The disk as it is now, once nothing is pending (after a reboot).
+pub fn disk(fs: &SimFs) -> DiskImage {
+    let images = fs.crash_images(faultfs::CrashPolicy::Strict, 1);
+    images.into_iter().next().unwrap()
+}
+
+/// Every policy, with small sectors so short writes still split.
+pub const POLICIES: [CrashPolicy; 4] = [
+    CrashPolicy::Strict,
+    CrashPolicy::KeepAll,
+    CrashPolicy::Torn { sector: 8 },
+    CrashPolicy::Reorder { sector: 8 },
+];
