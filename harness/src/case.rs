@@ -154,6 +154,8 @@ pub struct Case {
     pub options: engine::Options,
     /// Named engine defects to switch on (engine feature `bugs`).
     pub bugs: Vec<String>,
+    /// Seeds the simulator's own runtime choices (where a misdirected write lands).
+    pub sim_seed: u64,
     pub steps: Vec<Step>,
 }
 

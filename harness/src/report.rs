@@ -2,11 +2,12 @@
 
 use std::fmt;
 
-use faultfs::{CrashPolicy, Event};
+use faultfs::{CrashPolicy, Event, EventOp};
 use serde::{Deserialize, Serialize};
 
-use crate::case::Step;
+use crate::case::{Case, Step};
 use crate::checker::Violation;
+use crate::hints::durability_hints;
 use crate::run::CrashRecord;
 
 /// What a user needs to understand and replay one failure.
@@ -39,14 +40,35 @@ pub struct Report {
 }
 
 impl Report {
-    /// One-line form of an event.
+    /// One-line form of an event: `#index [phase] op path args -> result [fault]`.
     pub fn event_line(e: &Event) -> String {
         let fault = e
             .fault
             .map(|f| format!(" [fault {f:?}]"))
             .unwrap_or_default();
-        let op = serde_json::to_string(&e.op).unwrap_or_default();
-        format!("#{} {} {} -> {}{}", e.index, e.phase, op, e.result, fault)
+        let op = match &e.op {
+            EventOp::Write { path, offset, len } => format!("write {path} @{offset}+{len}"),
+            EventOp::Read { path, offset, len } => format!("read {path} @{offset}+{len}"),
+            EventOp::SetLen { path, len } => format!("set_len {path} {len}"),
+            EventOp::Rename { from, to } => format!("rename {from} -> {to}"),
+            EventOp::Reboot {
+                policy,
+                seed,
+                outcome,
+            } => {
+                format!("reboot {policy:?} seed {seed}: {}", outcome.join("; "))
+            }
+            EventOp::Damage { path, offset, what } => format!("damage {path} @{offset}: {what}"),
+            EventOp::PowerOff => "power_off".to_string(),
+            other => {
+                let name = serde_json::to_value(other)
+                    .ok()
+                    .and_then(|v| v.get("op").and_then(|o| o.as_str().map(str::to_string)))
+                    .unwrap_or_default();
+                format!("{name} {}", crate::coverage::event_path(other))
+            }
+        };
+        format!("#{} [{}] {} -> {}{}", e.index, e.phase, op, e.result, fault)
     }
 }
 
@@ -128,5 +150,108 @@ impl fmt::Display for Report {
         }
         writeln!(f, "trace-hash: {:016x}", self.trace_hash)?;
         write!(f, "replay: {}", self.replay)
+    }
+}
+
+/// Whether an event is a mutating operation (counted by `SimFs::mutating_ops`).
+fn is_mutating(e: &Event) -> bool {
+    matches!(
+        e.op,
+        EventOp::Create { .. }
+            | EventOp::Write { .. }
+            | EventOp::SetLen { .. }
+            | EventOp::Sync { .. }
+            | EventOp::Rename { .. }
+            | EventOp::Remove { .. }
+            | EventOp::CreateDir { .. }
+            | EventOp::SyncDir { .. }
+    ) && !e.result.starts_with("power_loss")
+}
+
+/// At most this many events are quoted in a report.
+const REPORT_EVENTS_MAX: usize = 60;
+
+/// Builds the report of a failed run.
+pub fn build(
+    case: &Case,
+    violation: &Violation,
+    crash: Option<&CrashRecord>,
+    events: &[Event],
+    durable_mark: u64,
+    trace_hash: u64,
+) -> Report {
+    let end = crash.map_or(events.len(), |c| {
+        (c.event_index as usize + 1).min(events.len())
+    });
+    // The event where the last durable point's mutating-op count was reached.
+    let mut seen = 0u64;
+    let mut start = 0;
+    for (i, e) in events[..end].iter().enumerate() {
+        if seen >= durable_mark {
+            start = i;
+            break;
+        }
+        if is_mutating(e) {
+            seen += 1;
+        }
+        start = i + 1;
+    }
+    let epoch = events[..end]
+        .iter()
+        .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
+        .map_or(0, |i| i + 1);
+    let start = start
+        .max(epoch.min(end))
+        .max(end.saturating_sub(REPORT_EVENTS_MAX));
+    let quoted = events[start..end]
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.op,
+                EventOp::Read { .. } | EventOp::Exists { .. } | EventOp::List { .. }
+            )
+        })
+        .map(Report::event_line)
+        .collect();
+    let mut faults: Vec<String> = case
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Fault(f) => serde_json::to_string(f).ok(),
+            Step::Damage(d) => serde_json::to_string(d)
+                .ok()
+                .map(|d| format!("aimed damage {d}")),
+            _ => None,
+        })
+        .collect();
+    faults.extend(
+        events
+            .iter()
+            .filter(|e| e.fault.is_some())
+            .map(|e| format!("fired: {}", Report::event_line(e))),
+    );
+    let hints = if crash.is_some() {
+        durability_hints(&events[epoch.min(end)..end])
+    } else {
+        Vec::new()
+    };
+    let policy = case.steps.iter().find_map(|s| match s {
+        Step::Crash(c) => Some(c.policy),
+        _ => None,
+    });
+    Report {
+        seed: None,
+        store: case.store.name().to_string(),
+        policy,
+        faults,
+        violation: violation.clone(),
+        crash: crash.cloned(),
+        workload: case.steps.clone(),
+        events: quoted,
+        hints,
+        replay: String::new(),
+        test_snippet: None,
+        scenario_path: None,
+        trace_hash,
     }
 }

@@ -3,10 +3,15 @@
 use faultfs::{CrashPolicy, FaultClass, Phase};
 use serde::{Deserialize, Serialize};
 
+use faultfs::{Event, EventOp};
+
 use crate::case::{Case, StoreKind};
-use crate::checker::Violation;
-use crate::coverage::CoverageFact;
+use crate::checker::{Violation, ViolationKind};
+use crate::coverage::{self, Cause, CoverageFact, FileKind, PolicyKind};
 use crate::report::Report;
+use crate::runner::{Finished, PendingCrash, Runner};
+use crate::store::Store;
+use crate::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
 use crate::swarm::RunConfig;
 use crate::workload::WorkloadParams;
 
@@ -128,12 +133,131 @@ pub fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
     let case = config.case();
     let mut outcome = execute(&case);
     outcome.seed = Some(seed);
+    if let Some(r) = outcome.report.as_mut() {
+        r.seed = Some(seed);
+        r.policy = Some(config.policy);
+        r.replay = config.replay_command();
+    }
     outcome.config = Some(config);
     outcome
 }
 
 /// Runs a case on a fresh `SimFs`, crashing, recovering and checking as its steps say.
 pub fn execute(case: &Case) -> RunOutcome {
-    let _ = case;
-    todo!()
+    match case.store {
+        StoreKind::Engine => {
+            let config = EngineConfig {
+                options: case.options.clone(),
+                bugs: case.bugs.clone(),
+            };
+            execute_with::<EngineStore>(case, &config)
+        }
+        StoreKind::Careless => execute_with::<CarelessStore>(case, &CarelessConfig),
+    }
+}
+
+/// Runs a case on any [`Store`]. A panic inside the store is caught and reported as a
+/// [`ViolationKind::Panic`].
+pub fn execute_with<S: Store>(case: &Case, config: &S::Config) -> RunOutcome {
+    let sim_slot: std::sync::Mutex<Option<faultfs::SimFs>> = std::sync::Mutex::new(None);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let runner = Runner::<S>::new(case, config);
+        if let Ok(mut slot) = sim_slot.lock() {
+            *slot = Some(runner.sim());
+        }
+        runner.run()
+    }));
+    let finished = match result {
+        Ok(f) => f,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".to_string());
+            let sim = sim_slot
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take())
+                .unwrap_or_default();
+            Finished {
+                sim,
+                crashes: Vec::new(),
+                violation: Some(Violation::new(
+                    ViolationKind::Panic,
+                    format!("the store panicked: {msg}"),
+                )),
+                counts: Counts::default(),
+                durable_mark: 0,
+            }
+        }
+    };
+    outcome_of(case, finished)
+}
+
+/// Reads the event log once to place each crash and list what was covered.
+fn outcome_of(case: &Case, f: Finished) -> RunOutcome {
+    let events = f.sim.events();
+    let crashes = place_crashes(&events, f.crashes);
+    let mut coverage = coverage::fault_facts(&events);
+    coverage.extend(crashes.iter().map(|c| CoverageFact {
+        cause: Cause::Crash(PolicyKind::of(&c.policy)),
+        file: FileKind::of(&c.path),
+        path: c.path.clone(),
+        phase: c.phase,
+    }));
+    coverage.sort();
+    coverage.dedup();
+    let mut counts = f.counts;
+    counts.events = events.len() as u64;
+    let trace_hash = f.sim.trace_hash();
+    let violations: Vec<Violation> = f.violation.into_iter().collect();
+    let report = violations.first().map(|v| {
+        crate::report::build(case, v, crashes.last(), &events, f.durable_mark, trace_hash)
+    });
+    RunOutcome {
+        seed: None,
+        config: None,
+        case: case.clone(),
+        trace_hash,
+        crashes,
+        violations,
+        coverage,
+        counts,
+        report,
+    }
+}
+
+/// Matches each crash to the log: the k-th `Reboot` event closes the k-th crash, and the crash
+/// point is the first operation after the previous reboot that the power cut refused (or the
+/// explicit `PowerOff`).
+fn place_crashes(events: &[Event], pending: Vec<PendingCrash>) -> Vec<CrashRecord> {
+    let mut records = Vec::new();
+    let mut pending = pending.into_iter();
+    let mut cut: Option<&Event> = None;
+    for e in events {
+        match &e.op {
+            EventOp::Reboot { .. } => {
+                let Some(p) = pending.next() else { break };
+                let (event_index, phase, path) = cut
+                    .map_or((e.index, e.phase, String::new()), |c| {
+                        (c.index, c.phase, coverage::event_path(&c.op).to_string())
+                    });
+                records.push(CrashRecord {
+                    event_index,
+                    phase,
+                    path,
+                    policy: p.policy,
+                    during_recovery: p.during_recovery,
+                    bounds: p.bounds,
+                    result: p.result,
+                });
+                cut = None;
+            }
+            EventOp::PowerOff if cut.is_none() => cut = Some(e),
+            _ if cut.is_none() && e.result.starts_with("power_loss") => cut = Some(e),
+            _ => {}
+        }
+    }
+    records
 }

@@ -126,6 +126,9 @@ pub struct Scenario {
     /// Named engine defects to switch on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<String>,
+    /// Seeds the simulator's own choices (where a misdirected write lands).
+    #[serde(default)]
+    pub sim_seed: u64,
     /// Explicit steps (exactly one of `steps` and `workload`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<Step>>,
@@ -234,6 +237,7 @@ impl Scenario {
                 store: self.store,
                 options: self.options.resolve(),
                 bugs: self.bugs.clone(),
+                sim_seed: self.sim_seed,
                 steps: steps.clone().unwrap_or_default(),
             },
         }
@@ -247,6 +251,7 @@ impl Scenario {
             store: case.store,
             options: PartialOptions::full(&case.options),
             bugs: case.bugs.clone(),
+            sim_seed: case.sim_seed,
             steps: Some(case.steps.clone()),
             workload: None,
             expect_violation: None,

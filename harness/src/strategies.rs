@@ -99,6 +99,7 @@ pub fn case(store: StoreKind, max_steps: usize) -> impl Strategy<Value = Case> {
                     store,
                     options,
                     bugs: Vec::new(),
+                    sim_seed: options_seed,
                     steps,
                 }
             },

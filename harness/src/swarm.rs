@@ -28,6 +28,10 @@ pub struct RunConfig {
     pub crashes: Vec<CrashStep>,
     /// Faults, each inserted before the workload step at its position.
     pub faults: Vec<(usize, Step)>,
+    /// The fault classes the seed could draw from (part of what a replay must repeat).
+    pub allowed_faults: Vec<FaultClass>,
+    /// Whether the caller fixed the policy (a replay must pass it again).
+    pub policy_fixed: bool,
 }
 
 /// Derives an independent seed for one stream (`tag`) of a run.
@@ -50,7 +54,9 @@ impl RunConfig {
             .clone()
             .unwrap_or_else(|| draw_workload(&mut stream(seed, "workload"), opts.ops));
         let mut crash_rng = stream(seed, "crashes");
-        let policy = opts.policy.unwrap_or_else(|| draw_policy(&mut crash_rng));
+        // Drawn even when fixed, so fixing the policy a seed drew replays the same schedule.
+        let drawn = draw_policy(&mut crash_rng);
+        let policy = opts.policy.unwrap_or(drawn);
         let crashes = draw_crashes(&mut crash_rng, policy, workload.ops, opts.crashes_max);
         let faults = if opts.faults.is_empty() {
             Vec::new()
@@ -71,7 +77,31 @@ impl RunConfig {
             workload,
             crashes,
             faults,
+            allowed_faults: opts.faults.clone(),
+            policy_fixed: opts.policy.is_some(),
         }
+    }
+
+    /// The one command that replays this run.
+    pub fn replay_command(&self) -> String {
+        let mut cmd = format!("powercut replay --seed {}", self.seed);
+        if self.store != StoreKind::Engine {
+            cmd.push_str(&format!(" --store {}", self.store.name()));
+        }
+        if self.policy_fixed {
+            let kind = crate::coverage::PolicyKind::of(&self.policy);
+            cmd.push_str(&format!(" --policy {}", kind.name()));
+        }
+        for f in &self.allowed_faults {
+            cmd.push_str(&format!(" --fault {}", fault_class_name(*f)));
+        }
+        for b in &self.bugs {
+            cmd.push_str(&format!(" --bug {b}"));
+        }
+        if self.workload.ops != RunOptions::default().ops {
+            cmd.push_str(&format!(" --ops {}", self.workload.ops));
+        }
+        cmd
     }
 
     /// The case this configuration runs: the crash schedule, the workload with its faults, and a
@@ -97,6 +127,7 @@ impl RunConfig {
             store: self.store,
             options: self.options.clone(),
             bugs: self.bugs.clone(),
+            sim_seed: stream(self.seed, "sim").random(),
             steps,
         }
     }

@@ -1,0 +1,662 @@
+//! The crash/recover loop behind [`crate::execute`].
+//!
+//! One `Runner` owns a fresh `SimFs`, the store, the history and the crash queue, and walks the
+//! case's steps. When the power goes (an armed crash fires, a `crash` step cuts it, or an I/O
+//! error forces a power cycle) it reboots the disk, arms the next queued crash (which may fall
+//! inside the recovery), reopens the store and checks the recovered state against the history.
+//! An accepted recovery becomes the model's new base; the first violation stops the run.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use faultfs::{CrashPolicy, FaultClass, Fs, FsyncMode, SimFs};
+
+use crate::case::{Case, CrashStep, DamageStep, Step};
+use crate::checker::{Verdict, Violation, ViolationKind, check_recovery, diff_states};
+use crate::damage;
+use crate::model::{History, Outcome, State};
+use crate::run::{Counts, RecoveryResult};
+use crate::store::{Durability, Store, StoreError};
+
+/// The directory every store lives in on the simulated disk.
+pub const DB_DIR: &str = "db";
+
+/// At most this many power cycles in a row while a store keeps failing to open with I/O errors.
+const OPEN_RETRIES_MAX: u32 = 4;
+
+/// A crash as the runner saw it; event index and phase are filled in from the log afterwards.
+#[derive(Clone, Debug)]
+pub struct PendingCrash {
+    pub policy: CrashPolicy,
+    pub during_recovery: bool,
+    pub bounds: (usize, usize),
+    pub result: RecoveryResult,
+}
+
+/// What a finished runner hands back.
+pub struct Finished {
+    pub sim: SimFs,
+    pub crashes: Vec<PendingCrash>,
+    pub violation: Option<Violation>,
+    pub counts: Counts,
+    /// `mutating_ops()` at the last durability point before the violation.
+    pub durable_mark: u64,
+}
+
+/// The fault classes after which any prefix (and a clean refusal) is an allowed recovery: their
+/// damage can look exactly like a torn tail, or a sync lied about durability.
+const LENIENT: [FaultClass; 5] = [
+    FaultClass::Truncate,
+    FaultClass::MisdirectedWrite,
+    FaultClass::BitFlip,
+    FaultClass::TornSector,
+    FaultClass::FsyncReportLater,
+];
+
+pub struct Runner<'a, S: Store> {
+    case: &'a Case,
+    config: &'a S::Config,
+    durability: Durability,
+    sim: SimFs,
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    store: Option<S>,
+    history: History,
+    queued: VecDeque<CrashStep>,
+    armed: Option<CrashStep>,
+    /// Aimed damage waiting for the next crash.
+    damage: Vec<DamageStep>,
+    /// Whether any fault step ran (only then is the event log consulted while running).
+    faults_armed: bool,
+    /// A ReportLater fault is armed and has not fired yet: durability points must be checked.
+    report_later_armed: bool,
+    /// Fault classes seen firing in the log so far, and how far the log was read.
+    fired: BTreeSet<FaultClass>,
+    events_read: usize,
+    /// Aimed damage was applied: a clean refusal naming one of these files is allowed.
+    damaged_files: BTreeSet<String>,
+    /// The policy of power cycles not caused by a crash step (after I/O errors).
+    cycle_policy: CrashPolicy,
+    cycle_seed: u64,
+    crashes: Vec<PendingCrash>,
+    violation: Option<Violation>,
+    /// The run cannot go on (violation, or a clean refusal left a damaged store).
+    stopped: bool,
+    counts: Counts,
+    durable_mark: u64,
+}
+
+impl<'a, S: Store> Runner<'a, S> {
+    pub fn new(case: &'a Case, config: &'a S::Config) -> Self {
+        let sim = SimFs::with_seed(case.sim_seed);
+        let cycle_policy = case
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Crash(c) => Some(c.policy),
+                _ => None,
+            })
+            .unwrap_or(CrashPolicy::Strict);
+        Runner {
+            case,
+            config,
+            durability: S::durability(config),
+            fs: Arc::new(sim.clone()),
+            sim,
+            dir: PathBuf::from(DB_DIR),
+            store: None,
+            history: History::new(),
+            queued: VecDeque::new(),
+            armed: None,
+            damage: Vec::new(),
+            faults_armed: false,
+            report_later_armed: false,
+            fired: BTreeSet::new(),
+            events_read: 0,
+            damaged_files: BTreeSet::new(),
+            cycle_policy,
+            cycle_seed: case.sim_seed ^ 0x9e37_79b9_7f4a_7c15,
+            crashes: Vec::new(),
+            violation: None,
+            stopped: false,
+            counts: Counts::default(),
+            durable_mark: 0,
+        }
+    }
+
+    /// A handle to the runner's disk.
+    pub fn sim(&self) -> SimFs {
+        self.sim.clone()
+    }
+
+    /// Runs every step, then a clean close and reopen, checking each recovery.
+    pub fn run(mut self) -> Finished {
+        for step in &self.case.steps {
+            if self.stopped {
+                break;
+            }
+            self.counts.steps += 1;
+            self.step(step);
+        }
+        if !self.stopped {
+            self.reopen();
+        }
+        Finished {
+            sim: self.sim,
+            crashes: self.crashes,
+            violation: self.violation,
+            counts: self.counts,
+            durable_mark: self.durable_mark,
+        }
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        if self.violation.is_none() {
+            self.violation = Some(violation);
+        }
+        self.stopped = true;
+    }
+
+    fn step(&mut self, step: &Step) {
+        match step {
+            Step::Crash(c) => self.crash_step(c),
+            Step::Fault(f) => {
+                self.faults_armed = true;
+                if matches!(
+                    f,
+                    faultfs::Fault::FsyncFailure {
+                        mode: FsyncMode::ReportLater,
+                        ..
+                    }
+                ) {
+                    self.report_later_armed = true;
+                }
+                self.sim.inject(f.clone());
+            }
+            Step::Damage(d) => {
+                self.faults_armed = true;
+                self.damage.push(d.clone());
+            }
+            Step::Expect { key, value } => self.expect(key, value.as_deref()),
+            _ => self.store_step(step),
+        }
+    }
+
+    fn crash_step(&mut self, c: &CrashStep) {
+        match c.after_ops {
+            None => {
+                self.sim.power_off();
+                self.crash(c.clone(), false);
+            }
+            Some(_) if self.armed.is_some() => self.queued.push_back(c.clone()),
+            Some(n) => {
+                self.sim.crash_after_ops(n);
+                self.armed = Some(c.clone());
+            }
+        }
+    }
+
+    /// Arms the next queued crash, if any (right after a reboot, so it may hit recovery).
+    fn arm_next(&mut self) {
+        self.armed = None;
+        if let Some(c) = self.queued.pop_front() {
+            self.sim.crash_after_ops(c.after_ops.unwrap_or(0));
+            self.armed = Some(c);
+        }
+    }
+
+    /// Opens the store if it is not open (the first step, or after a refusal-free crash).
+    fn ensure_open(&mut self) -> bool {
+        if self.store.is_some() {
+            return true;
+        }
+        self.recover(false);
+        self.store.is_some() && !self.stopped
+    }
+
+    fn store_step(&mut self, step: &Step) {
+        if !self.ensure_open() {
+            return;
+        }
+        if let Some((mutations, sync)) = step.as_write() {
+            return self.write(mutations, sync);
+        }
+        match step {
+            Step::Get { key } => self.get(key),
+            Step::Scan { start, end } => self.scan(start.as_deref(), end.as_deref()),
+            Step::Sync {} => self.durability_point(|s| s.sync(), self.durability.sync),
+            Step::Flush {} => self.durability_point(|s| s.flush(), self.durability.flush),
+            Step::Compact {} => self.durability_point(|s| s.compact(), false),
+            Step::Reopen {} => self.reopen(),
+            _ => {}
+        }
+    }
+
+    fn write(&mut self, mutations: Vec<crate::model::Mutation>, sync: bool) {
+        let fired_before = self.report_later_count();
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let pos = self.history.issue(mutations, sync);
+        self.counts.writes += 1;
+        let result = store.write(&self.history.writes[pos].mutations, sync);
+        match result {
+            Ok(()) => {
+                self.counts.acked += 1;
+                self.history.settle(pos, Outcome::Acked);
+                if sync && self.durability.synced_write && !self.sync_lied(fired_before) {
+                    self.mark_durable();
+                }
+            }
+            Err(e) => {
+                let outcome = if e.is_power_loss() {
+                    Outcome::InFlight
+                } else {
+                    Outcome::Failed
+                };
+                self.history.settle(pos, outcome);
+                self.on_error(e, true);
+            }
+        }
+    }
+
+    fn durability_point(
+        &mut self,
+        op: impl FnOnce(&mut S) -> Result<(), StoreError>,
+        durable: bool,
+    ) {
+        let fired_before = self.report_later_count();
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match op(store) {
+            Ok(()) => {
+                if durable && !self.sync_lied(fired_before) {
+                    self.mark_durable();
+                }
+            }
+            Err(e) => self.on_error(e, durable),
+        }
+    }
+
+    fn mark_durable(&mut self) {
+        self.history.mark_all_durable();
+        self.durable_mark = self.sim.mutating_ops();
+    }
+
+    /// How many ReportLater faults fired so far (read from the log only while one is armed).
+    fn report_later_count(&mut self) -> usize {
+        if !self.report_later_armed {
+            return 0;
+        }
+        self.sim
+            .events()
+            .iter()
+            .filter(|e| e.fault == Some(FaultClass::FsyncReportLater))
+            .count()
+    }
+
+    /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
+    fn sync_lied(&mut self, fired_before: usize) -> bool {
+        self.report_later_armed && self.report_later_count() > fired_before
+    }
+
+    fn get(&mut self, key: &str) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.get(key.as_bytes()) {
+            Ok(got) => {
+                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                let want = self.history.live.get(key).cloned();
+                if got != want {
+                    self.fail(Violation {
+                        diffs: vec![crate::checker::KeyDiff {
+                            key: key.to_string(),
+                            expected: want,
+                            recovered: got,
+                        }],
+                        ..Violation::new(
+                            ViolationKind::ReadYourWrites,
+                            format!("get({key:?}) while running did not return the last write"),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+
+    fn scan(&mut self, start: Option<&str>, end: Option<&str>) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let lower = start.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
+        let upper = end.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
+        match store.scan(lower, upper) {
+            Ok(pairs) => {
+                let got = to_state(pairs);
+                let want: State = self
+                    .history
+                    .live
+                    .iter()
+                    .filter(|(k, _)| {
+                        start.is_none_or(|s| k.as_str() >= s) && end.is_none_or(|e| k.as_str() <= e)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if got != want {
+                    self.fail(Violation {
+                        diffs: diff_states(&want, &got),
+                        ..Violation::new(
+                            ViolationKind::ReadYourWrites,
+                            format!(
+                                "scan({start:?}..={end:?}) while running did not match the writes"
+                            ),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+
+    fn expect(&mut self, key: &str, value: Option<&str>) {
+        if !self.ensure_open() {
+            return;
+        }
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.get(key.as_bytes()) {
+            Ok(got) => {
+                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                if got.as_deref() != value {
+                    self.fail(Violation {
+                        diffs: vec![crate::checker::KeyDiff {
+                            key: key.to_string(),
+                            expected: value.map(str::to_string),
+                            recovered: got,
+                        }],
+                        ..Violation::new(
+                            ViolationKind::Expectation,
+                            format!("expect {key:?} failed"),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+
+    /// A clean close (a durability point) and reopen, checked like a recovery.
+    fn reopen(&mut self) {
+        let Some(mut store) = self.store.take() else {
+            return;
+        };
+        match store.close() {
+            Ok(()) => {
+                if self.durability.close {
+                    self.mark_durable();
+                }
+                drop(store);
+                self.recover(false);
+            }
+            Err(e) => {
+                self.store = Some(store);
+                self.on_error(e, true);
+            }
+        }
+    }
+
+    /// Handles a failed store call: a power cut reboots; damage may be a clean refusal; any
+    /// other I/O error must poison the store, and the run power-cycles.
+    fn on_error(&mut self, err: StoreError, write_path: bool) {
+        match err {
+            StoreError::PowerLoss(_) => {
+                let crash = self.armed.take().unwrap_or_else(|| self.cycle_crash());
+                self.crash(crash, false);
+            }
+            StoreError::Damaged { ref file, .. } => {
+                if self.refusal_allowed(file) {
+                    self.counts.refusals += 1;
+                    self.power_cycle();
+                } else {
+                    self.fail(unclean_refusal(&err));
+                }
+            }
+            StoreError::Io(ref msg) | StoreError::Poisoned(ref msg) => {
+                if !self.faults_armed {
+                    let m = format!("the store failed with no fault armed: {msg}");
+                    return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
+                }
+                if write_path && matches!(err, StoreError::Io(_)) {
+                    self.probe_poison(msg);
+                }
+                if !self.stopped {
+                    self.power_cycle();
+                }
+            }
+            StoreError::Other(msg) => {
+                let m = format!("the store failed: {msg}");
+                self.fail(Violation::new(ViolationKind::UnexpectedError, m));
+            }
+        }
+    }
+
+    /// After a write-path I/O error the store must refuse writes until reopened.
+    fn probe_poison(&mut self, cause: &str) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let probe = [crate::model::Mutation::Put {
+            key: "~poison-probe".into(),
+            value: "must be refused".into(),
+        }];
+        if store.write(&probe, false).is_ok() {
+            let m = format!("after the I/O error ({cause}) the store accepted another write");
+            self.fail(Violation::new(ViolationKind::PoisonIgnored, m));
+        }
+    }
+
+    /// A crash for a power cycle forced by an error.
+    fn cycle_crash(&mut self) -> CrashStep {
+        self.cycle_seed = self
+            .cycle_seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        CrashStep {
+            policy: self.cycle_policy,
+            after_ops: None,
+            seed: self.cycle_seed,
+        }
+    }
+
+    fn power_cycle(&mut self) {
+        self.sim.power_off();
+        let crash = self.cycle_crash();
+        self.crash(crash, false);
+    }
+
+    /// The power is off: reboot under the crash's policy and recover.
+    fn crash(&mut self, crash: CrashStep, during_recovery: bool) {
+        self.store = None;
+        self.counts.crashes += 1;
+        self.refresh_fired();
+        if !self.damage.is_empty() {
+            let events = self.sim.events();
+            for d in std::mem::take(&mut self.damage) {
+                if let Some((path, fault)) = damage::aim(&events, &d) {
+                    self.damaged_files.insert(path);
+                    self.sim.inject(fault);
+                }
+            }
+        }
+        self.sim.reboot(crash.policy, crash.seed);
+        let bounds = (self.lower(), self.history.issued());
+        self.crashes.push(PendingCrash {
+            policy: crash.policy,
+            during_recovery,
+            bounds,
+            result: RecoveryResult::CrashedAgain,
+        });
+        self.arm_next();
+        self.recover(true);
+    }
+
+    /// The lower bound of an acceptable recovery: D, or 0 after damage that can pass for a torn
+    /// tail or a sync that lied.
+    fn lower(&mut self) -> usize {
+        self.refresh_fired();
+        if LENIENT.iter().any(|c| self.fired.contains(c)) {
+            0
+        } else {
+            self.history.durable
+        }
+    }
+
+    /// Reads newly logged events for faults that fired (only when faults are in play).
+    fn refresh_fired(&mut self) {
+        if !self.faults_armed {
+            return;
+        }
+        let events = self.sim.events();
+        for e in events.iter().skip(self.events_read) {
+            if let Some(c) = e.fault {
+                self.fired.insert(c);
+                self.counts.faults_fired += 1;
+            }
+        }
+        self.events_read = events.len();
+    }
+
+    /// Whether a clean refusal naming `file` is allowed now.
+    fn refusal_allowed(&mut self, file: &std::path::Path) -> bool {
+        self.refresh_fired();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let aimed = self
+            .damaged_files
+            .iter()
+            .any(|p| p.ends_with(&name) && !name.is_empty());
+        aimed || LENIENT.iter().any(|c| self.fired.contains(c))
+    }
+
+    fn set_result(&mut self, result: RecoveryResult) {
+        if let Some(last) = self.crashes.last_mut() {
+            last.result = result;
+        }
+    }
+
+    /// Opens the store (after a crash, or the first time) and checks what it recovered.
+    fn recover(&mut self, after_crash: bool) {
+        let mut io_retries = 0;
+        loop {
+            match S::open(self.fs.clone(), &self.dir, self.config) {
+                Ok(store) => return self.check_opened(store, after_crash),
+                Err(StoreError::PowerLoss(_)) => {
+                    let crash = self.armed.take().unwrap_or_else(|| self.cycle_crash());
+                    self.sim_reboot_in_recovery(crash);
+                }
+                Err(StoreError::Damaged {
+                    ref file,
+                    ref detail,
+                }) if self.refusal_allowed(file) => {
+                    self.counts.refusals += 1;
+                    self.set_result(RecoveryResult::Refused {
+                        file: format!("{} ({detail})", file.display()),
+                    });
+                    self.stopped = true;
+                    return;
+                }
+                Err(e @ StoreError::Damaged { .. }) => return self.fail(unclean_refusal(&e)),
+                Err(StoreError::Io(msg)) if self.faults_armed && io_retries < OPEN_RETRIES_MAX => {
+                    let _ = msg;
+                    io_retries += 1;
+                    self.sim.power_off();
+                    let crash = self.cycle_crash();
+                    self.sim_reboot_in_recovery(crash);
+                }
+                Err(e) => {
+                    let m = format!("the store failed to open: {e}");
+                    return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
+                }
+            }
+        }
+    }
+
+    /// The power went while recovering: reboot again; the bounds carry over.
+    fn sim_reboot_in_recovery(&mut self, crash: CrashStep) {
+        self.counts.crashes += 1;
+        self.refresh_fired();
+        self.sim.reboot(crash.policy, crash.seed);
+        let bounds = (self.lower(), self.history.issued());
+        self.crashes.push(PendingCrash {
+            policy: crash.policy,
+            during_recovery: true,
+            bounds,
+            result: RecoveryResult::CrashedAgain,
+        });
+        self.arm_next();
+    }
+
+    fn check_opened(&mut self, mut store: S, after_crash: bool) {
+        let pairs = match store.scan(Bound::Unbounded, Bound::Unbounded) {
+            Ok(p) => p,
+            Err(e) => {
+                self.store = Some(store);
+                return self.on_error(e, false);
+            }
+        };
+        let recovered = to_state(pairs);
+        let lower = if after_crash {
+            self.lower()
+        } else {
+            self.history.durable
+        };
+        match check_recovery(&self.history, &recovered, lower) {
+            Verdict::Accepted { k } => {
+                if let Err(e) = store.check_invariants() {
+                    let m = format!("invariants broken after recovery: {e}");
+                    self.set_result(RecoveryResult::Violated);
+                    return self.fail(Violation::new(ViolationKind::Invariant, m));
+                }
+                if after_crash {
+                    self.counts.recoveries += 1;
+                    self.set_result(RecoveryResult::Recovered { k });
+                }
+                self.history.rebase(k);
+                self.durable_mark = self.sim.mutating_ops();
+                self.store = Some(store);
+            }
+            Verdict::Rejected(v) => {
+                self.set_result(RecoveryResult::Violated);
+                self.fail(v);
+            }
+        }
+    }
+}
+
+fn unclean_refusal(err: &StoreError) -> Violation {
+    Violation::new(
+        ViolationKind::UncleanRefusal,
+        format!("the store refused with no damage that could justify it: {err}"),
+    )
+}
+
+/// Bytes pairs as a model state (lossy UTF-8: anything odd shows up as a phantom value).
+fn to_state(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> State {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect()
+}

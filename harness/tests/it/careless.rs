@@ -1,0 +1,45 @@
+//! The careless store must fail: if it passes, the harness is broken (a canary).
+
+use harness::{RunOptions, StoreKind, ViolationKind, run_seed};
+
+fn careless() -> RunOptions {
+    RunOptions {
+        store: StoreKind::Careless,
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn the_careless_store_fails_within_a_few_seeds() {
+    let failing: Vec<u64> = (0..50)
+        .filter(|s| !run_seed(*s, &careless()).passed())
+        .collect();
+    assert!(
+        !failing.is_empty(),
+        "50 seeds of the careless store passed: the harness is broken"
+    );
+}
+
+#[test]
+fn the_careless_store_loses_synced_writes_when_its_log_name_was_never_synced() {
+    let opts = RunOptions {
+        policy: Some(faultfs::CrashPolicy::Strict),
+        ..careless()
+    };
+    let outcome = (0..100)
+        .map(|s| run_seed(s, &opts))
+        .find(|o| {
+            o.violations
+                .iter()
+                .any(|v| v.kind == ViolationKind::LostDurable)
+        })
+        .expect("a strict crash loses the unsynced log name");
+    let report = outcome.report.expect("a failing run has a report");
+    let text = report.to_string();
+    assert!(!report.violation.diffs.is_empty(), "{text}");
+    assert!(
+        text.contains("never synced"),
+        "the report names the missing sync:\n{text}"
+    );
+    assert!(text.contains("powercut replay --seed"), "{text}");
+}

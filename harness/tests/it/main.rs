@@ -1,0 +1,3 @@
+//! Integration tests of the harness (one binary, modules by topic).
+
+mod careless;
