@@ -4,4 +4,7 @@
 
 mod careless;
 mod checker;
+mod exploring;
+mod replay;
 mod shrinking;
+mod sweep;
