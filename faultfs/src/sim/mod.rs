@@ -385,7 +385,7 @@ impl SimFs {
         let mut st = self.lock_state();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (choice, outcome) = crash::sample(&st, policy, &mut rng);
-        let mut image = crash::build_image(&st, &choice);
+        let mut image = crash::build_image_consuming(&mut st, choice);
         let state = &mut *st;
         let damage = faults::apply_damage(&mut state.faults, &mut image, &mut rng);
         log(

@@ -355,7 +355,8 @@ impl State {
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
         let inode = self.inode(ino, shown)?;
-        write_into(&mut inode.live, offset, data);
+        write_into(Arc::make_mut(&mut inode.live), offset, data);
+        inode.live_diverged |= landing != offset;
         inode.pending.push(Pending::Write {
             offset: landing,
             data: data.to_vec(),
@@ -392,7 +393,7 @@ impl State {
         self.inode(ino, shown)?;
         self.check_space(ino, len, shown)?;
         let inode = self.inode(ino, shown)?;
-        apply_change(&mut inode.live, &Pending::SetLen(len));
+        apply_change(Arc::make_mut(&mut inode.live), &Pending::SetLen(len));
         inode.pending.push(Pending::SetLen(len));
         Ok(())
     }
@@ -411,6 +412,7 @@ impl State {
             // it, and the pages since then were marked clean without reaching the disk.
             inode.report_later = false;
             inode.pending.clear();
+            inode.live_diverged = true;
             self.fired = Some(FaultClass::FsyncReportLater);
             return Err(errno_at(eio(), shown));
         }
@@ -422,6 +424,7 @@ impl State {
                 // ext4 / XFS: the pages are marked clean, so they never reach the disk, but the
                 // page cache still shows them to reads, and the next sync has nothing to report.
                 inode.pending.clear();
+                inode.live_diverged = true;
                 self.fired = Some(fsync_class(mode));
                 Err(errno_at(eio(), shown))
             }
@@ -430,8 +433,9 @@ impl State {
                 ..
             }) => {
                 // btrfs: the file's content goes back to what the disk holds.
-                inode.live = inode.durable.as_ref().clone();
+                inode.live = Arc::clone(&inode.durable);
                 inode.pending.clear();
+                inode.live_diverged = false;
                 self.fired = Some(fsync_class(mode));
                 Err(errno_at(eio(), shown))
             }
