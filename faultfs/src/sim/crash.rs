@@ -142,7 +142,8 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
 pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
     match change {
         Pending::Write { offset, data } => write_into(bytes, *offset, data),
-        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(usize::MAX), 0),
+        // Lengths were checked against FILE_BYTES_MAX when the change was made.
+        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
     }
 }
 
@@ -295,6 +296,9 @@ pub(crate) fn sample(
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
     describe(state, &choice, &mut lines);
+    if lines.is_empty() {
+        lines.push("nothing pending: the disk is exactly its durable state".to_string());
+    }
     (choice, lines)
 }
 

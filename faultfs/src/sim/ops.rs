@@ -12,6 +12,14 @@ use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class}
 use super::state::{DurableNames, Entry, Inode, NsOp, Pending, State, split};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
+/// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
+/// must be refused (EFBIG) rather than allocated.
+pub(crate) const FILE_BYTES_MAX: u64 = 1 << 30;
+
+fn too_large(path: &Path) -> io::Error {
+    errno_at(io::Error::from_raw_os_error(libc::EFBIG), path)
+}
+
 /// An error of `kind` whose message starts with the path as the caller gave it.
 pub(crate) fn path_error(kind: ErrorKind, path: &Path, msg: &str) -> io::Error {
     io::Error::new(kind, format!("{}: {msg}", path.display()))
@@ -344,13 +352,9 @@ impl State {
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .filter(|e| usize::try_from(*e).is_ok());
+            .filter(|e| *e <= FILE_BYTES_MAX);
         let Some(end) = end else {
-            return Err(path_error(
-                ErrorKind::InvalidInput,
-                shown,
-                "write passes the largest file size",
-            ));
+            return Err(too_large(shown));
         };
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
@@ -383,12 +387,8 @@ impl State {
     }
 
     pub(crate) fn set_len(&mut self, ino: u64, len: u64, shown: &Path) -> io::Result<()> {
-        if usize::try_from(len).is_err() {
-            return Err(path_error(
-                ErrorKind::InvalidInput,
-                shown,
-                "length passes the largest file size",
-            ));
+        if len > FILE_BYTES_MAX {
+            return Err(too_large(shown));
         }
         self.inode(ino, shown)?;
         self.check_space(ino, len, shown)?;
