@@ -70,6 +70,7 @@ impl PartialOptions {
                 .manifest_rollover_bytes
                 .unwrap_or(d.manifest_rollover_bytes),
             background: engine::Background::Inline,
+            ..d.clone()
         }
     }
 
@@ -190,6 +191,9 @@ impl Scenario {
         };
         if self.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
+        }
+        for (i, b) in self.bugs.iter().enumerate() {
+            crate::stores::engine::parse_bug(b).map_err(|m| invalid(&format!("bugs[{i}]"), &m))?;
         }
         match (&self.steps, &self.workload) {
             (Some(_), Some(_)) => Err(invalid(

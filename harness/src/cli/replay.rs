@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value = "engine", value_parser = parse_store)]
     pub store: StoreKind,
     /// Switch on a named engine defect (repeatable).
-    #[arg(long = "bug")]
+    #[arg(long = "bug", value_parser = parse_bug_name)]
     pub bugs: Vec<String>,
     /// Workload length.
     #[arg(long, default_value_t = 100)]
@@ -29,6 +29,11 @@ pub struct Args {
     /// Print the outcome as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Checks an engine defect name.
+pub fn parse_bug_name(name: &str) -> Result<String, String> {
+    crate::stores::engine::parse_bug(name).map(|_| name.to_string())
 }
 
 /// Parses a store name.
