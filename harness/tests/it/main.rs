@@ -6,5 +6,6 @@ mod careless;
 mod checker;
 mod exploring;
 mod replay;
+mod scenarios;
 mod shrinking;
 mod sweep;
