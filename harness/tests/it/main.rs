@@ -8,4 +8,5 @@ mod exploring;
 mod replay;
 mod scenarios;
 mod shrinking;
+mod strategies;
 mod sweep;
