@@ -46,14 +46,18 @@ pub struct Finished {
 }
 
 /// The fault classes after which any prefix (and a clean refusal) is an allowed recovery: their
-/// damage can look exactly like a torn tail, or a sync lied about durability.
-const LENIENT: [FaultClass; 5] = [
+/// damage can look exactly like a torn tail.
+const LENIENT: [FaultClass; 4] = [
     FaultClass::Truncate,
     FaultClass::MisdirectedWrite,
     FaultClass::BitFlip,
     FaultClass::TornSector,
-    FaultClass::FsyncReportLater,
 ];
+
+/// Fault classes after which a clean refusal is allowed but the bounds stay D..N. A sync that
+/// lied (ReportLater) did not advance D (rule (a)), but it can leave a file the MANIFEST names
+/// full of bytes that never reached the disk: refusing to open is then the only right answer.
+const REFUSAL_OK: [FaultClass; 1] = [FaultClass::FsyncReportLater];
 
 pub struct Runner<'a, S: Store> {
     case: &'a Case,
@@ -546,7 +550,11 @@ impl<'a, S: Store> Runner<'a, S> {
             .damaged_files
             .iter()
             .any(|p| p.ends_with(&name) && !name.is_empty());
-        aimed || LENIENT.iter().any(|c| self.fired.contains(c))
+        aimed
+            || LENIENT
+                .iter()
+                .chain(REFUSAL_OK.iter())
+                .any(|c| self.fired.contains(c))
     }
 
     fn set_result(&mut self, result: RecoveryResult) {
