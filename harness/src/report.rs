@@ -93,9 +93,14 @@ impl fmt::Display for Report {
             }
         }
         if let Some(c) = &self.crash {
+            let at = if c.path.is_empty() {
+                "between operations".to_string()
+            } else {
+                format!("on {}", c.path)
+            };
             writeln!(
                 f,
-                "crash: event #{} in phase {}{} on {:?}; bounds D..N = {}..{}",
+                "crash: event #{} in phase {}{} {at}; bounds D..N = {}..{} writes",
                 c.event_index,
                 c.phase,
                 if c.during_recovery {
@@ -103,7 +108,6 @@ impl fmt::Display for Report {
                 } else {
                     ""
                 },
-                c.path,
                 c.bounds.0,
                 c.bounds.1
             )?;
@@ -183,26 +187,25 @@ pub fn build(
     let end = crash.map_or(events.len(), |c| {
         (c.event_index as usize + 1).min(events.len())
     });
-    // The event where the last durable point's mutating-op count was reached.
+    // The first event after the last durability point (where `durable_mark` mutating ops had run).
     let mut seen = 0u64;
-    let mut start = 0;
+    let mut durable_at = end;
     for (i, e) in events[..end].iter().enumerate() {
         if seen >= durable_mark {
-            start = i;
+            durable_at = i;
             break;
         }
         if is_mutating(e) {
             seen += 1;
         }
-        start = i + 1;
     }
-    let epoch = events[..end]
-        .iter()
-        .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
-        .map_or(0, |i| i + 1);
-    let start = start
-        .max(epoch.min(end))
-        .max(end.saturating_sub(REPORT_EVENTS_MAX));
+    let epoch_of = |at: usize| {
+        events[..at]
+            .iter()
+            .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
+            .map_or(0, |i| i + 1)
+    };
+    let start = durable_at.max(end.saturating_sub(REPORT_EVENTS_MAX));
     let quoted = events[start..end]
         .iter()
         .filter(|e| {
@@ -230,8 +233,9 @@ pub fn build(
             .filter(|e| e.fault.is_some())
             .map(|e| format!("fired: {}", Report::event_line(e))),
     );
+    // What was still pending when the store last claimed durability: usually the missing sync.
     let hints = if crash.is_some() {
-        durability_hints(&events[epoch.min(end)..end])
+        durability_hints(&events[epoch_of(durable_at)..durable_at])
     } else {
         Vec::new()
     };
