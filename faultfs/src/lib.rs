@@ -16,6 +16,8 @@
 //! Test controls (cutting the power, rebooting, injecting faults) are methods on [`SimFs`], not
 //! on the trait, so production code cannot call them by accident.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -102,8 +104,19 @@ pub trait File: Send + Sync + fmt::Debug {
 pub trait Lock: Send + Sync + fmt::Debug {}
 
 /// What the engine is doing when an operation happens. Labels only; they never change behaviour.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Foreground writes: WAL appends and syncs, opening, closing.
@@ -162,14 +175,32 @@ pub fn is_power_loss(err: &io::Error) -> bool {
         if e.is::<PowerLoss>() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            if is_power_loss(io) {
-                return true;
-            }
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && is_power_loss(io)
+        {
+            return true;
         }
         source = e.source();
     }
     false
+}
+
+/// The errno an error carries, looking through wrappers that add a path (an injected EIO or
+/// ENOSPC from `SimFs`, or a kernel error from `StdFs`, both keep their errno this way).
+pub fn os_error_code(err: &io::Error) -> Option<i32> {
+    if let Some(code) = err.raw_os_error() {
+        return Some(code);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && let Some(code) = os_error_code(io)
+        {
+            return Some(code);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The payload of a power-loss error.
@@ -192,7 +223,7 @@ mod tests {
     fn power_loss_is_recognised_through_wrapping() {
         let err = power_loss_error();
         assert!(is_power_loss(&err));
-        let wrapped = io::Error::new(io::ErrorKind::Other, err);
+        let wrapped = io::Error::other(err);
         assert!(is_power_loss(&wrapped));
         assert!(!is_power_loss(&io::Error::from_raw_os_error(libc::EIO)));
     }

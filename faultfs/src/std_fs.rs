@@ -224,9 +224,7 @@ impl File for StdFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.file
-            .set_len(len)
-            .map_err(|e| with_path(e, &self.path))
+        self.file.set_len(len).map_err(|e| with_path(e, &self.path))
     }
 
     fn sync(&self) -> io::Result<()> {

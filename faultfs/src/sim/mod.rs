@@ -1,151 +1,97 @@
 //! [`SimFs`]: the deterministic in-memory crash simulator.
 //!
-//! INTERFACE SKELETON: the signatures below are the contract the engine and harness code
-//! against; the bodies are filled in by the faultfs work (issue 2).
+//! # Durability model
+//!
+//! The simulator remembers, per file (inode):
+//! - the *live* bytes, which reads see;
+//! - the *durable* bytes, which the disk holds;
+//! - the *pending* changes since the last successful `sync`, in order: each `write_at` (offset
+//!   and data) and each `set_len`. A successful `sync` applies them to the durable bytes.
+//!
+//! and per directory:
+//! - the *live* namespace (what `list`, `open` and `exists` see) and the *durable* namespace;
+//! - the *pending* namespace operations, in one global order: create, mkdir (from
+//!   `create_dir_all`), rename, remove. `sync_dir(d)` makes durable every pending operation that
+//!   touches `d`, plus every earlier one that shares a directory with those (a rename across two
+//!   directories is one journal entry, so committing it also commits what came before it).
+//!
+//! So a file whose data was synced but whose name was not can vanish; a removed file whose
+//! removal was not made durable comes back with its durable bytes; a rename is one operation
+//! that survives or not as a whole, so after a crash the old or the new binding holds, never
+//! neither and never a mix. Open handles name inodes, so they keep working after a rename or
+//! remove of their path, like POSIX descriptors.
+//!
+//! `lock` creates a missing lock file like `StdFs` does (a pending create), but it is not a
+//! mutating operation: it is no crash point and `crash_after_ops` does not count it. Locks live
+//! in memory only and a reboot releases them all. Files are limited to 1 GiB (EFBIG beyond),
+//! since they are not sparse. Renaming a directory is refused (`Unsupported`).
+//!
+//! A power cut (`power_off`, or `crash_after_ops(n)` at the (n+1)-th mutating operation) makes
+//! every later call on the fs and on every handle fail with [`crate::power_loss_error`]; nothing
+//! reaches the disk after it. `reboot(policy, seed)` builds the post-crash disk from the durable
+//! state plus what the policy lets survive of the pending state, applies damage faults, and
+//! powers on; handles and locks from before stay dead (a generation counter). What each policy
+//! keeps:
+//!
+//! | policy | files | namespace |
+//! |---|---|---|
+//! | `Strict` | durable bytes only | durable names only |
+//! | `KeepAll` | every pending change (a process kill) | every pending operation |
+//! | `Torn { sector }` | per file a prefix of its pending changes; the last kept write may be cut after any of its sectors, the next sector left as it was, zeroed or filled with garbage | per directory a prefix of its pending operations |
+//! | `Reorder { sector }` | each sector-sized piece of each pending write, and each `set_len`, survives on its own | each operation survives on its own; a rename stays atomic |
+//!
+//! Surviving changes are applied to the durable bytes in their original order. Every choice is
+//! drawn from the reboot seed (ChaCha8) and written to the `Reboot` event's outcome lines, one per
+//! file and per namespace operation. Garbage bytes depend only on their offset, so a sampled
+//! outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
+//! [`CrashPoint::crash_images`] list the distinct disks a cut can leave, without damage faults.
+//!
+//! # Fault model
+//!
+//! Faults are armed with [`SimFs::inject`]; file faults match the path a handle was opened by
+//! against a [`PathPattern`]. Every event a fault fired on carries its [`FaultClass`]. Errors are
+//! real errno values (`EIO`, `ENOSPC`) wrapped with the path; [`crate::os_error_code`] finds them.
+//!
+//! - `IoError { op, path, nth }`: the n-th matching read, write or sync fails with EIO and does
+//!   nothing (a failed sync leaves the changes pending).
+//! - `NoSpace { capacity_bytes }`: every write or growing `set_len` that would take the live
+//!   bytes of all named files past the capacity fails with ENOSPC and does nothing (stays armed).
+//! - `FsyncFailure { path, nth, mode }` on the n-th matching sync: `MarkClean` fails with EIO,
+//!   drops the pending changes (they never reach the disk) while reads still show them, and the
+//!   next sync succeeds; `ReportLater` lets this sync succeed, then the next sync of the file
+//!   fails with EIO and its pending changes are dropped the same way; `Revert` fails with EIO and
+//!   turns the live bytes back into the durable bytes.
+//! - `MisdirectedWrite { path, nth }`: the n-th matching write reaches the disk at another
+//!   (seeded, 512-aligned) offset of the file, while reads keep showing the intended bytes.
+//! - Damage, applied at the next reboot to the post-crash bytes of every matching file and logged
+//!   as `Damage` events: `BitFlip` flips one bit, `TornSector` replaces one sector with zeros or
+//!   garbage, `Truncate` cuts the file; offsets are seeded from the reboot seed when `None`.
+//!
+//! Runtime choices (misdirected offsets) come from the seed of [`SimFs::with_seed`]; reboot
+//! choices come from the reboot seed. Nothing depends on time, threads or hash order.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde::{Deserialize, Serialize};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
-use crate::{File, Fs, Lock, Phase};
+use crate::{File, Fs, Lock, Phase, confine};
 
-/// How much of the pending (not yet durable) state survives a power cut.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CrashPolicy {
-    /// Nothing pending survives.
-    Strict,
-    /// Everything written survives (a process kill: the page cache outlives the process).
-    KeepAll,
-    /// Per file a random prefix of pending writes survives, the last one possibly cut at a sector
-    /// boundary; per directory a random prefix of pending namespace operations survives.
-    Torn { sector: u32 },
-    /// Every pending sector and namespace operation survives or not on its own; renames stay atomic.
-    Reorder { sector: u32 },
-}
+mod crash;
+mod enumerate;
+mod events;
+mod faults;
+mod image;
+mod ops;
+mod state;
+mod types;
 
-/// Glob-style pattern over a path: `*` matches any run of characters (including `/`), `?` one
-/// character. A pattern with no `/` is matched against the file name only.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PathPattern(pub String);
-
-/// Which kind of file operation an I/O-error fault aims at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IoOp {
-    Read,
-    Write,
-    Sync,
-}
-
-/// How a failed fsync behaves (CuttleFS, ATC'20).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FsyncMode {
-    /// EIO now; the pending pages are marked clean and never reach the disk; reads still show them.
-    MarkClean,
-    /// This sync succeeds, the next sync of the file reports EIO.
-    ReportLater,
-    /// EIO now; the file's live bytes go back to its durable bytes.
-    Revert,
-}
-
-/// A fault armed with [`SimFs::inject`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Fault {
-    /// EIO on the `nth` (1-based) matching operation on files matching `path`.
-    IoError { op: IoOp, path: PathPattern, nth: u64 },
-    /// ENOSPC on any write once the live bytes of all files would pass `capacity_bytes`.
-    NoSpace { capacity_bytes: u64 },
-    /// The `nth` sync of a matching file fails in `mode`.
-    FsyncFailure { path: PathPattern, nth: u64, mode: FsyncMode },
-    /// At the next reboot, one bit of the durable bytes of a matching file flips (at `offset`, or
-    /// at a seeded offset when `None`).
-    BitFlip { path: PathPattern, offset: Option<u64> },
-    /// At the next reboot, one durable sector of a matching file is replaced by zeros or garbage.
-    TornSector { path: PathPattern, offset: Option<u64>, sector: u32 },
-    /// The `nth` write to a matching file lands at another offset of the file (seeded).
-    MisdirectedWrite { path: PathPattern, nth: u64 },
-    /// At the next reboot, a matching file's durable bytes are cut at `offset` (seeded if `None`).
-    Truncate { path: PathPattern, offset: Option<u64> },
-}
-
-/// A fault's class, for coverage matrices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultClass {
-    ReadError,
-    WriteError,
-    SyncError,
-    NoSpace,
-    FsyncMarkClean,
-    FsyncReportLater,
-    FsyncRevert,
-    BitFlip,
-    TornSector,
-    MisdirectedWrite,
-    Truncate,
-}
-
-/// What an operation did, as recorded in the event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// Position in the log, from 0.
-    pub index: u64,
-    /// The phase label in force.
-    pub phase: Phase,
-    /// The operation and its arguments.
-    pub op: EventOp,
-    /// `"ok"`, `"power_loss"`, or the error (`"EIO"`, `"ENOSPC"`, `"NotFound"`, ...).
-    pub result: String,
-    /// The fault that fired on this operation, if any.
-    pub fault: Option<FaultClass>,
-}
-
-/// An operation in the event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum EventOp {
-    Create { path: String },
-    Open { path: String },
-    Read { path: String, offset: u64, len: u64 },
-    Write { path: String, offset: u64, len: u64 },
-    SetLen { path: String, len: u64 },
-    Sync { path: String },
-    Rename { from: String, to: String },
-    Remove { path: String },
-    List { path: String },
-    CreateDir { path: String },
-    SyncDir { path: String },
-    Exists { path: String },
-    Lock { path: String },
-    PowerOff,
-    /// A reboot, with a line per file or name saying what was kept, torn or dropped.
-    Reboot { policy: CrashPolicy, seed: u64, outcome: Vec<String> },
-    /// A damage fault applied to the disk at reboot.
-    Damage { path: String, offset: u64, what: String },
-}
-
-/// A frozen post-crash disk: what a reboot would bring back. Cheap to hash and compare.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DiskImage {
-    _private: (),
-}
-
-impl DiskImage {
-    /// A digest of the image's names and bytes; equal images have equal hashes.
-    pub fn content_hash(&self) -> u64 {
-        todo!()
-    }
-
-    /// The files in the image, path -> bytes, sorted by path.
-    pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        todo!()
-    }
-}
+pub use image::DiskImage;
+use state::State;
+pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 
 /// The state at a crash point, handed to a hook before a mutating operation is applied.
 pub struct CrashPoint<'a> {
@@ -155,24 +101,37 @@ pub struct CrashPoint<'a> {
     pub phase: Phase,
     /// The operation about to be applied.
     pub op: &'a EventOp,
-    _private: (),
+    state: &'a State,
 }
 
 impl CrashPoint<'_> {
-    /// The distinct disks a power cut at this point can leave under `policy`, at most `bound`.
+    /// The distinct disks a power cut at this point (before `op`) can leave under `policy`, at
+    /// most `bound`, in the order of [`SimFs::crash_images`]; one cached image when nothing is
+    /// pending.
     pub fn crash_images(&self, policy: CrashPolicy, bound: usize) -> Vec<DiskImage> {
-        let _ = (policy, bound);
-        todo!()
+        enumerate::images(self.state, policy, bound)
+    }
+
+    /// Tells whether a cut here could leave anything but the durable disk.
+    pub fn has_pending(&self) -> bool {
+        self.state.has_pending()
     }
 }
 
 /// A hook called before every mutating operation (see [`SimFs::set_mutation_hook`]).
 pub type MutationHook = Box<dyn FnMut(&CrashPoint<'_>) + Send>;
 
-/// A handle to a simulated disk. Clones share the same disk.
-#[derive(Clone, Debug)]
+/// A handle to a simulated disk. Clones share the same disk; every method may be called from
+/// several threads at once (the state sits behind one mutex).
+#[derive(Clone)]
 pub struct SimFs {
-    _private: (),
+    state: Arc<Mutex<State>>,
+}
+
+impl fmt::Debug for SimFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimFs").field(&*self.lock_state()).finish()
+    }
 }
 
 impl Default for SimFs {
@@ -181,124 +140,407 @@ impl Default for SimFs {
     }
 }
 
+/// Whether an operation can change the disk (and so counts as a crash point).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mutating,
+    ReadOnly,
+}
+
 impl SimFs {
-    /// An empty, powered-on disk.
+    /// An empty, powered-on disk whose runtime choices come from seed 0.
     pub fn new() -> SimFs {
-        todo!()
+        SimFs::with_seed(0)
+    }
+
+    /// An empty, powered-on disk whose runtime choices (where a misdirected write lands) come
+    /// from `seed`.
+    pub fn with_seed(seed: u64) -> SimFs {
+        SimFs {
+            state: Arc::new(Mutex::new(State::new(seed))),
+        }
     }
 
     /// A powered-on disk holding exactly `image` (everything durable, nothing pending).
     pub fn from_image(image: &DiskImage) -> SimFs {
-        let _ = image;
-        todo!()
+        let mut state = State::new(0);
+        state.load_image(image);
+        SimFs {
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     /// An independent deep copy (live, durable and pending state, faults, log), powered as now.
+    /// The copy has no mutation hook and no held locks; handles of the original stay bound to it.
     pub fn fork(&self) -> SimFs {
-        todo!()
+        let copy = self.lock_state().fork();
+        SimFs {
+            state: Arc::new(Mutex::new(copy)),
+        }
     }
 
-    /// Cuts the power now.
+    /// Cuts the power now: every later call on the fs or on any handle fails with a power-loss
+    /// error until [`SimFs::reboot`].
     pub fn power_off(&self) {
-        todo!()
+        let mut st = self.lock_state();
+        st.powered = false;
+        st.countdown = None;
+        log(&mut st, EventOp::PowerOff, "ok".to_string());
     }
 
-    /// Lets `n` more mutating operations succeed, then cuts the power at the next one.
+    /// Lets `n` more mutating operations (create, write_at, set_len, sync, rename, remove,
+    /// create_dir_all, sync_dir) run, then cuts the power at the next one, which fails.
     pub fn crash_after_ops(&self, n: u64) {
-        let _ = n;
-        todo!()
+        self.lock_state().countdown = Some(n);
     }
 
     /// Tells whether the power is on.
     pub fn is_powered(&self) -> bool {
-        todo!()
+        self.lock_state().powered
     }
 
-    /// How many mutating operations have been applied since the disk was made.
+    /// How many mutating operations have run with the power on since the disk was made (whether
+    /// they succeeded or failed); the `op_index` of the next crash point.
     pub fn mutating_ops(&self) -> u64 {
-        todo!()
+        self.lock_state().mutating_ops
     }
 
     /// Builds the post-crash disk from the durable state and what `policy` lets survive of the
     /// pending state (choices drawn from `seed`), applies damage faults, and powers on.
+    ///
+    /// Works whether or not the power is already off (a reboot of a running disk is a crash).
+    /// Every handle and lock from before stays dead; the phase label goes back to the default.
     pub fn reboot(&self, policy: CrashPolicy, seed: u64) {
-        let _ = (policy, seed);
-        todo!()
+        let mut st = self.lock_state();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (choice, outcome) = crash::sample(&st, policy, &mut rng);
+        let mut image = crash::build_image_consuming(&mut st, choice);
+        let state = &mut *st;
+        let damage = faults::apply_damage(&mut state.faults, &mut image, &mut rng);
+        log(
+            &mut st,
+            EventOp::Reboot {
+                policy,
+                seed,
+                outcome,
+            },
+            "ok".to_string(),
+        );
+        for (op, class) in damage {
+            st.fired = Some(class);
+            log(&mut st, op, "ok".to_string());
+        }
+        st.load_image(&image);
+        st.generation += 1;
+        st.powered = true;
+        st.countdown = None;
+        st.locks.clear();
+        st.phase = Phase::default();
     }
 
-    /// The distinct disks a power cut now can leave under `policy`, at most `bound`.
+    /// The distinct disks a power cut now can leave under `policy`, at most `bound`, without
+    /// damage faults and without changing anything.
+    ///
+    /// The order is fixed and puts the most telling disks first: everything pending dropped
+    /// (what `Strict` leaves), everything kept (what `KeepAll` leaves), then one file or one
+    /// operation deviating from each of those, then the remaining combinations. Disks with equal
+    /// [`DiskImage::content_hash`] appear once.
     pub fn crash_images(&self, policy: CrashPolicy, bound: usize) -> Vec<DiskImage> {
-        let _ = (policy, bound);
-        todo!()
+        enumerate::images(&self.lock_state(), policy, bound)
     }
 
-    /// Arms a fault.
+    /// The durable disk: what a `Strict` crash now would leave (without damage faults).
+    pub fn durable_image(&self) -> DiskImage {
+        crash::durable_image(&self.lock_state()).clone()
+    }
+
+    /// Arms a fault; it fires on the matching operation (or at the next reboot for damage).
     pub fn inject(&self, fault: Fault) {
-        let _ = fault;
-        todo!()
+        self.lock_state()
+            .faults
+            .push(faults::Armed { fault, seen: 0 });
     }
 
-    /// Disarms every fault not yet fired.
+    /// Disarms every fault not yet fired (a pending `ReportLater` error stays due).
     pub fn clear_faults(&self) {
-        todo!()
+        self.lock_state().faults.clear();
     }
 
-    /// Installs (or removes) a hook called before every mutating operation.
+    /// Installs (or removes) a hook called before every mutating operation runs, with the power
+    /// on, so it can look at every crash point of one run (see [`CrashPoint::crash_images`]).
+    ///
+    /// The hook runs while the simulator's lock is held: it must not call back into this
+    /// `SimFs`, its clones or its handles, or it deadlocks. It is not called for the operation at
+    /// which `crash_after_ops` cuts the power.
     pub fn set_mutation_hook(&self, hook: Option<MutationHook>) {
-        let _ = hook;
-        todo!()
+        self.lock_state().hook = hook;
     }
 
     /// The event log so far.
     pub fn events(&self) -> Vec<Event> {
-        todo!()
+        self.lock_state().events.clone()
     }
 
-    /// A digest of the event log.
+    /// A digest of the event log; the same operations with the same seeds give the same digest.
     pub fn trace_hash(&self) -> u64 {
-        todo!()
+        events::trace_hash(&self.lock_state().events)
     }
+
+    /// The state, even if another thread panicked while holding it (the state is only changed
+    /// in steps that leave it consistent, so it stays usable).
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Runs one operation: refuses it without power or from a dead handle, counts it and calls
+    /// the hook if it is mutating, runs `f`, and logs the event.
+    fn run<T>(
+        &self,
+        op: EventOp,
+        kind: Kind,
+        generation: Option<u64>,
+        f: impl FnOnce(&mut State) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut st = self.lock_state();
+        st.fired = None;
+        st.note = None;
+        let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
+        let mut result_text = events::result_name(&result);
+        if let Some(note) = st.note.take() {
+            result_text = format!("{result_text} ({note})");
+        }
+        log(&mut st, op, result_text);
+        result
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Decides whether an operation may run; cuts the power when the countdown runs out.
+fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> io::Result<()> {
+    if !st.powered || generation.is_some_and(|g| g != st.generation) {
+        return Err(crate::power_loss_error());
+    }
+    if kind == Kind::ReadOnly {
+        return Ok(());
+    }
+    match st.countdown {
+        Some(0) => {
+            st.powered = false;
+            st.countdown = None;
+            return Err(crate::power_loss_error());
+        }
+        Some(n) => st.countdown = Some(n - 1),
+        None => {}
+    }
+    if let Some(mut hook) = st.hook.take() {
+        hook(&CrashPoint {
+            op_index: st.mutating_ops,
+            phase: st.phase,
+            op,
+            state: st,
+        });
+        st.hook = Some(hook);
+    }
+    st.mutating_ops += 1;
+    Ok(())
+}
+
+/// Appends an event, taking the fault that fired during the operation.
+fn log(st: &mut State, op: EventOp, result: String) {
+    let event = Event {
+        index: st.events.len() as u64,
+        phase: st.phase,
+        op,
+        result,
+        fault: st.fired.take(),
+    };
+    st.events.push(event);
+}
+
+fn shown(path: &Path) -> String {
+    path.display().to_string()
 }
 
 impl Fs for SimFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let _ = path;
-        todo!()
+        let op = EventOp::Create { path: shown(path) };
+        let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
+            let rel = confine(path)?;
+            let ino = st.create(&rel, path)?;
+            Ok((rel, ino, st.generation))
+        })?;
+        Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
+
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let _ = path;
-        todo!()
+        let op = EventOp::Open { path: shown(path) };
+        let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
+            let rel = confine(path)?;
+            let ino = st.open(&rel, path)?;
+            Ok((rel, ino, st.generation))
+        })?;
+        Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let _ = (from, to);
-        todo!()
+        let op = EventOp::Rename {
+            from: shown(from),
+            to: shown(to),
+        };
+        self.run(op, Kind::Mutating, None, |st| {
+            st.rename(&confine(from)?, &confine(to)?, (from, to))
+        })
     }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
-        let _ = path;
-        todo!()
+        let op = EventOp::Remove { path: shown(path) };
+        self.run(op, Kind::Mutating, None, |st| {
+            st.remove(&confine(path)?, path)
+        })
     }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let _ = dir;
-        todo!()
+        let op = EventOp::List { path: shown(dir) };
+        self.run(op, Kind::ReadOnly, None, |st| st.list(&confine(dir)?, dir))
     }
+
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        let _ = path;
-        todo!()
+        let op = EventOp::CreateDir { path: shown(path) };
+        self.run(op, Kind::Mutating, None, |st| {
+            st.create_dir_all(&confine(path)?, path)
+        })
     }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let _ = dir;
-        todo!()
+        let op = EventOp::SyncDir { path: shown(dir) };
+        self.run(op, Kind::Mutating, None, |st| {
+            st.sync_dir(&confine(dir)?, dir)
+        })
     }
+
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        let _ = path;
-        todo!()
+        let op = EventOp::Exists { path: shown(path) };
+        self.run(op, Kind::ReadOnly, None, |st| {
+            Ok(st.lookup(&confine(path)?).is_some())
+        })
     }
+
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Lock>> {
-        let _ = path;
-        todo!()
+        let op = EventOp::Lock { path: shown(path) };
+        let (rel, id) = self.run(op, Kind::ReadOnly, None, |st| {
+            let rel = confine(path)?;
+            let id = st.lock(&rel, path)?;
+            Ok((rel, id))
+        })?;
+        Ok(Box::new(SimLock {
+            state: Arc::clone(&self.state),
+            path: rel,
+            id,
+        }))
     }
+
     fn set_phase(&self, phase: Phase) {
-        let _ = phase;
-        todo!()
+        self.lock_state().phase = phase;
+    }
+}
+
+/// An open simulated file. It names its inode, so it keeps working after a rename or remove of
+/// its path (like a POSIX descriptor), and it dies with the power.
+#[derive(Debug)]
+struct SimFile {
+    fs: SimFs,
+    /// The confined path it was opened by: for events, errors and fault patterns.
+    path: PathBuf,
+    ino: u64,
+    generation: u64,
+}
+
+impl SimFile {
+    fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
+        SimFile {
+            fs: fs.clone(),
+            path,
+            ino,
+            generation,
+        }
+    }
+
+    fn name(&self) -> String {
+        shown(&self.path)
+    }
+}
+
+impl File for SimFile {
+    fn len(&self) -> io::Result<u64> {
+        let st = self.fs.lock_state();
+        if !st.powered || st.generation != self.generation {
+            return Err(crate::power_loss_error());
+        }
+        Ok(st.inodes.get(&self.ino).map_or(0, |i| i.live.len() as u64))
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let op = EventOp::Read {
+            path: self.name(),
+            offset,
+            len: buf.len() as u64,
+        };
+        self.fs
+            .run(op, Kind::ReadOnly, Some(self.generation), |st| {
+                st.read(self.ino, offset, buf, &self.path)
+            })
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let op = EventOp::Write {
+            path: self.name(),
+            offset,
+            len: data.len() as u64,
+        };
+        self.fs
+            .run(op, Kind::Mutating, Some(self.generation), |st| {
+                st.write(self.ino, offset, data, &self.path)
+            })
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let op = EventOp::SetLen {
+            path: self.name(),
+            len,
+        };
+        self.fs
+            .run(op, Kind::Mutating, Some(self.generation), |st| {
+                st.set_len(self.ino, len, &self.path)
+            })
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        let op = EventOp::Sync { path: self.name() };
+        self.fs
+            .run(op, Kind::Mutating, Some(self.generation), |st| {
+                st.sync(self.ino, &self.path)
+            })
+    }
+}
+
+/// A held simulated lock; dropping it releases the path unless a reboot already did.
+#[derive(Debug)]
+struct SimLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+    id: u64,
+}
+
+impl Lock for SimLock {}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        let mut st = lock(&self.state);
+        if st.locks.get(&self.path) == Some(&self.id) {
+            st.locks.remove(&self.path);
+        }
     }
 }

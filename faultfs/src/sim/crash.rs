@@ -1,0 +1,540 @@
+//! What a power cut leaves: a [`Choice`] says which pending changes survive, [`build_image`] turns
+//! the durable state plus those changes into a [`DiskImage`], and [`sample`] draws a choice for a
+//! crash policy from a seed, with a line per file and directory saying what it decided.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::CrashPolicy;
+use super::image::DiskImage;
+use super::state::{Entry, Inode, Pending, State};
+
+/// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// The piece reached the disk.
+    Keep,
+    /// The piece never reached the disk.
+    Drop,
+    /// The sector was being written when the power went: it holds zeros.
+    Zero,
+    /// The sector was being written when the power went: it holds garbage.
+    Garbage,
+}
+
+/// What survives of one file's pending changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FileFate {
+    DropAll,
+    KeepAll,
+    /// One fate per piece, in the order of [`pieces`].
+    Pieces(Vec<Fill>),
+}
+
+/// A complete decision for one crash: which namespace operations and which file pieces survive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    /// One flag per pending namespace operation, oldest first.
+    pub ns: Vec<bool>,
+    /// Per inode with pending changes; a missing inode drops everything.
+    pub files: BTreeMap<u64, FileFate>,
+    /// The sector size the pieces were cut with.
+    pub sector: u64,
+}
+
+impl Choice {
+    /// Nothing pending survives.
+    pub fn drop_all(state: &State) -> Choice {
+        Choice {
+            ns: vec![false; state.ns_pending.len()],
+            files: BTreeMap::new(),
+            sector: 512,
+        }
+    }
+
+    /// Everything pending survives.
+    pub fn keep_all(state: &State) -> Choice {
+        Choice {
+            ns: vec![true; state.ns_pending.len()],
+            files: pending_inodes(state)
+                .map(|(ino, _)| (ino, FileFate::KeepAll))
+                .collect(),
+            sector: 512,
+        }
+    }
+}
+
+/// Inodes with pending changes, by inode number (a deterministic order).
+pub(crate) fn pending_inodes(state: &State) -> impl Iterator<Item = (u64, &Inode)> {
+    state
+        .inodes
+        .iter()
+        .filter(|(_, inode)| !inode.pending.is_empty())
+        .map(|(ino, inode)| (*ino, inode))
+}
+
+/// A pending change, or the part of a pending write that falls in one sector.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Piece {
+    /// Index into the inode's pending list.
+    pub op: usize,
+    /// Byte range in the file (for a set_len: `start == end == len`).
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Splits pending changes into pieces: each write at every multiple of `sector`, each set_len whole.
+pub(crate) fn pieces(pending: &[Pending], sector: u64) -> Vec<Piece> {
+    let sector = sector.max(1);
+    let mut out = Vec::new();
+    for (op, change) in pending.iter().enumerate() {
+        match change {
+            Pending::SetLen(len) => out.push(Piece {
+                op,
+                start: *len,
+                end: *len,
+            }),
+            Pending::Write { offset, data } => {
+                let end = offset + data.len() as u64;
+                let mut start = *offset;
+                while start < end {
+                    let next = ((start / sector) + 1) * sector;
+                    let piece_end = next.min(end);
+                    out.push(Piece {
+                        op,
+                        start,
+                        end: piece_end,
+                    });
+                    start = piece_end;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Bytes that stand for garbage at `pos`: fixed per position, so a sampled outcome and an
+/// enumerated one agree byte for byte, and unlike zeros they never look like a clean tail.
+pub(crate) fn garbage_byte(pos: u64) -> u8 {
+    let x = pos
+        .wrapping_add(0x9E37_79B9_7F4A_7C15)
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    ((x >> 56) as u8) | 0x01
+}
+
+/// Writes `data` at `offset`, zero-extending `bytes` as needed.
+pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    let Ok(start) = usize::try_from(offset) else {
+        return;
+    };
+    let end = start + data.len();
+    if bytes.len() < end {
+        bytes.resize(end, 0);
+    }
+    bytes[start..end].copy_from_slice(data);
+}
+
+/// Applies one pending change to `bytes`.
+pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
+    match change {
+        Pending::Write { offset, data } => write_into(bytes, *offset, data),
+        // Lengths were checked against FILE_BYTES_MAX when the change was made.
+        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
+    }
+}
+
+/// The bytes a file holds after a crash with `fate`.
+pub(crate) fn file_after(inode: &Inode, fate: &FileFate, sector: u64) -> Arc<Vec<u8>> {
+    match fate {
+        FileFate::DropAll => Arc::clone(&inode.durable),
+        FileFate::KeepAll if !inode.live_diverged => Arc::clone(&inode.live),
+        FileFate::KeepAll => {
+            let mut bytes = inode.durable.as_ref().clone();
+            for change in &inode.pending {
+                apply_change(&mut bytes, change);
+            }
+            Arc::new(bytes)
+        }
+        FileFate::Pieces(fills) => {
+            let mut bytes = inode.durable.as_ref().clone();
+            for (piece, fill) in pieces(&inode.pending, sector).iter().zip(fills) {
+                apply_piece(&mut bytes, &inode.pending[piece.op], piece, *fill);
+            }
+            Arc::new(bytes)
+        }
+    }
+}
+
+fn apply_piece(bytes: &mut Vec<u8>, change: &Pending, piece: &Piece, fill: Fill) {
+    let (start, end) = (piece.start, piece.end);
+    match (change, fill) {
+        (_, Fill::Drop) => {}
+        (Pending::SetLen(_), Fill::Keep) => apply_change(bytes, change),
+        (Pending::SetLen(_), _) => {}
+        (Pending::Write { offset, data }, Fill::Keep) => {
+            let from = (start - offset) as usize;
+            let to = (end - offset) as usize;
+            write_into(bytes, start, &data[from..to]);
+        }
+        (Pending::Write { .. }, Fill::Zero) => {
+            write_into(bytes, start, &vec![0; (end - start) as usize]);
+        }
+        (Pending::Write { .. }, Fill::Garbage) => {
+            let junk: Vec<u8> = (start..end).map(garbage_byte).collect();
+            write_into(bytes, start, &junk);
+        }
+    }
+}
+
+/// The disk a crash with `choice` leaves.
+pub(crate) fn build_image(state: &State, choice: &Choice) -> DiskImage {
+    let nothing_survives =
+        !choice.ns.iter().any(|k| *k) && choice.files.values().all(|f| *f == FileFate::DropAll);
+    if nothing_survives {
+        return durable_image(state).clone();
+    }
+    let mut ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+        .dirs
+        .iter()
+        .map(|(path, dir)| (path.clone(), dir.durable.clone()))
+        .collect();
+    for (op, keep) in state.ns_pending.iter().zip(&choice.ns) {
+        if *keep {
+            op.apply(&mut ns);
+        }
+    }
+    assemble(state, &ns, |ino, inode| match choice.files.get(&ino) {
+        Some(fate) => file_after(inode, fate, choice.sector),
+        None => Arc::clone(&inode.durable),
+    })
+}
+
+/// The disk a crash with `choice` leaves, built by a reboot that is about to replace the state:
+/// files whose pending pieces survive in part are patched in place instead of copied.
+pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> DiskImage {
+    state.durable_changed();
+    for (ino, fate) in choice.files.iter_mut() {
+        let FileFate::Pieces(fills) = fate else {
+            continue;
+        };
+        let Some(inode) = state.inodes.get_mut(ino) else {
+            continue;
+        };
+        let pending = std::mem::take(&mut inode.pending);
+        let bytes = Arc::make_mut(&mut inode.durable);
+        for (piece, fill) in pieces(&pending, choice.sector).iter().zip(fills.iter()) {
+            apply_piece(bytes, &pending[piece.op], piece, *fill);
+        }
+        // The durable bytes now hold what survived.
+        *fate = FileFate::DropAll;
+    }
+    build_image(state, &choice)
+}
+
+/// The durable disk (what `Strict` keeps), cached until the durable state changes.
+pub(crate) fn durable_image(state: &State) -> &DiskImage {
+    state.durable_image.get_or_init(|| {
+        let ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+            .dirs
+            .iter()
+            .map(|(path, dir)| (path.clone(), dir.durable.clone()))
+            .collect();
+        assemble(state, &ns, |_, inode| Arc::clone(&inode.durable))
+    })
+}
+
+/// Walks the namespace from the root and collects every reachable directory and file.
+fn assemble(
+    state: &State,
+    ns: &BTreeMap<PathBuf, BTreeMap<String, Entry>>,
+    mut bytes_of: impl FnMut(u64, &Inode) -> Arc<Vec<u8>>,
+) -> DiskImage {
+    let mut files = BTreeMap::new();
+    let mut dirs = BTreeSet::new();
+    let mut done: BTreeMap<u64, Arc<Vec<u8>>> = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
+    while let Some(dir) = stack.pop() {
+        let Some(names) = ns.get(&dir) else { continue };
+        for (name, entry) in names {
+            let path = dir.join(name);
+            match entry {
+                Entry::Dir => {
+                    dirs.insert(path.clone());
+                    stack.push(path);
+                }
+                Entry::File(ino) => {
+                    let Some(inode) = state.inodes.get(ino) else {
+                        continue;
+                    };
+                    let bytes = done
+                        .entry(*ino)
+                        .or_insert_with(|| bytes_of(*ino, inode))
+                        .clone();
+                    files.insert(path, bytes);
+                }
+            }
+        }
+    }
+    DiskImage::new(files, dirs)
+}
+
+/// Draws what survives a crash under `policy`, with a line per file and directory for the log.
+pub(crate) fn sample(
+    state: &State,
+    policy: CrashPolicy,
+    rng: &mut ChaCha8Rng,
+) -> (Choice, Vec<String>) {
+    let mut lines = Vec::new();
+    let choice = match policy {
+        CrashPolicy::Strict => Choice::drop_all(state),
+        CrashPolicy::KeepAll => Choice::keep_all(state),
+        CrashPolicy::Torn { sector } => sample_torn(state, u64::from(sector), rng),
+        CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
+    };
+    describe(state, &choice, &mut lines);
+    if lines.is_empty() {
+        lines.push("nothing pending: the disk is exactly its durable state".to_string());
+    }
+    (choice, lines)
+}
+
+/// Torn: per file a prefix of its pending changes, the last kept write possibly torn; per
+/// directory a prefix of its namespace operations.
+fn sample_torn(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+    let mut files = BTreeMap::new();
+    for (ino, inode) in pending_inodes(state) {
+        let options = torn_options(&inode.pending, sector);
+        // Pick the prefix length first, then (half the time) a tear of its last write, so every
+        // prefix is as likely as any other however many ways a write can tear.
+        let m = inode.pending.len();
+        let k = rng.random_range(0..=m);
+        let whole: Vec<&TornOption> = options
+            .iter()
+            .filter(|o| o.kept == k && o.tear.is_none())
+            .collect();
+        let tears: Vec<&TornOption> = options
+            .iter()
+            .filter(|o| o.kept == k && o.tear.is_some())
+            .collect();
+        let pick = if !tears.is_empty() && rng.random_bool(0.5) {
+            tears[rng.random_range(0..tears.len())]
+        } else {
+            whole[0]
+        };
+        files.insert(ino, pick.fate.clone());
+    }
+    let dir_prefix: BTreeMap<&Path, usize> = ns_counts(state)
+        .into_iter()
+        .map(|(dir, count)| (dir, rng.random_range(0..=count)))
+        .collect();
+    Choice {
+        ns: torn_ns(state, &dir_prefix),
+        files,
+        sector,
+    }
+}
+
+/// Reorder: every piece and every namespace operation survives on its own.
+fn sample_reorder(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+    let mut files = BTreeMap::new();
+    for (ino, inode) in pending_inodes(state) {
+        let fills = pieces(&inode.pending, sector)
+            .iter()
+            .map(|_| {
+                if rng.random_bool(0.5) {
+                    Fill::Keep
+                } else {
+                    Fill::Drop
+                }
+            })
+            .collect();
+        files.insert(ino, FileFate::Pieces(fills));
+    }
+    let ns = state
+        .ns_pending
+        .iter()
+        .map(|_| rng.random_bool(0.5))
+        .collect();
+    Choice { ns, files, sector }
+}
+
+/// One way a file can come out of a Torn crash.
+#[derive(Clone, Debug)]
+pub(crate) struct TornOption {
+    /// How many pending changes survive (the last one maybe torn).
+    pub kept: usize,
+    /// For a torn last write: how many of its pieces survive whole, and what the next one holds.
+    pub tear: Option<(usize, Fill)>,
+    pub fate: FileFate,
+}
+
+/// Every way a file's pending changes can come out of a Torn crash: dropped, each prefix kept
+/// whole, and each prefix whose last write is cut after some of its sectors, with the next
+/// sector left as it was, zeroed, or garbage.
+pub(crate) fn torn_options(pending: &[Pending], sector: u64) -> Vec<TornOption> {
+    let all = pieces(pending, sector);
+    let mut out = vec![TornOption {
+        kept: 0,
+        tear: None,
+        fate: FileFate::DropAll,
+    }];
+    for k in 1..=pending.len() {
+        let fills_before = |last_fills: &[Fill]| -> Vec<Fill> {
+            let mut fills = Vec::with_capacity(all.len());
+            let mut i = 0;
+            for piece in &all {
+                if piece.op + 1 < k {
+                    fills.push(Fill::Keep);
+                } else if piece.op + 1 == k {
+                    fills.push(last_fills.get(i).copied().unwrap_or(Fill::Drop));
+                    i += 1;
+                } else {
+                    fills.push(Fill::Drop);
+                }
+            }
+            fills
+        };
+        let fate = if k == pending.len() {
+            FileFate::KeepAll
+        } else {
+            let n = all.iter().filter(|p| p.op + 1 == k).count();
+            FileFate::Pieces(fills_before(&vec![Fill::Keep; n]))
+        };
+        out.push(TornOption {
+            kept: k,
+            tear: None,
+            fate,
+        });
+        if !matches!(pending[k - 1], Pending::Write { .. }) {
+            continue;
+        }
+        let n = all.iter().filter(|p| p.op + 1 == k).count();
+        for j in 0..n {
+            for fill in [Fill::Drop, Fill::Zero, Fill::Garbage] {
+                if j == 0 && fill == Fill::Drop {
+                    // The same disk as keeping one change fewer.
+                    continue;
+                }
+                let mut last = vec![Fill::Keep; j];
+                last.push(fill);
+                last.resize(n, Fill::Drop);
+                out.push(TornOption {
+                    kept: k,
+                    tear: Some((j, fill)),
+                    fate: FileFate::Pieces(fills_before(&last)),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// How many pending namespace operations touch each directory.
+pub(crate) fn ns_counts(state: &State) -> BTreeMap<&Path, usize> {
+    let mut counts = BTreeMap::new();
+    for op in &state.ns_pending {
+        for dir in op.dirs() {
+            *counts.entry(dir).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Which namespace operations survive when each directory keeps a prefix of its own operations.
+/// An operation touching two directories (a rename across them) survives only inside both
+/// prefixes; once one is dropped, every later operation of its directories is dropped too, so
+/// each directory still keeps a prefix.
+pub(crate) fn torn_ns(state: &State, prefix: &BTreeMap<&Path, usize>) -> Vec<bool> {
+    let mut kept: BTreeMap<&Path, usize> = BTreeMap::new();
+    let mut broken: BTreeSet<&Path> = BTreeSet::new();
+    let mut out = Vec::with_capacity(state.ns_pending.len());
+    for op in &state.ns_pending {
+        let dirs = op.dirs();
+        let ok = dirs.iter().all(|d| {
+            !broken.contains(d)
+                && kept.get(d).copied().unwrap_or(0) < prefix.get(d).copied().unwrap_or(0)
+        });
+        for d in dirs {
+            if ok {
+                *kept.entry(d).or_insert(0) += 1;
+            } else {
+                broken.insert(d);
+            }
+        }
+        out.push(ok);
+    }
+    out
+}
+
+/// Writes a line per file with pending changes and per pending namespace operation.
+fn describe(state: &State, choice: &Choice, lines: &mut Vec<String>) {
+    for (ino, inode) in pending_inodes(state) {
+        let name = state
+            .name_of(ino)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("inode {ino}"));
+        let fate = choice.files.get(&ino).unwrap_or(&FileFate::DropAll);
+        let n = inode.pending.len();
+        let line = match fate {
+            FileFate::DropAll => format!("file {name}: dropped all {n} pending changes"),
+            FileFate::KeepAll => format!("file {name}: kept all {n} pending changes"),
+            FileFate::Pieces(fills) => describe_pieces(inode, fills, choice.sector, &name),
+        };
+        lines.push(line);
+    }
+    for (op, keep) in state.ns_pending.iter().zip(&choice.ns) {
+        let verb = if *keep { "kept" } else { "dropped" };
+        lines.push(format!("namespace: {verb} {op}"));
+    }
+}
+
+fn describe_pieces(inode: &Inode, fills: &[Fill], sector: u64, name: &str) -> String {
+    let mut parts = Vec::new();
+    for (piece, fill) in pieces(&inode.pending, sector).iter().zip(fills) {
+        let what = match (fill, &inode.pending[piece.op]) {
+            (Fill::Keep, Pending::SetLen(len)) => format!("set_len {len} kept"),
+            (_, Pending::SetLen(len)) => format!("set_len {len} dropped"),
+            (Fill::Keep, _) => format!("{}..{} kept", piece.start, piece.end),
+            (Fill::Drop, _) => format!("{}..{} dropped", piece.start, piece.end),
+            (Fill::Zero, _) => format!("{}..{} torn (zeros)", piece.start, piece.end),
+            (Fill::Garbage, _) => format!("{}..{} torn (garbage)", piece.start, piece.end),
+        };
+        parts.push(what);
+    }
+    format!("file {name}: {}", merge_ranges(parts).join(", "))
+}
+
+/// Joins runs like `0..512 kept, 512..1024 kept` into `0..1024 kept`, so a long file stays short.
+fn merge_ranges(parts: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut last: Option<(String, String, String)> = None; // (start, end, status)
+    for part in parts {
+        let parsed = part.split_once(' ').and_then(|(range, status)| {
+            range
+                .split_once("..")
+                .map(|(a, b)| (a.to_string(), b.to_string(), status.to_string()))
+        });
+        match (parsed, last.take()) {
+            (Some((a, b, s)), Some((la, lb, ls))) if lb == a && ls == s => last = Some((la, b, s)),
+            (Some(cur), Some((la, lb, ls))) => {
+                out.push(format!("{la}..{lb} {ls}"));
+                last = Some(cur);
+            }
+            (Some(cur), None) => last = Some(cur),
+            (None, prev) => {
+                if let Some((la, lb, ls)) = prev {
+                    out.push(format!("{la}..{lb} {ls}"));
+                }
+                out.push(part);
+            }
+        }
+    }
+    if let Some((la, lb, ls)) = last {
+        out.push(format!("{la}..{lb} {ls}"));
+    }
+    out
+}

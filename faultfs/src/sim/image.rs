@@ -1,0 +1,131 @@
+//! [`DiskImage`]: a frozen post-crash disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use xxhash_rust::xxh3::Xxh3;
+
+/// A frozen post-crash disk: what a reboot would bring back. Cheap to hash and compare.
+///
+/// File bytes are shared (`Arc`) with the simulator and with other images, so building an image
+/// copies only the files a crash changed.
+/// Cloning an image is O(1): the contents sit behind one `Arc`.
+#[derive(Clone, Debug)]
+pub struct DiskImage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
+    /// Every directory but the root, so empty directories survive a round trip.
+    dirs: BTreeSet<PathBuf>,
+    hash: OnceLock<u64>,
+}
+
+impl PartialEq for DiskImage {
+    fn eq(&self, other: &DiskImage) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+            || (self.inner.dirs == other.inner.dirs && self.inner.files == other.inner.files)
+    }
+}
+
+impl Eq for DiskImage {}
+
+impl DiskImage {
+    pub(crate) fn new(
+        files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
+        dirs: BTreeSet<PathBuf>,
+    ) -> DiskImage {
+        DiskImage {
+            inner: Arc::new(Inner {
+                files,
+                dirs,
+                hash: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// An image holding the given files (and their parent directories), for tests and scenarios.
+    pub fn from_files<P: AsRef<Path>>(files: impl IntoIterator<Item = (P, Vec<u8>)>) -> DiskImage {
+        let mut map = BTreeMap::new();
+        let mut dirs = BTreeSet::new();
+        for (path, bytes) in files {
+            let path = path.as_ref().to_path_buf();
+            let mut parent = path.parent();
+            while let Some(p) = parent {
+                if !p.as_os_str().is_empty() {
+                    dirs.insert(p.to_path_buf());
+                }
+                parent = p.parent();
+            }
+            map.insert(path, Arc::new(bytes));
+        }
+        DiskImage::new(map, dirs)
+    }
+
+    /// A digest of the image's names and bytes; equal images have equal hashes.
+    pub fn content_hash(&self) -> u64 {
+        let inner = &*self.inner;
+        *inner.hash.get_or_init(|| {
+            let mut h = Xxh3::new();
+            for dir in &inner.dirs {
+                h.update(b"D");
+                hash_path(&mut h, dir);
+            }
+            for (path, bytes) in &inner.files {
+                h.update(b"F");
+                hash_path(&mut h, path);
+                h.update(&(bytes.len() as u64).to_le_bytes());
+                h.update(bytes);
+            }
+            h.digest()
+        })
+    }
+
+    /// The files in the image, path -> bytes, sorted by path.
+    pub fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        self.inner
+            .files
+            .iter()
+            .map(|(p, b)| (p.clone(), b.as_ref().clone()))
+            .collect()
+    }
+
+    /// The bytes of one file, without copying them.
+    pub fn file(&self, path: impl AsRef<Path>) -> Option<&[u8]> {
+        self.inner.files.get(path.as_ref()).map(|b| b.as_slice())
+    }
+
+    /// The paths of the files, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.inner.files.keys().map(PathBuf::as_path)
+    }
+
+    /// The directories (the root excluded), sorted.
+    pub fn dir_paths(&self) -> impl Iterator<Item = &Path> {
+        self.inner.dirs.iter().map(PathBuf::as_path)
+    }
+
+    /// Total bytes of all files.
+    pub fn total_bytes(&self) -> u64 {
+        self.inner.files.values().map(|b| b.len() as u64).sum()
+    }
+
+    pub(crate) fn file_bytes(&self) -> impl Iterator<Item = (&Path, &Arc<Vec<u8>>)> {
+        self.inner.files.iter().map(|(p, b)| (p.as_path(), b))
+    }
+
+    pub(crate) fn file_bytes_mut(&mut self) -> &mut BTreeMap<PathBuf, Arc<Vec<u8>>> {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.hash = OnceLock::new();
+        &mut inner.files
+    }
+}
+
+fn hash_path(h: &mut Xxh3, path: &Path) {
+    let s = path.to_string_lossy();
+    h.update(&(s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}

@@ -1,0 +1,469 @@
+//! The file-system operations on the simulated state: each checks its input like the kernel
+//! would, changes the live state, and records what must still become durable.
+
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::RngExt;
+
+use super::crash::{apply_change, write_into};
+use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
+use super::state::{DurableNames, Entry, Inode, NsOp, Pending, State, split};
+use super::{Fault, FaultClass, FsyncMode, IoOp};
+
+/// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
+/// must be refused (EFBIG) rather than allocated.
+pub(crate) const FILE_BYTES_MAX: u64 = 1 << 30;
+
+fn too_large(path: &Path) -> io::Error {
+    errno_at(io::Error::from_raw_os_error(libc::EFBIG), path)
+}
+
+/// An error of `kind` whose message starts with the path as the caller gave it.
+pub(crate) fn path_error(kind: ErrorKind, path: &Path, msg: &str) -> io::Error {
+    io::Error::new(kind, format!("{}: {msg}", path.display()))
+}
+
+/// Adds the path to an errno error, keeping its kind; the errno stays reachable through the
+/// source chain (see [`crate::os_error_code`]).
+fn errno_at(err: io::Error, path: &Path) -> io::Error {
+    crate::std_fs::with_path(err, path)
+}
+
+impl State {
+    /// The directory that will hold `path`, or the error the kernel would give.
+    fn parent_of(&self, rel: &Path, shown: &Path) -> io::Result<(PathBuf, String)> {
+        let Some((parent, name)) = split(rel) else {
+            return Err(path_error(
+                ErrorKind::AlreadyExists,
+                shown,
+                "is the root directory",
+            ));
+        };
+        match self.lookup(&parent) {
+            Some(Entry::Dir) => Ok((parent, name)),
+            Some(Entry::File(_)) => Err(path_error(
+                ErrorKind::NotADirectory,
+                shown,
+                "a parent is not a directory",
+            )),
+            None => Err(path_error(
+                ErrorKind::NotFound,
+                shown,
+                "parent directory not found",
+            )),
+        }
+    }
+
+    fn bind_live(&mut self, dir: &Path, name: &str, entry: Entry) {
+        if let Some(d) = self.dirs.get_mut(dir) {
+            d.live.insert(name.to_string(), entry);
+        }
+    }
+
+    pub(crate) fn create(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
+        let (dir, name) = self.parent_of(rel, shown)?;
+        if self.lookup(rel).is_some() {
+            return Err(path_error(
+                ErrorKind::AlreadyExists,
+                shown,
+                "already exists",
+            ));
+        }
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        self.inodes.insert(ino, Inode::default());
+        self.bind_live(&dir, &name, Entry::File(ino));
+        self.ns_pending.push(NsOp::Bind {
+            dir,
+            name,
+            entry: Entry::File(ino),
+        });
+        Ok(ino)
+    }
+
+    pub(crate) fn open(&self, rel: &Path, shown: &Path) -> io::Result<u64> {
+        match self.lookup(rel) {
+            Some(Entry::File(ino)) => Ok(ino),
+            Some(Entry::Dir) => Err(path_error(ErrorKind::IsADirectory, shown, "is a directory")),
+            None => Err(path_error(ErrorKind::NotFound, shown, "no such file")),
+        }
+    }
+
+    pub(crate) fn rename(
+        &mut self,
+        from: &Path,
+        to: &Path,
+        shown: (&Path, &Path),
+    ) -> io::Result<()> {
+        let ino = match self.lookup(from) {
+            Some(Entry::File(ino)) => ino,
+            Some(Entry::Dir) => {
+                return Err(path_error(
+                    ErrorKind::Unsupported,
+                    shown.0,
+                    "renaming a directory is not simulated",
+                ));
+            }
+            None => return Err(path_error(ErrorKind::NotFound, shown.0, "no such file")),
+        };
+        let (to_dir, to_name) = self.parent_of(to, shown.1)?;
+        match self.lookup(to) {
+            Some(Entry::Dir) => {
+                return Err(path_error(
+                    ErrorKind::IsADirectory,
+                    shown.1,
+                    "is a directory",
+                ));
+            }
+            Some(Entry::File(existing)) if existing == ino => return Ok(()),
+            _ => {}
+        }
+        let (from_dir, from_name) = self.parent_of(from, shown.0)?;
+        if let Some(d) = self.dirs.get_mut(&from_dir) {
+            d.live.remove(&from_name);
+        }
+        self.bind_live(&to_dir, &to_name, Entry::File(ino));
+        self.ns_pending.push(NsOp::Rename {
+            from_dir,
+            from_name,
+            to_dir,
+            to_name,
+            ino,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
+        let entry = match self.lookup(rel) {
+            Some(Entry::Dir) => {
+                return Err(path_error(ErrorKind::IsADirectory, shown, "is a directory"));
+            }
+            Some(entry) => entry,
+            None => return Err(path_error(ErrorKind::NotFound, shown, "no such file")),
+        };
+        let (dir, name) = self.parent_of(rel, shown)?;
+        if let Some(d) = self.dirs.get_mut(&dir) {
+            d.live.remove(&name);
+        }
+        self.ns_pending.push(NsOp::Unbind { dir, name, entry });
+        Ok(())
+    }
+
+    pub(crate) fn list(&self, rel: &Path, shown: &Path) -> io::Result<Vec<String>> {
+        match self.lookup(rel) {
+            Some(Entry::Dir) => Ok(self
+                .dirs
+                .get(rel)
+                .map(|d| d.live.keys().cloned().collect())
+                .unwrap_or_default()),
+            Some(Entry::File(_)) => Err(path_error(
+                ErrorKind::NotADirectory,
+                shown,
+                "not a directory",
+            )),
+            None => Err(path_error(ErrorKind::NotFound, shown, "no such directory")),
+        }
+    }
+
+    pub(crate) fn create_dir_all(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
+        let mut prefix = PathBuf::new();
+        for component in rel.components() {
+            prefix.push(component);
+            match self.lookup(&prefix) {
+                Some(Entry::Dir) => continue,
+                Some(Entry::File(_)) => {
+                    return Err(path_error(
+                        ErrorKind::AlreadyExists,
+                        shown,
+                        "a file is in the way",
+                    ));
+                }
+                None => {}
+            }
+            let (dir, name) = self.parent_of(&prefix, shown)?;
+            self.bind_live(&dir, &name, Entry::Dir);
+            self.dirs.insert(prefix.clone(), Default::default());
+            self.ns_pending.push(NsOp::Bind {
+                dir,
+                name,
+                entry: Entry::Dir,
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes durable every pending namespace operation that touches `dir`, and every earlier one
+    /// that shares a directory with those (a rename across directories is one journal entry, so
+    /// committing it commits what came before it in the other directory too).
+    pub(crate) fn sync_dir(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
+        match self.lookup(rel) {
+            Some(Entry::Dir) => {}
+            Some(Entry::File(_)) => {
+                return Err(path_error(
+                    ErrorKind::NotADirectory,
+                    shown,
+                    "not a directory",
+                ));
+            }
+            None => return Err(path_error(ErrorKind::NotFound, shown, "no such directory")),
+        }
+        let mut wanted: Vec<PathBuf> = vec![rel.to_path_buf()];
+        let mut commit = vec![false; self.ns_pending.len()];
+        for (i, op) in self.ns_pending.iter().enumerate().rev() {
+            let dirs = op.dirs();
+            if dirs.iter().any(|d| wanted.iter().any(|w| w == d)) {
+                commit[i] = true;
+                for d in dirs {
+                    if !wanted.iter().any(|w| w == d) {
+                        wanted.push(d.to_path_buf());
+                    }
+                }
+            }
+        }
+        if !commit.contains(&true) {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.ns_pending);
+        for (op, commit) in ops.into_iter().zip(commit) {
+            if commit {
+                op.apply(&mut DurableNames(&mut self.dirs));
+            } else {
+                self.ns_pending.push(op);
+            }
+        }
+        self.durable_changed();
+        Ok(())
+    }
+
+    /// Takes the lock on `rel` for a new guard id, creating the file like `StdFs` does.
+    pub(crate) fn lock(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
+        match self.lookup(rel) {
+            Some(Entry::Dir) => {
+                return Err(path_error(ErrorKind::IsADirectory, shown, "is a directory"));
+            }
+            Some(Entry::File(_)) => {}
+            None => {
+                self.create(rel, shown)?;
+            }
+        }
+        if self.locks.contains_key(rel) {
+            return Err(path_error(
+                ErrorKind::WouldBlock,
+                shown,
+                "already locked by another holder",
+            ));
+        }
+        let id = self.next_lock_id;
+        self.next_lock_id += 1;
+        self.locks.insert(rel.to_path_buf(), id);
+        Ok(id)
+    }
+
+    fn inode(&mut self, ino: u64, shown: &Path) -> io::Result<&mut Inode> {
+        self.inodes
+            .get_mut(&ino)
+            .ok_or_else(|| path_error(ErrorKind::NotFound, shown, "file no longer exists"))
+    }
+
+    pub(crate) fn read(
+        &mut self,
+        ino: u64,
+        offset: u64,
+        buf: &mut [u8],
+        shown: &Path,
+    ) -> io::Result<()> {
+        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Read)).is_some() {
+            self.fired = Some(io_class(IoOp::Read));
+            return Err(errno_at(eio(), shown));
+        }
+        let live = &self.inode(ino, shown)?.live;
+        if buf.is_empty() {
+            // Like pread: asking for nothing succeeds wherever it is asked.
+            return Ok(());
+        }
+        let end = offset.checked_add(buf.len() as u64);
+        match end {
+            Some(end) if end <= live.len() as u64 => {
+                buf.copy_from_slice(&live[offset as usize..end as usize]);
+                Ok(())
+            }
+            _ => Err(path_error(
+                ErrorKind::UnexpectedEof,
+                shown,
+                &format!(
+                    "read of {} bytes at offset {offset} passes the end of the file ({} bytes)",
+                    buf.len(),
+                    live.len()
+                ),
+            )),
+        }
+    }
+
+    /// Live bytes of every named file, plus `ino` if it has no name (still open after a remove).
+    fn live_bytes(&self, ino: u64) -> u64 {
+        let mut named = std::collections::BTreeSet::new();
+        for dir in self.dirs.values() {
+            for entry in dir.live.values() {
+                if let Entry::File(i) = entry {
+                    named.insert(*i);
+                }
+            }
+        }
+        named.insert(ino);
+        named
+            .iter()
+            .filter_map(|i| self.inodes.get(i))
+            .map(|inode| inode.live.len() as u64)
+            .sum()
+    }
+
+    /// Fails with ENOSPC if growing `ino` to `new_len` would pass an armed capacity.
+    fn check_space(&mut self, ino: u64, new_len: u64, shown: &Path) -> io::Result<()> {
+        let Some(cap) = capacity(&self.faults) else {
+            return Ok(());
+        };
+        let old_len = self.inodes.get(&ino).map_or(0, |i| i.live.len() as u64);
+        if new_len <= old_len {
+            return Ok(());
+        }
+        if self.live_bytes(ino) - old_len + new_len > cap {
+            self.fired = Some(FaultClass::NoSpace);
+            return Err(errno_at(enospc(), shown));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write(
+        &mut self,
+        ino: u64,
+        offset: u64,
+        data: &[u8],
+        shown: &Path,
+    ) -> io::Result<()> {
+        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Write)).is_some() {
+            self.fired = Some(io_class(IoOp::Write));
+            return Err(errno_at(eio(), shown));
+        }
+        let live_len = self.inode(ino, shown)?.live.len() as u64;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|e| *e <= FILE_BYTES_MAX);
+        let Some(end) = end else {
+            return Err(too_large(shown));
+        };
+        self.check_space(ino, end.max(live_len), shown)?;
+        let landing = self.misdirect(offset, end.max(live_len), shown);
+        let inode = self.inode(ino, shown)?;
+        write_into(Arc::make_mut(&mut inode.live), offset, data);
+        inode.live_diverged |= landing != offset;
+        inode.pending.push(Pending::Write {
+            offset: landing,
+            data: data.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Where a write at `offset` lands on the disk: elsewhere in the file if a misdirected-write
+    /// fault fires now. Reads keep showing the intended bytes (the page cache is right; the
+    /// device is not), so only a crash or a reopen reveals the damage.
+    fn misdirect(&mut self, offset: u64, len: u64, shown: &Path) -> u64 {
+        if fire(&mut self.faults, shown, Trigger::Misdirect).is_none() {
+            return offset;
+        }
+        const BLOCK: u64 = 512;
+        let blocks = len / BLOCK + 1;
+        let mut landing = self.rng.random_range(0..blocks) * BLOCK;
+        if landing == offset {
+            landing = offset + BLOCK;
+        }
+        self.fired = Some(FaultClass::MisdirectedWrite);
+        self.note = Some(format!("landed at offset {landing}"));
+        landing
+    }
+
+    pub(crate) fn set_len(&mut self, ino: u64, len: u64, shown: &Path) -> io::Result<()> {
+        if len > FILE_BYTES_MAX {
+            return Err(too_large(shown));
+        }
+        self.inode(ino, shown)?;
+        self.check_space(ino, len, shown)?;
+        let inode = self.inode(ino, shown)?;
+        apply_change(Arc::make_mut(&mut inode.live), &Pending::SetLen(len));
+        inode.pending.push(Pending::SetLen(len));
+        Ok(())
+    }
+
+    pub(crate) fn sync(&mut self, ino: u64, shown: &Path) -> io::Result<()> {
+        self.inode(ino, shown)?;
+        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Sync)).is_some() {
+            // The device refused the flush: nothing became durable and the changes stay pending.
+            self.fired = Some(io_class(IoOp::Sync));
+            return Err(errno_at(eio(), shown));
+        }
+        let fsync_fault = fire(&mut self.faults, shown, Trigger::Fsync);
+        let inode = self.inode(ino, shown)?;
+        if inode.report_later {
+            // The write-back of an earlier sync's pages failed behind its back; this sync reports
+            // it, and the pages since then were marked clean without reaching the disk.
+            inode.report_later = false;
+            inode.pending.clear();
+            inode.live_diverged = true;
+            self.fired = Some(FaultClass::FsyncReportLater);
+            return Err(errno_at(eio(), shown));
+        }
+        match fsync_fault {
+            Some(Fault::FsyncFailure {
+                mode: mode @ FsyncMode::MarkClean,
+                ..
+            }) => {
+                // ext4 / XFS: the pages are marked clean, so they never reach the disk, but the
+                // page cache still shows them to reads, and the next sync has nothing to report.
+                inode.pending.clear();
+                inode.live_diverged = true;
+                self.fired = Some(fsync_class(mode));
+                Err(errno_at(eio(), shown))
+            }
+            Some(Fault::FsyncFailure {
+                mode: mode @ FsyncMode::Revert,
+                ..
+            }) => {
+                // btrfs: the file's content goes back to what the disk holds.
+                inode.live = Arc::clone(&inode.durable);
+                inode.pending.clear();
+                inode.live_diverged = false;
+                self.fired = Some(fsync_class(mode));
+                Err(errno_at(eio(), shown))
+            }
+            Some(Fault::FsyncFailure {
+                mode: FsyncMode::ReportLater,
+                ..
+            }) => {
+                commit(inode);
+                inode.report_later = true;
+                self.durable_changed();
+                Ok(())
+            }
+            _ => {
+                commit(inode);
+                self.durable_changed();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A successful sync: every pending change reaches the durable bytes.
+fn commit(inode: &mut Inode) {
+    if inode.pending.is_empty() {
+        return;
+    }
+    let durable = Arc::make_mut(&mut inode.durable);
+    for change in inode.pending.drain(..) {
+        apply_change(durable, &change);
+    }
+}

@@ -1,0 +1,376 @@
+//! The simulated disk's state: inodes with live, durable and pending bytes; directories with live
+//! and durable namespaces; the pending namespace operations in the order they were made.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::faults::Armed;
+use super::image::DiskImage;
+use super::{Event, FaultClass, MutationHook};
+use crate::Phase;
+
+/// What a directory entry names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    File(u64),
+    Dir,
+}
+
+/// A change to a file's content made since its last successful sync. It becomes durable at the
+/// next successful `sync` of the file, or at a crash if the crash policy lets it survive.
+#[derive(Clone, Debug)]
+pub(crate) enum Pending {
+    Write { offset: u64, data: Vec<u8> },
+    SetLen(u64),
+}
+
+/// One file's content.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Inode {
+    /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
+    /// first write, so a reboot copies no file.
+    pub live: Arc<Vec<u8>>,
+    /// What the disk holds. Shared with disk images, so building an image copies no bytes.
+    pub durable: Arc<Vec<u8>>,
+    /// Changes since the last successful sync, oldest first.
+    pub pending: Vec<Pending>,
+    /// A `ReportLater` fsync failure waits to be reported by the next sync.
+    pub report_later: bool,
+    /// The live bytes differ from the durable bytes with every pending change applied (a fault
+    /// dropped pending pages or sent a write elsewhere). While false, the live bytes are exactly
+    /// what `KeepAll` leaves, so a crash can share them instead of copying.
+    pub live_diverged: bool,
+}
+
+/// One directory's names.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dir {
+    /// What `list` and `open` see.
+    pub live: BTreeMap<String, Entry>,
+    /// What the disk holds.
+    pub durable: BTreeMap<String, Entry>,
+}
+
+/// A namespace change made since the last `sync_dir` of the directories it touches. It becomes
+/// durable at that `sync_dir`, or at a crash if the crash policy lets it survive. Each variant is
+/// applied idempotently, so any subset of operations applied in order gives a consistent tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NsOp {
+    /// `create` or a directory made by `create_dir_all`: binds `name` to `entry`.
+    Bind {
+        dir: PathBuf,
+        name: String,
+        entry: Entry,
+    },
+    /// `remove`: unbinds `name` if it still names `entry`.
+    Unbind {
+        dir: PathBuf,
+        name: String,
+        entry: Entry,
+    },
+    /// `rename`: one atomic step that unbinds the source and binds the target to the same inode.
+    Rename {
+        from_dir: PathBuf,
+        from_name: String,
+        to_dir: PathBuf,
+        to_name: String,
+        ino: u64,
+    },
+}
+
+/// Name maps per directory, on which namespace operations can be replayed.
+pub(crate) trait Namespace {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>>;
+}
+
+impl Namespace for BTreeMap<PathBuf, BTreeMap<String, Entry>> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+        self.get_mut(dir)
+    }
+}
+
+/// Replaying on the directories themselves changes their durable namespace (a `sync_dir`).
+pub(crate) struct DurableNames<'a>(pub &'a mut BTreeMap<PathBuf, Dir>);
+
+impl Namespace for DurableNames<'_> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+        self.0.get_mut(dir).map(|d| &mut d.durable)
+    }
+}
+
+impl NsOp {
+    /// The directories whose namespace this operation changes (one, or two for a rename across
+    /// directories).
+    pub fn dirs(&self) -> Vec<&Path> {
+        match self {
+            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => vec![dir.as_path()],
+            NsOp::Rename {
+                from_dir, to_dir, ..
+            } => {
+                if from_dir == to_dir {
+                    vec![from_dir.as_path()]
+                } else {
+                    vec![from_dir.as_path(), to_dir.as_path()]
+                }
+            }
+        }
+    }
+
+    /// Replays this operation on `ns`.
+    pub fn apply(&self, ns: &mut impl Namespace) {
+        match self {
+            NsOp::Bind { dir, name, entry } => {
+                if let Some(names) = ns.names(dir) {
+                    names.insert(name.clone(), *entry);
+                }
+            }
+            NsOp::Unbind { dir, name, entry } => {
+                if let Some(names) = ns.names(dir)
+                    && names.get(name) == Some(entry)
+                {
+                    names.remove(name);
+                }
+            }
+            NsOp::Rename {
+                from_dir,
+                from_name,
+                to_dir,
+                to_name,
+                ino,
+            } => {
+                if let Some(names) = ns.names(from_dir)
+                    && names.get(from_name) == Some(&Entry::File(*ino))
+                {
+                    names.remove(from_name);
+                }
+                if let Some(names) = ns.names(to_dir) {
+                    names.insert(to_name.clone(), Entry::File(*ino));
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for NsOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NsOp::Bind {
+                dir,
+                name,
+                entry: Entry::Dir,
+            } => write!(f, "mkdir {}", join(dir, name)),
+            NsOp::Bind { dir, name, .. } => write!(f, "create {}", join(dir, name)),
+            NsOp::Unbind { dir, name, .. } => write!(f, "remove {}", join(dir, name)),
+            NsOp::Rename {
+                from_dir,
+                from_name,
+                to_dir,
+                to_name,
+                ..
+            } => write!(
+                f,
+                "rename {} -> {}",
+                join(from_dir, from_name),
+                join(to_dir, to_name)
+            ),
+        }
+    }
+}
+
+/// `dir/name` as a display string.
+pub(crate) fn join(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// Everything a [`super::SimFs`] handle shares.
+pub(crate) struct State {
+    pub inodes: BTreeMap<u64, Inode>,
+    pub next_ino: u64,
+    /// Every directory that exists now, by path (the root is the empty path).
+    pub dirs: BTreeMap<PathBuf, Dir>,
+    /// Namespace operations not yet made durable, oldest first.
+    pub ns_pending: Vec<NsOp>,
+    pub powered: bool,
+    /// Bumped at every reboot: handles opened in an earlier generation stay dead.
+    pub generation: u64,
+    /// Mutating operations still allowed before the power is cut.
+    pub countdown: Option<u64>,
+    pub mutating_ops: u64,
+    pub phase: Phase,
+    pub events: Vec<Event>,
+    /// Held locks: path -> the id of the guard that holds it.
+    pub locks: BTreeMap<PathBuf, u64>,
+    pub next_lock_id: u64,
+    pub faults: Vec<Armed>,
+    /// The fault that fired during the operation being run, for its event.
+    pub fired: Option<FaultClass>,
+    /// A note for the result of the operation being run (where a misdirected write landed).
+    pub note: Option<String>,
+    pub hook: Option<MutationHook>,
+    /// Runtime choices (misdirected offsets) come from here.
+    pub rng: ChaCha8Rng,
+    /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
+    pub durable_image: OnceLock<DiskImage>,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("files", &self.inodes.len())
+            .field("dirs", &self.dirs.len())
+            .field("ns_pending", &self.ns_pending.len())
+            .field("powered", &self.powered)
+            .field("generation", &self.generation)
+            .field("mutating_ops", &self.mutating_ops)
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// An empty disk holding only the root directory.
+    pub fn new(seed: u64) -> State {
+        let mut dirs = BTreeMap::new();
+        dirs.insert(PathBuf::new(), Dir::default());
+        State {
+            inodes: BTreeMap::new(),
+            next_ino: 1,
+            dirs,
+            ns_pending: Vec::new(),
+            powered: true,
+            generation: 0,
+            countdown: None,
+            mutating_ops: 0,
+            phase: Phase::default(),
+            events: Vec::new(),
+            locks: BTreeMap::new(),
+            next_lock_id: 1,
+            faults: Vec::new(),
+            fired: None,
+            note: None,
+            hook: None,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            durable_image: OnceLock::new(),
+        }
+    }
+
+    /// A deep copy without the hook and the locks (their guards belong to the original).
+    pub fn fork(&self) -> State {
+        State {
+            inodes: self.inodes.clone(),
+            next_ino: self.next_ino,
+            dirs: self.dirs.clone(),
+            ns_pending: self.ns_pending.clone(),
+            powered: self.powered,
+            generation: self.generation,
+            countdown: self.countdown,
+            mutating_ops: self.mutating_ops,
+            phase: self.phase,
+            events: self.events.clone(),
+            locks: BTreeMap::new(),
+            next_lock_id: self.next_lock_id,
+            faults: self.faults.clone(),
+            fired: None,
+            note: None,
+            hook: None,
+            rng: self.rng.clone(),
+            durable_image: self.durable_image.clone(),
+        }
+    }
+
+    /// Replaces the disk with exactly `image`: everything durable, nothing pending.
+    pub fn load_image(&mut self, image: &DiskImage) {
+        self.inodes.clear();
+        self.dirs.clear();
+        self.ns_pending.clear();
+        self.dirs.insert(PathBuf::new(), Dir::default());
+        for dir in image.dir_paths() {
+            self.bind_loaded(dir, Entry::Dir);
+            self.dirs.entry(dir.to_path_buf()).or_default();
+        }
+        for (path, bytes) in image.file_bytes() {
+            let ino = self.next_ino;
+            self.next_ino += 1;
+            self.inodes.insert(
+                ino,
+                Inode {
+                    live: Arc::clone(bytes),
+                    durable: Arc::clone(bytes),
+                    pending: Vec::new(),
+                    report_later: false,
+                    live_diverged: false,
+                },
+            );
+            self.bind_loaded(path, Entry::File(ino));
+        }
+        self.durable_image = OnceLock::new();
+    }
+
+    /// Binds `path` durably, creating missing parent directories (an image lists every directory,
+    /// but a hand-built one might not).
+    fn bind_loaded(&mut self, path: &Path, entry: Entry) {
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => {
+                (parent.to_path_buf(), name.to_string_lossy().into_owned())
+            }
+            _ => return,
+        };
+        if !self.dirs.contains_key(&parent) {
+            self.bind_loaded(&parent, Entry::Dir);
+            self.dirs.insert(parent.clone(), Dir::default());
+        }
+        if let Some(dir) = self.dirs.get_mut(&parent) {
+            dir.live.insert(name.clone(), entry);
+            dir.durable.insert(name, entry);
+        }
+    }
+
+    /// What `path` names now, if anything.
+    pub fn lookup(&self, path: &Path) -> Option<Entry> {
+        match split(path) {
+            None => Some(Entry::Dir),
+            Some((parent, name)) => self.dirs.get(&parent)?.live.get(&name).copied(),
+        }
+    }
+
+    /// The live path of an inode (the first name that binds it), for reports.
+    pub fn name_of(&self, ino: u64) -> Option<PathBuf> {
+        for (dir_path, dir) in &self.dirs {
+            for (name, entry) in &dir.live {
+                if *entry == Entry::File(ino) {
+                    return Some(dir_path.join(name));
+                }
+            }
+        }
+        for (dir_path, dir) in &self.dirs {
+            for (name, entry) in &dir.durable {
+                if *entry == Entry::File(ino) {
+                    return Some(dir_path.join(name));
+                }
+            }
+        }
+        None
+    }
+
+    /// Tells whether a crash now could leave anything but the durable disk.
+    pub fn has_pending(&self) -> bool {
+        !self.ns_pending.is_empty() || self.inodes.values().any(|i| !i.pending.is_empty())
+    }
+
+    /// The durable disk changed: forget the cached image of it.
+    pub fn durable_changed(&mut self) {
+        self.durable_image = OnceLock::new();
+    }
+}
+
+/// Splits a confined path into its parent directory and its name; `None` for the root.
+pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Some((parent, name))
+}

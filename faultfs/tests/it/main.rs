@@ -1,0 +1,15 @@
+//! Integration tests of faultfs: one binary, one module per concern.
+
+#![allow(clippy::unwrap_used)]
+
+mod canary;
+mod crash_model;
+mod determinism;
+mod durability;
+mod enumeration;
+mod faults;
+mod policies;
+mod power;
+mod sim_matches_std;
+mod std_fs;
+mod util;
