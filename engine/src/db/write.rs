@@ -29,7 +29,12 @@ impl Inner {
             .map_err(|e| self.poison(e))
     }
 
-    fn log_and_apply(&self, w: &mut Writer, ops: Cow<'_, [BatchOp]>, wo: WriteOptions) -> Result<()> {
+    fn log_and_apply(
+        &self,
+        w: &mut Writer,
+        ops: Cow<'_, [BatchOp]>,
+        wo: WriteOptions,
+    ) -> Result<()> {
         if bug!(self.options, MemtableBeforeWal) {
             self.apply_to_memtable(w, Cow::Borrowed(&*ops));
             return self.append_to_wal(w, &ops, wo);

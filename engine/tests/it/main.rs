@@ -14,3 +14,4 @@ mod failures;
 mod model;
 mod no_std_fs;
 mod recovery;
+mod sim;
