@@ -7,9 +7,13 @@
 #![allow(clippy::disallowed_methods)]
 
 mod basics;
+#[cfg(feature = "bugs")]
+mod bugs;
+mod cli;
 mod common;
 mod concurrency;
 mod failures;
 mod model;
 mod no_std_fs;
 mod recovery;
+mod sim;
