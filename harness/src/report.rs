@@ -72,6 +72,22 @@ impl Report {
     }
 }
 
+/// A value as a report shows it: quoted, long values cut after their write tag.
+pub fn short_value(v: Option<&str>) -> String {
+    const SHOWN_MAX: usize = 32;
+    match v {
+        None => "(absent)".to_string(),
+        Some(v) if v.len() <= SHOWN_MAX => format!("{v:?}"),
+        Some(v) => {
+            let cut = (0..=SHOWN_MAX)
+                .rev()
+                .find(|i| v.is_char_boundary(*i))
+                .unwrap_or(0);
+            format!("{:?}... ({} bytes)", &v[..cut], v.len())
+        }
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -122,8 +138,10 @@ impl fmt::Display for Report {
             for d in self.violation.diffs.iter().take(20) {
                 writeln!(
                     f,
-                    "  {:?}: expected {:?}, recovered {:?}",
-                    d.key, d.expected, d.recovered
+                    "  {:?}: expected {}, recovered {}",
+                    d.key,
+                    short_value(d.expected.as_deref()),
+                    short_value(d.recovered.as_deref())
                 )?;
             }
             if self.violation.diffs.len() > 20 {

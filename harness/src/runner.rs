@@ -76,6 +76,8 @@ pub struct Runner<'a, S: Store> {
     faults_armed: bool,
     /// A ReportLater fault is armed and has not fired yet: durability points must be checked.
     report_later_armed: bool,
+    /// How many ReportLater faults were injected.
+    report_later_injected: usize,
     /// Fault classes seen firing in the log so far, and how far the log was read.
     fired: BTreeSet<FaultClass>,
     events_read: usize,
@@ -117,6 +119,7 @@ impl<'a, S: Store> Runner<'a, S> {
             damage: Vec::new(),
             faults_armed: false,
             report_later_armed: false,
+            report_later_injected: 0,
             fired: BTreeSet::new(),
             events_read: 0,
             damaged_files: BTreeSet::new(),
@@ -176,6 +179,7 @@ impl<'a, S: Store> Runner<'a, S> {
                     }
                 ) {
                     self.report_later_armed = true;
+                    self.report_later_injected += 1;
                 }
                 self.sim.inject(f.clone());
             }
@@ -304,7 +308,15 @@ impl<'a, S: Store> Runner<'a, S> {
 
     /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
     fn sync_lied(&mut self, fired_before: usize) -> bool {
-        self.report_later_armed && self.report_later_count() > fired_before
+        if !self.report_later_armed {
+            return false;
+        }
+        let fired = self.report_later_count();
+        if fired >= self.report_later_injected {
+            // Every ReportLater fault has fired: stop reading the log at each durability point.
+            self.report_later_armed = false;
+        }
+        fired > fired_before
     }
 
     fn get(&mut self, key: &str) {
