@@ -24,6 +24,9 @@ pub struct Args {
     /// Distinct post-crash disks per crash point, at most.
     #[arg(long, default_value_t = 8)]
     pub bound: usize,
+    /// Also crash inside the recovery of every distinct disk (a second crash, exhaustively).
+    #[arg(long)]
+    pub recovery: bool,
     /// Crash policy whose disks are enumerated (repeatable; default torn).
     #[arg(long = "policy", value_parser = super::parse_policy)]
     pub policies: Vec<faultfs::CrashPolicy>,
@@ -48,6 +51,7 @@ pub fn run(a: &Args) -> Result<u8> {
     };
     let mut opts = ExploreOptions {
         bound: a.bound,
+        recovery_crashes: a.recovery,
         ..ExploreOptions::default()
     };
     if !a.policies.is_empty() {
@@ -56,8 +60,9 @@ pub fn run(a: &Args) -> Result<u8> {
     let started = std::time::Instant::now();
     let out = explore(&case, &opts);
     println!(
-        "crash points: {}, disks tried: {}, duplicates skipped: {}, violations: {}, time: {:.2?}",
+        "crash points: {} (+{} inside recoveries), disks tried: {}, duplicates skipped: {}, violations: {}, time: {:.2?}",
         out.points,
+        out.recovery_points,
         out.disks_tried,
         out.disks_skipped,
         out.violations.len(),
