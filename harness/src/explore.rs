@@ -33,7 +33,11 @@ pub struct ExploreOptions {
 impl Default for ExploreOptions {
     fn default() -> Self {
         ExploreOptions {
-            policies: vec![CrashPolicy::Torn { sector: 512 }],
+            // Torn (ordered metadata, cut tails) and Reorder (the ALICE worst case) together.
+            policies: vec![
+                CrashPolicy::Torn { sector: 512 },
+                CrashPolicy::Reorder { sector: 512 },
+            ],
             bound: 8,
             max_violations: 1,
             recovery_crashes: false,

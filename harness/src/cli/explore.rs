@@ -27,7 +27,7 @@ pub struct Args {
     /// Also crash inside the recovery of every distinct disk (a second crash, exhaustively).
     #[arg(long)]
     pub recovery: bool,
-    /// Crash policy whose disks are enumerated (repeatable; default torn).
+    /// Crash policy whose disks are enumerated (repeatable; default torn and reorder).
     #[arg(long = "policy", value_parser = super::parse_policy)]
     pub policies: Vec<faultfs::CrashPolicy>,
 }
