@@ -18,6 +18,9 @@ pub struct Args {
     /// A scenario file to explore instead.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// The store for seeded workloads: engine or careless.
+    #[arg(long, default_value = "engine", value_parser = super::replay::parse_store)]
+    pub store: crate::case::StoreKind,
     /// Workload length (seeded workloads).
     #[arg(long, default_value_t = 1000)]
     pub ops: usize,
@@ -44,6 +47,7 @@ pub fn run(a: &Args) -> Result<u8> {
         None => {
             let opts = RunOptions {
                 ops: a.ops,
+                store: a.store,
                 ..RunOptions::default()
             };
             crate::explore::explorable(&RunConfig::from_seed(a.seed.unwrap_or(0), &opts).case())

@@ -65,3 +65,15 @@ fn explore_with_recovery_crashes_finds_a_defect_a_second_crash_exposes() {
     assert!(!out.violations.is_empty(), "the defect was not found");
     assert!(out.violations[0].violation.message.contains("second crash"));
 }
+
+#[test]
+fn the_explore_command_exits_1_on_a_violation_and_2_on_bad_input() {
+    let run = |args: &[&str]| harness::cli::main_with(["powercut", "explore"].iter().chain(args));
+    assert_eq!(
+        run(&["--seed", "3", "--ops", "60", "--store", "careless"]),
+        1
+    );
+    assert_eq!(run(&["--seed", "3", "--ops", "60"]), 0);
+    assert_eq!(run(&["--scenario", "/nonexistent/x.json"]), 2);
+    assert_eq!(run(&["--seed", "3", "--policy", "sideways"]), 2);
+}
