@@ -85,13 +85,15 @@ impl Inner {
 
 /// The newest entry for `key` in a snapshot: `None` if absent, `Some(None)` if deleted.
 fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
+    let hash = key_hash(key);
     let start = (key.to_vec(), std::cmp::Reverse(seq));
     for mem in &sv.mems {
-        if let Some(slot) = mem.get_at(&start) {
+        if mem.may_contain(hash)
+            && let Some(slot) = mem.get_at(&start)
+        {
             return Ok(Some(slot));
         }
     }
-    let hash = key_hash(key);
     for (meta, table) in sv.levels.first().into_iter().flatten() {
         if in_range(meta, key)
             && let Some(slot) = table.get(key, hash)?
