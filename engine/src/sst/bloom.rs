@@ -78,7 +78,7 @@ impl Bloom {
         if probes == 0 || probes > 30 {
             return Err("bloom probe count out of range");
         }
-        if (crc_at - 1) % (BLOCK_BITS / 8) as usize != 0 {
+        if !(crc_at - 1).is_multiple_of((BLOCK_BITS / 8) as usize) {
             return Err("bloom bits are not whole blocks");
         }
         bytes.truncate(crc_at - 1);
