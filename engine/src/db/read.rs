@@ -86,12 +86,14 @@ impl Inner {
 /// The newest entry for `key` in a snapshot: `None` if absent, `Some(None)` if deleted.
 fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
     let hash = key_hash(key);
-    let start = (key.to_vec(), std::cmp::Reverse(seq));
+    // The lookup key is built only if some memtable's filter lets the key through.
+    let mut start = None;
     for mem in &sv.mems {
-        if mem.may_contain(hash)
-            && let Some(slot) = mem.get_at(&start)
-        {
-            return Ok(Some(slot));
+        if mem.may_contain(hash) {
+            let start = start.get_or_insert_with(|| (key.to_vec(), std::cmp::Reverse(seq)));
+            if let Some(slot) = mem.get_at(start) {
+                return Ok(Some(slot));
+            }
         }
     }
     for (meta, table) in sv.levels.first().into_iter().flatten() {
