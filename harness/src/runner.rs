@@ -14,11 +14,16 @@ use std::sync::Arc;
 use faultfs::{CrashPolicy, FaultClass, Fs, FsyncMode, SimFs};
 
 use crate::case::{Case, CrashStep, DamageStep, Step};
-use crate::checker::{Verdict, Violation, ViolationKind, check_recovery, diff_states};
+use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::damage;
 use crate::model::{History, Outcome, State};
 use crate::run::{Counts, RecoveryResult};
 use crate::store::{Durability, Store, StoreError};
+
+mod faults;
+mod reads;
+
+use faults::unclean_refusal;
 
 /// The directory every store lives in on the simulated disk.
 pub const DB_DIR: &str = "db";
@@ -359,119 +364,6 @@ impl<'a, S: Store> Runner<'a, S> {
         self.durable_mark = self.sim.mutating_ops();
     }
 
-    /// How many ReportLater faults fired so far (read from the log only while one is armed).
-    fn report_later_count(&mut self) -> usize {
-        if !self.report_later_armed {
-            return 0;
-        }
-        self.sim
-            .events()
-            .iter()
-            .filter(|e| e.fault == Some(FaultClass::FsyncReportLater))
-            .count()
-    }
-
-    /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
-    fn sync_lied(&mut self, fired_before: usize) -> bool {
-        if !self.report_later_armed {
-            return false;
-        }
-        let fired = self.report_later_count();
-        if fired >= self.report_later_injected {
-            // Every ReportLater fault has fired: stop reading the log at each durability point.
-            self.report_later_armed = false;
-        }
-        fired > fired_before
-    }
-
-    fn get(&mut self, key: &str) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        match store.get(key.as_bytes()) {
-            Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
-                let want = self.history.live.get(key).cloned();
-                if got != want {
-                    self.fail(Violation {
-                        diffs: vec![crate::checker::KeyDiff {
-                            key: key.to_string(),
-                            expected: want,
-                            recovered: got,
-                        }],
-                        ..Violation::new(
-                            ViolationKind::ReadYourWrites,
-                            format!("get({key:?}) while running did not return the last write"),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
-    fn scan(&mut self, start: Option<&str>, end: Option<&str>) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        let lower = start.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
-        let upper = end.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
-        match store.scan(lower, upper) {
-            Ok(pairs) => {
-                let got = to_state(pairs);
-                let want: State = self
-                    .history
-                    .live
-                    .iter()
-                    .filter(|(k, _)| {
-                        start.is_none_or(|s| k.as_str() >= s) && end.is_none_or(|e| k.as_str() <= e)
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if got != want {
-                    self.fail(Violation {
-                        diffs: diff_states(&want, &got),
-                        ..Violation::new(
-                            ViolationKind::ReadYourWrites,
-                            format!(
-                                "scan({start:?}..={end:?}) while running did not match the writes"
-                            ),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
-    fn expect(&mut self, key: &str, value: Option<&str>) {
-        if !self.ensure_open() {
-            return;
-        }
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        match store.get(key.as_bytes()) {
-            Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
-                if got.as_deref() != value {
-                    self.fail(Violation {
-                        diffs: vec![crate::checker::KeyDiff {
-                            key: key.to_string(),
-                            expected: value.map(str::to_string),
-                            recovered: got,
-                        }],
-                        ..Violation::new(
-                            ViolationKind::Expectation,
-                            format!("expect {key:?} failed"),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
     /// A clean close (a durability point) and reopen, checked like a recovery.
     fn reopen(&mut self) {
         let Some(mut store) = self.store.take() else {
@@ -490,75 +382,6 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.on_error(e, true);
             }
         }
-    }
-
-    /// Handles a failed store call: a power cut reboots; damage may be a clean refusal; any
-    /// other I/O error must poison the store, and the run power-cycles.
-    fn on_error(&mut self, err: StoreError, write_path: bool) {
-        match err {
-            StoreError::PowerLoss(_) => {
-                let crash = self.armed.take().unwrap_or_else(|| self.cycle_crash());
-                self.crash(crash, false);
-            }
-            StoreError::Damaged { ref file, .. } => {
-                if self.refusal_allowed(file) {
-                    self.counts.refusals += 1;
-                    self.power_cycle();
-                } else {
-                    self.fail(unclean_refusal(&err));
-                }
-            }
-            StoreError::Io(ref msg) | StoreError::Poisoned(ref msg) => {
-                if !self.faults_armed {
-                    let m = format!("the store failed with no fault armed: {msg}");
-                    return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
-                }
-                if write_path && matches!(err, StoreError::Io(_)) {
-                    self.probe_poison(msg);
-                }
-                if !self.stopped {
-                    self.power_cycle();
-                }
-            }
-            StoreError::Other(msg) => {
-                let m = format!("the store failed: {msg}");
-                self.fail(Violation::new(ViolationKind::UnexpectedError, m));
-            }
-        }
-    }
-
-    /// After a write-path I/O error the store must refuse writes until reopened.
-    fn probe_poison(&mut self, cause: &str) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        let probe = [crate::model::Mutation::Put {
-            key: "~poison-probe".into(),
-            value: "must be refused".into(),
-        }];
-        if store.write(&probe, false).is_ok() {
-            let m = format!("after the I/O error ({cause}) the store accepted another write");
-            self.fail(Violation::new(ViolationKind::PoisonIgnored, m));
-        }
-    }
-
-    /// A crash for a power cycle forced by an error.
-    fn cycle_crash(&mut self) -> CrashStep {
-        self.cycle_seed = self
-            .cycle_seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        CrashStep {
-            policy: self.cycle_policy,
-            after_ops: None,
-            seed: self.cycle_seed,
-        }
-    }
-
-    fn power_cycle(&mut self) {
-        self.sim.power_off();
-        let crash = self.cycle_crash();
-        self.crash(crash, false);
     }
 
     /// The power is off: reboot under the crash's policy and recover.
@@ -597,53 +420,6 @@ impl<'a, S: Store> Runner<'a, S> {
         });
         self.arm_next();
         self.recover(true);
-    }
-
-    /// The lower bound of an acceptable recovery: D, or 0 after damage that can pass for a torn
-    /// tail or a sync that lied.
-    fn lower(&mut self) -> usize {
-        self.refresh_fired();
-        if LENIENT.iter().any(|c| self.fired.contains(c)) {
-            0
-        } else {
-            self.history.durable
-        }
-    }
-
-    /// Reads newly logged events for faults that fired (only when faults are in play).
-    fn refresh_fired(&mut self) {
-        if !self.faults_armed {
-            return;
-        }
-        let events = self.sim.events();
-        for e in events.iter().skip(self.events_read) {
-            let Some(c) = e.fault else { continue };
-            self.counts.faults_fired += 1;
-            // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
-            let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if self.damaged_files.contains(path));
-            if !aimed {
-                self.fired.insert(c);
-            }
-        }
-        self.events_read = events.len();
-    }
-
-    /// Whether a clean refusal naming `file` is allowed now.
-    fn refusal_allowed(&mut self, file: &std::path::Path) -> bool {
-        self.refresh_fired();
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let aimed = self
-            .damaged_files
-            .iter()
-            .any(|p| p.ends_with(&name) && !name.is_empty());
-        aimed
-            || LENIENT
-                .iter()
-                .chain(REFUSAL_OK.iter())
-                .any(|c| self.fired.contains(c))
     }
 
     fn set_result(&mut self, result: RecoveryResult) {
@@ -758,13 +534,6 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
     }
-}
-
-fn unclean_refusal(err: &StoreError) -> Violation {
-    Violation::new(
-        ViolationKind::UncleanRefusal,
-        format!("the store refused with no damage that could justify it: {err}"),
-    )
 }
 
 /// Bytes pairs as a model state (lossy UTF-8: anything odd shows up as a phantom value).
