@@ -110,7 +110,7 @@ pub fn cases() -> u32 {
     std::env::var("POWERCUT_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(24)
+        .unwrap_or(16)
 }
 
 pub fn options_strategy() -> impl Strategy<Value = Options> {

@@ -247,7 +247,7 @@ fn power_cut_after_every_mutating_call_recovers_a_durable_prefix() {
     let seeds: u64 = std::env::var("POWERCUT_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(1);
     let variants = [
         small_options(),
         Options {
