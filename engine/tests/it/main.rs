@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod basics;
+mod cli;
 mod common;
 mod concurrency;
 mod failures;
