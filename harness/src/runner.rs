@@ -577,6 +577,13 @@ impl<'a, S: Store> Runner<'a, S> {
                 Err(StoreError::Io(msg)) if self.faults_armed && io_retries < OPEN_RETRIES_MAX => {
                     let _ = msg;
                     io_retries += 1;
+                    // A full disk stays full: recovery that must write (a flush of the replayed
+                    // WAL, a new MANIFEST) can never succeed. Free the space, as an operator
+                    // would, so the recovery after it is still checked.
+                    self.refresh_fired();
+                    if self.fired.contains(&FaultClass::NoSpace) {
+                        self.sim.clear_faults();
+                    }
                     self.sim.power_off();
                     let crash = self.cycle_crash();
                     self.sim_reboot_in_recovery(crash);
@@ -621,6 +628,12 @@ impl<'a, S: Store> Runner<'a, S> {
         match check_recovery(&self.history, &recovered, lower) {
             Verdict::Accepted { k } => {
                 if let Err(e) = store.check_invariants() {
+                    // An injected I/O error while checking (reading CURRENT, say) is a fault
+                    // to recover from, not a broken invariant.
+                    if matches!(e, StoreError::Io(_) | StoreError::PowerLoss(_)) {
+                        self.store = Some(store);
+                        return self.on_error(e, false);
+                    }
                     let m = format!("invariants broken after recovery: {e}");
                     self.set_result(RecoveryResult::Violated);
                     return self.fail(Violation::new(ViolationKind::Invariant, m));
