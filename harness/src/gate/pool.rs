@@ -24,6 +24,10 @@ use crate::run::{Counts, RunOutcome, run_seed};
 /// The name prefix of worker threads (the CLI's panic hook keeps them quiet).
 pub const WORKER_NAME: &str = "powercut-gate-";
 
+/// Stack of a worker thread: a run recovers recursively (a crash inside recovery inside a
+/// crash...), and an overflow would abort the whole gate rather than fail one seed.
+const WORKER_STACK_BYTES: usize = 64 << 20;
+
 /// What one seed did, kept small; the full outcome only for failures.
 #[derive(Clone, Debug)]
 pub struct SeedResult {
@@ -128,6 +132,7 @@ pub fn run_pool(plan: &PoolPlan, mut on_tick: impl FnMut(Tally)) -> Vec<SeedResu
             let shared = &shared;
             let spawned = std::thread::Builder::new()
                 .name(format!("{WORKER_NAME}{t}"))
+                .stack_size(WORKER_STACK_BYTES)
                 .spawn_scoped(scope, move || worker(plan, shared, deadline, &worker_tx));
             if spawned.is_err() && t == 0 {
                 // No thread at all: run the sweep on this one rather than not at all.
