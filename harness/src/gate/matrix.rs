@@ -122,11 +122,13 @@ impl Matrix {
     }
 
     /// The matrix as text: a row per cause, a column per file kind, one character per phase
-    /// (its letter when reached, `.` when expected but not reached, `-` when not expected).
+    /// (its capital letter when expected and reached, `.` when expected but not reached, its
+    /// small letter when reached though not expected, `-` otherwise).
     pub fn render(&self) -> String {
         let mut out = String::from(
-            "coverage (phases W=write F=flush C=compaction R=rollover V=recovery; \
-             letter reached, '.' expected but not reached, '-' not expected)\n",
+            "coverage (phases W=write F=flush C=compaction R=rollover V=recovery; LETTER expected \
+             and reached, '.' expected but NOT reached, letter reached though not expected, '-' \
+             neither)\n",
         );
         let _ = write!(out, "{:<26}", "cause");
         for f in FileKind::ALL {
@@ -144,9 +146,12 @@ impl Matrix {
                             file,
                             phase,
                         };
-                        if self.reached(&cell) {
+                        let wanted = expected::is_expected(&cell);
+                        if self.reached(&cell) && wanted {
                             phase_letter(phase)
-                        } else if expected::is_expected(&cell) {
+                        } else if self.reached(&cell) {
+                            phase_letter(phase).to_ascii_lowercase()
+                        } else if wanted {
                             '.'
                         } else {
                             '-'
