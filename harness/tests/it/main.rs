@@ -5,6 +5,10 @@
 mod careless;
 mod checker;
 mod exploring;
+mod gate_exit_codes;
+mod gate_reports;
+mod gate_support;
 mod replay;
+mod scenarios_files;
 mod shrinking;
 mod sweep;

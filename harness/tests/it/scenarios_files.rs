@@ -1,0 +1,136 @@
+//! Every scenario file in `scenarios/` and `scenarios/regressions/` runs in `cargo test` and must
+//! end as it says: pass, or (canaries) fail with the violation it names. A malformed file is
+//! rejected with its path and the field that is wrong.
+
+use std::path::{Path, PathBuf};
+
+use harness::{Scenario, run_scenario, scenario::scenario_passed};
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn all_scenarios() -> Vec<(PathBuf, Scenario)> {
+    let dir = scenario_dir();
+    json_files(&dir)
+        .into_iter()
+        .chain(json_files(&dir.join("regressions")))
+        .map(|p| {
+            let s = Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            (p, s)
+        })
+        .collect()
+}
+
+#[test]
+fn every_scenario_file_ends_as_it_says() {
+    let mut failed = Vec::new();
+    for (path, scenario) in all_scenarios() {
+        let outcome = run_scenario(&scenario);
+        if !scenario_passed(&scenario, &outcome) {
+            let why = match (&outcome.report, scenario.expect_violation) {
+                (Some(r), _) => r.to_string(),
+                (None, Some(kind)) => format!("expected a {kind} violation; the run passed"),
+                (None, None) => "no report".to_string(),
+            };
+            failed.push(format!("{}:\n{why}", path.display()));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+#[test]
+fn the_scenario_folder_covers_the_required_bug_classes() {
+    let scenarios = all_scenarios();
+    assert!(scenarios.len() >= 15, "{} scenarios", scenarios.len());
+    let names: Vec<&str> = scenarios.iter().map(|(_, s)| s.name.as_str()).collect();
+    for required in [
+        "manifest-torn-tail",
+        "manifest-zero-filled-tail",
+        "manifest-truncated",
+        "wal-torn-tail",
+        "wal-zero-filled-tail",
+        "sst-synced-manifest-not-appended",
+        "crash-inside-compaction",
+        "manifest-rollover-current-swap",
+        "crash-during-recovery",
+        "wal-fsync-failure-mark-clean",
+        "wal-fsync-failure-report-later",
+        "wal-fsync-failure-revert",
+        "enospc-during-flush",
+        "sst-bit-flip",
+        "wal-misdirected-write",
+        "obsolete-sst-comes-back",
+        "removed-wal-comes-back",
+        "wal-off-flush-only",
+        "canary-careless-store",
+    ] {
+        assert!(names.contains(&required), "no scenario {required}");
+    }
+    for (path, s) in &scenarios {
+        assert!(
+            s.description.len() > 60,
+            "{}: the description must say which bug class it guards",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_canary_scenario_must_fail() {
+    let canaries: Vec<_> = all_scenarios()
+        .into_iter()
+        .filter(|(_, s)| s.expect_violation.is_some())
+        .collect();
+    assert!(!canaries.is_empty(), "no canary scenario");
+    for (path, s) in canaries {
+        let outcome = run_scenario(&s);
+        assert!(
+            !outcome.passed(),
+            "{}: the canary passed: the harness is broken",
+            path.display()
+        );
+    }
+}
+
+fn malformed(dir: &Path) -> PathBuf {
+    let path = dir.join("bad.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "bad", "description": "d",
+            "steps": [{"put": {"key": "a", "value": "1"}},
+                      {"crash": {"policy": {"kind": "torn", "sector": 100}}}]}"#,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_malformed_scenario_is_rejected_naming_path_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = malformed(dir.path());
+    let err = Scenario::load(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.json"), "{err}");
+    assert!(err.contains("steps[1].crash.policy.sector"), "{err}");
+}
+
+#[test]
+fn a_malformed_scenario_exits_2_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = malformed(dir.path());
+    let code = harness::cli::main_with(["powercut", "scenario", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+}
