@@ -121,17 +121,20 @@ impl Shrinker {
         let mut progress = false;
         for i in 0..best.steps.len() {
             // Candidates are regenerated after each adoption, so reductions compound.
-            'step: loop {
-                let Some(step) = best.steps.get(i) else { break };
+            while let Some(step) = best.steps.get(i) {
+                let mut adopted = false;
                 for candidate in simpler(step, i) {
                     let mut c = best.clone();
                     c.steps[i] = candidate;
                     if self.try_adopt(best, c) {
-                        progress = true;
-                        continue 'step;
+                        adopted = true;
+                        break;
                     }
                 }
-                break;
+                if !adopted {
+                    break;
+                }
+                progress = true;
             }
         }
         progress

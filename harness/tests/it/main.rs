@@ -9,6 +9,8 @@ mod gate_exit_codes;
 mod gate_reports;
 mod gate_support;
 mod replay;
+mod scenarios;
 mod scenarios_files;
 mod shrinking;
+mod strategies;
 mod sweep;
