@@ -614,6 +614,16 @@ impl<'a, S: Store> Runner<'a, S> {
     fn check_opened(&mut self, mut store: S, after_crash: bool) {
         let pairs = match store.scan(Bound::Unbounded, Bound::Unbounded) {
             Ok(p) => p,
+            // Damage found while reading the recovered state back is a refusal of this
+            // recovery; power-cycling would only find it again, forever.
+            Err(StoreError::Damaged { file, detail }) if self.refusal_allowed(&file) => {
+                self.counts.refusals += 1;
+                self.set_result(RecoveryResult::Refused {
+                    file: format!("{} ({detail})", file.display()),
+                });
+                self.stopped = true;
+                return;
+            }
             Err(e) => {
                 self.store = Some(store);
                 return self.on_error(e, false);
