@@ -95,9 +95,19 @@ pub struct Damage {
     pub reason: String,
 }
 
+/// How forgiving a reader is. The correct engine uses the default (neither); each flag is a
+/// defect from the catalog of issue 6, kept here so the harness can show it gets caught.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leniency {
+    /// Any bad frame is taken for a torn tail, even with valid durable frames after it.
+    pub bad_is_torn: bool,
+    /// Zero bytes where a frame should start are skipped as padding, and reading resumes at the
+    /// next non-zero byte.
+    pub zeros_are_padding: bool,
+}
+
 /// Reads every valid frame of `log` in order and classifies what follows them.
-/// With `bad_is_torn`, any bad frame is taken for a torn tail (a defect, kept for issue 6).
-pub fn read_log(log: &[u8], bad_is_torn: bool) -> Result<(Vec<Frame>, LogEnd), Damage> {
+pub fn read_log(log: &[u8], leniency: Leniency) -> Result<(Vec<Frame>, LogEnd), Damage> {
     let mut frames = Vec::new();
     let mut pos = 0;
     while pos < log.len() {
@@ -106,8 +116,16 @@ pub fn read_log(log: &[u8], bad_is_torn: bool) -> Result<(Vec<Frame>, LogEnd), D
                 pos = frame.next;
                 frames.push(frame);
             }
+            Err(_) if leniency.zeros_are_padding && log[pos] == 0 => {
+                match log[pos..].iter().position(|&b| b != 0) {
+                    Some(skip) => pos += skip,
+                    None => break,
+                }
+            }
             Err(reason) => {
-                if !bad_is_torn && let Some(proof) = later_durable_frame(log, pos) {
+                if !leniency.bad_is_torn
+                    && let Some(proof) = later_durable_frame(log, pos)
+                {
                     return Err(Damage {
                         offset: pos as u64,
                         reason: format!(
@@ -156,7 +174,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let log = log_of(&[b"one", b"two two"], &[0, 0]);
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(end, LogEnd::Clean);
         assert_eq!(&log[frames[0].payload.clone()], b"one");
         assert_eq!(&log[frames[1].payload.clone()], b"two two");
@@ -179,7 +197,7 @@ mod tests {
         let mut log = log_of(&[b"a"], &[0]);
         let good = log.len() as u64;
         log.extend_from_slice(&[0; 100]);
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(frames.len(), 1);
         assert!(matches!(end, LogEnd::TornTail { offset, .. } if offset == good));
     }
@@ -193,10 +211,17 @@ mod tests {
         let synced = log.len() as u64;
         encode(b"third", synced, &mut log);
         log[second + HEADER_BYTES] ^= 0x40;
-        let err = read_log(&log, false).unwrap_err();
+        let err = read_log(&log, Leniency::default()).unwrap_err();
         assert_eq!(err.offset, second as u64);
         // The defect treats the same bytes as a torn tail.
-        let (frames, _) = read_log(&log, true).unwrap();
+        let (frames, _) = read_log(
+            &log,
+            Leniency {
+                bad_is_torn: true,
+                ..Leniency::default()
+            },
+        )
+        .unwrap();
         assert_eq!(frames.len(), 1);
     }
 
@@ -210,8 +235,39 @@ mod tests {
         for b in &mut log[second..second + 8] {
             *b = 0;
         }
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(frames.len(), 1);
         assert!(matches!(end, LogEnd::TornTail { offset, .. } if offset == second as u64));
+    }
+}
+
+#[cfg(test)]
+mod leniency_tests {
+    use super::*;
+
+    #[test]
+    fn zeros_as_padding_reads_past_a_hole() {
+        let mut log = Vec::new();
+        encode(b"first", 0, &mut log);
+        let second = log.len();
+        encode(b"second", 0, &mut log);
+        let third = log.len();
+        encode(b"third", 0, &mut log);
+        for b in &mut log[second..third] {
+            *b = 0;
+        }
+        let (strict, _) = read_log(&log, Leniency::default()).unwrap();
+        assert_eq!(strict.len(), 1);
+        let lenient = Leniency {
+            zeros_are_padding: true,
+            ..Leniency::default()
+        };
+        let (frames, end) = read_log(&log, lenient).unwrap();
+        assert_eq!(
+            frames.len(),
+            2,
+            "the defect skips the hole and replays the third frame"
+        );
+        assert_eq!(end, LogEnd::Clean);
     }
 }

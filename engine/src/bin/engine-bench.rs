@@ -148,7 +148,7 @@ fn rate(n: usize, start: Instant) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Peak resident set of this process in MB, from /proc (read by `grep`, keeping std::fs out of
+/// Peak resident set of this process in MB, from /proc (read by `grep`, keeping the standard file API out of
 /// the engine crate).
 fn peak_rss_mb() -> f64 {
     let status = format!("/proc/{}/status", std::process::id());

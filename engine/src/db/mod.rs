@@ -13,6 +13,7 @@ mod read;
 mod recovery;
 mod write;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,16 @@ use crate::wal::WalWriter;
 /// Locks a mutex; a panic in another holder does not make the state unusable here.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How the WAL writer runs with `options`. A small memtable (a simulation) gets a small buffer, so
+/// unsynced records reach the file and crashes can tear them; a big one batches 64 KiB writes.
+pub(crate) fn wal_config(options: &Options) -> crate::wal::WalConfig {
+    crate::wal::WalConfig {
+        buffer_bytes: (options.memtable_bytes / 8).min(crate::wal::MAX_BUFFER_BYTES),
+        retry_failed_sync: bug!(options, FsyncRetried),
+        overwrite_existing: bug!(options, FileNumbersFromManifestOnly),
+    }
 }
 
 /// What readers see: the memtables (newest first) and the SSTs of one version.
@@ -192,16 +203,16 @@ impl Db {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        self.inner.write_ops(std::slice::from_ref(&op), wo)
+        self.inner.write_ops(Cow::Owned(vec![op]), wo)
     }
 
     pub fn delete(&self, key: &[u8], wo: WriteOptions) -> Result<()> {
         let op = BatchOp::Delete { key: key.to_vec() };
-        self.inner.write_ops(std::slice::from_ref(&op), wo)
+        self.inner.write_ops(Cow::Owned(vec![op]), wo)
     }
 
     pub fn write(&self, batch: &WriteBatch, wo: WriteOptions) -> Result<()> {
-        self.inner.write_ops(&batch.ops, wo)
+        self.inner.write_ops(Cow::Borrowed(&batch.ops), wo)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {

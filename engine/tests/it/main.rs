@@ -7,6 +7,8 @@
 #![allow(clippy::disallowed_methods)]
 
 mod basics;
+#[cfg(feature = "bugs")]
+mod bugs;
 mod cli;
 mod common;
 mod concurrency;
@@ -14,3 +16,4 @@ mod failures;
 mod model;
 mod no_std_fs;
 mod recovery;
+mod sim;
