@@ -239,6 +239,10 @@ impl<'a, S: Store> Runner<'a, S> {
         let Some(store) = self.store.as_mut() else {
             return;
         };
+        let before: Vec<(String, Option<String>)> = mutations
+            .iter()
+            .map(|m| (m.key().to_string(), self.history.live.get(m.key()).cloned()))
+            .collect();
         let pos = self.history.issue(mutations, sync);
         self.counts.writes += 1;
         let result = store.write(&self.history.writes[pos].mutations, sync);
@@ -257,7 +261,62 @@ impl<'a, S: Store> Runner<'a, S> {
                     Outcome::Failed
                 };
                 self.history.settle(pos, outcome);
+                if outcome == Outcome::Failed && self.faults_armed {
+                    self.check_unlogged_write_invisible(&before);
+                    if self.stopped {
+                        return;
+                    }
+                }
                 self.on_error(e, true);
+            }
+        }
+    }
+
+    /// The injected fault that made the last write fail, if it refused the write's WAL append
+    /// itself (EIO or ENOSPC on a write to a WAL since the last reboot).
+    fn failed_wal_append(&self) -> Option<String> {
+        let events = self.sim.events();
+        events
+            .iter()
+            .rev()
+            .take_while(|e| !matches!(e.op, faultfs::EventOp::Reboot { .. }))
+            .find(|e| {
+                matches!(e.fault, Some(FaultClass::WriteError | FaultClass::NoSpace))
+                    && matches!(&e.op, faultfs::EventOp::Write { path, .. }
+                        if crate::coverage::FileKind::of(path) == crate::coverage::FileKind::Wal)
+            })
+            .map(crate::report::Report::event_line)
+    }
+
+    /// A write whose WAL append failed never reached the log and can never survive a crash, so
+    /// reads must not show it (the memtable must not be updated before the log append
+    /// succeeds). `before` holds the written keys' values before the write.
+    fn check_unlogged_write_invisible(&mut self, before: &[(String, Option<String>)]) {
+        let Some(event) = self.failed_wal_append() else {
+            return;
+        };
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        for (key, old) in before {
+            let Ok(got) = store.get(key.as_bytes()) else {
+                continue;
+            };
+            let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+            if got != *old {
+                let m = format!(
+                    "the write to {key:?} failed before reaching the WAL ({event}), yet reads \
+                     show it: a value that cannot survive a crash was made visible"
+                );
+                let diff = crate::checker::KeyDiff {
+                    key: key.clone(),
+                    expected: old.clone(),
+                    recovered: got,
+                };
+                return self.fail(Violation {
+                    diffs: vec![diff],
+                    ..Violation::new(ViolationKind::ReadYourWrites, m)
+                });
             }
         }
     }
