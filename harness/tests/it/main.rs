@@ -5,6 +5,7 @@
 mod careless;
 mod checker;
 mod exploring;
+mod gate_bugs;
 mod gate_exit_codes;
 mod gate_reports;
 mod gate_support;
