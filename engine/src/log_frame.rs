@@ -25,6 +25,17 @@ pub const HEADER_BYTES: usize = 16;
 /// The largest payload a frame may carry.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
 
+/// The payload of a commit frame: written (and synced) right after a sync, it carries no data and
+/// only proves, through its `synced_upto`, that every frame before it was durable. Without it a
+/// damaged last record could not be told from a torn tail. No WAL batch or MANIFEST record is
+/// one zero byte long.
+pub const COMMIT_PAYLOAD: &[u8] = &[0];
+
+/// Appends a commit frame (see [`COMMIT_PAYLOAD`]).
+pub fn encode_commit(synced_upto: u64, out: &mut Vec<u8>) {
+    encode(COMMIT_PAYLOAD, synced_upto, out);
+}
+
 /// Appends one frame holding `payload` to `out`.
 pub fn encode(payload: &[u8], synced_upto: u64, out: &mut Vec<u8>) {
     debug_assert!(!payload.is_empty() && payload.len() <= MAX_PAYLOAD_BYTES);
@@ -106,7 +117,8 @@ pub struct Leniency {
     pub zeros_are_padding: bool,
 }
 
-/// Reads every valid frame of `log` in order and classifies what follows them.
+/// Reads every valid frame of `log` in order (commit frames left out) and classifies what
+/// follows them.
 pub fn read_log(log: &[u8], leniency: Leniency) -> Result<(Vec<Frame>, LogEnd), Damage> {
     let mut frames = Vec::new();
     let mut pos = 0;
@@ -114,7 +126,9 @@ pub fn read_log(log: &[u8], leniency: Leniency) -> Result<(Vec<Frame>, LogEnd), 
         match decode_at(log, pos) {
             Ok(frame) => {
                 pos = frame.next;
-                frames.push(frame);
+                if &log[frame.payload.clone()] != COMMIT_PAYLOAD {
+                    frames.push(frame);
+                }
             }
             Err(_) if leniency.zeros_are_padding && log[pos] == 0 => {
                 match log[pos..].iter().position(|&b| b != 0) {

@@ -80,6 +80,17 @@ impl ManifestWriter {
             // Protects against losing an edit whose consequences (removed WALs and SSTs, files
             // the next edit builds on) happen right after this returns.
             self.file.sync().ctx("syncing", &self.path)?;
+            let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+            log_frame::encode_commit(self.len, &mut commit);
+            self.file
+                .write_at(self.len, &commit)
+                .ctx("appending commit frame to", &self.path)?;
+            self.len += commit.len() as u64;
+            // Protects the edit against damage to it being taken for a torn tail and cut
+            // silently: the durable commit frame after it proves it was durable.
+            self.file
+                .sync()
+                .ctx("syncing commit frame of", &self.path)?;
         }
         Ok(())
     }

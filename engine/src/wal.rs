@@ -171,6 +171,18 @@ impl WalWriter {
         }
         result.ctx("syncing WAL", &self.path)?;
         self.synced = self.written;
+        let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+        log_frame::encode_commit(self.synced, &mut commit);
+        self.file
+            .write_at(self.written, &commit)
+            .ctx("appending commit frame to WAL", &self.path)?;
+        self.written += commit.len() as u64;
+        // Protects the batches synced above against damage to the last of them being taken for
+        // a torn tail and cut silently: the durable commit frame proves they were durable.
+        self.file
+            .sync()
+            .ctx("syncing WAL commit frame", &self.path)?;
+        self.synced = self.written;
         Ok(())
     }
 

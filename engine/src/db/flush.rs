@@ -192,9 +192,7 @@ pub(super) fn write_l0(
         options.bloom_bits_per_key,
         bug!(options, FileNumbersFromManifestOnly),
     )?;
-    for (key, slot) in mem.newest_entries() {
-        builder.add(&key, &slot)?;
-    }
+    mem.try_for_each_newest(|key, slot| builder.add(key, slot))?;
     let built = builder.finish(!bug!(options, EditBeforeSstSync))?;
     if sync_dir && !bug!(options, SstDirEntryNotSynced) {
         // Protects against a power cut that keeps the edit naming this SST but loses the SST's
