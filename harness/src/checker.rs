@@ -253,7 +253,12 @@ fn find_phantom(history: &History, recovered: &State) -> Option<String> {
         let ok = known
             .get(k.as_str())
             .is_some_and(|set| set.contains(v.as_str()));
-        (!ok).then(|| format!("key {k:?} holds {v:?}, a value never written to it"))
+        (!ok).then(|| {
+            format!(
+                "key {k:?} holds {}, a value never written to it",
+                crate::report::short_value(Some(v))
+            )
+        })
     })
 }
 
@@ -347,8 +352,9 @@ fn find_resurrected(history: &History, diffs: &[KeyDiff]) -> Option<String> {
         });
         deleted_after.then(|| {
             format!(
-                "key {:?} was deleted but came back with the older value {v:?}",
-                d.key
+                "key {:?} was deleted but came back with the older value {}",
+                d.key,
+                crate::report::short_value(Some(v))
             )
         })
     })

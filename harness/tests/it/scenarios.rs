@@ -161,7 +161,10 @@ fn aimed_damage_in_the_wal_is_refused_cleanly_or_recovered_within_bounds() {
             ));
             let o = run_scenario(&s);
             assert!(o.passed(), "{}", o.report.unwrap());
-            assert!(o.counts.faults_fired > 0, "{class} pick {pick}: the damage was aimed somewhere");
+            assert!(
+                o.counts.faults_fired > 0,
+                "{class} pick {pick}: the damage was aimed somewhere"
+            );
             match &o.crashes[0].result {
                 RecoveryResult::Refused { file } => assert!(file.contains(".wal"), "{file}"),
                 RecoveryResult::Recovered { k } => assert_eq!(*k, 3),
