@@ -351,7 +351,9 @@ fn print_outcome(o: &GateOutcome) {
             );
         }
         println!("{}", v.report);
-        println!("replay: {}", v.replay);
+        if v.report.replay != v.replay {
+            println!("replay the seed: {}", v.replay);
+        }
     }
     if r.config.min_coverage && !r.coverage.missing.is_empty() {
         println!("\nexpected coverage cells not reached:");

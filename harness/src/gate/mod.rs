@@ -313,7 +313,8 @@ fn violation_report(f: &Failure) -> Option<ViolationReport> {
         .map(|c| c.replay_command())
         .unwrap_or_default();
     let mut report = f.shown().and_then(|o| o.report.clone())?;
-    if report.replay.is_empty() {
+    // A shrunk case replays from its saved scenario; otherwise the seed's command replays it.
+    if f.saved.is_none() {
         report.replay = replay.clone();
     }
     Some(ViolationReport {
