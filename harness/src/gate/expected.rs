@@ -197,12 +197,6 @@ pub const TABLE: &[Row] = &[
     ),
     row(
         Class(FaultClass::FsyncReportLater),
-        Manifest,
-        "-FC--",
-        "the error surfaces at the next sync of the file: a MANIFEST started by rollover or recovery is next synced by a flush or compaction edit",
-    ),
-    row(
-        Class(FaultClass::FsyncReportLater),
         Current,
         "-----",
         "CURRENT.tmp is synced once before its rename; the deferred error has no later sync to surface on",
