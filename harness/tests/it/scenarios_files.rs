@@ -117,3 +117,64 @@ fn a_malformed_scenario_exits_2_through_the_cli() {
     let code = harness::cli::main_with(["powercut", "scenario", path.to_str().unwrap()]);
     assert_eq!(code, 2);
 }
+
+/// The crash records (phase, file kind, during recovery) of a scenario's run.
+fn crashes_of(name: &str) -> Vec<(faultfs::Phase, harness::FileKind, bool)> {
+    let path = scenario_dir().join(format!("{name}.json"));
+    let s = Scenario::load(&path).unwrap();
+    let outcome = run_scenario(&s);
+    assert!(
+        outcome.passed(),
+        "{name}: {:?}",
+        outcome.report.map(|r| r.to_string())
+    );
+    outcome
+        .crashes
+        .iter()
+        .map(|c| (c.phase, harness::FileKind::of(&c.path), c.during_recovery))
+        .collect()
+}
+
+/// The targeted scenarios aim their crashes with op counts; an engine change could make them
+/// land elsewhere and pass without testing what they say. This checks they still hit home.
+#[test]
+fn targeted_scenarios_still_crash_where_their_descriptions_say() {
+    use faultfs::Phase;
+    use harness::FileKind;
+    for name in ["manifest-torn-tail", "manifest-zero-filled-tail"] {
+        let c = crashes_of(name);
+        assert!(c.len() >= 5, "{name}: {c:?}");
+        assert!(
+            c.iter()
+                .all(|(p, f, _)| *p == Phase::Flush && *f == FileKind::Manifest),
+            "{name}: {c:?}"
+        );
+    }
+    for name in ["wal-torn-tail", "wal-zero-filled-tail"] {
+        let c = crashes_of(name);
+        assert!(c.len() >= 5, "{name}: {c:?}");
+        assert!(
+            c.iter()
+                .all(|(p, f, _)| *p == Phase::Write && *f == FileKind::Wal),
+            "{name}: {c:?}"
+        );
+    }
+    let c = crashes_of("sst-synced-manifest-not-appended");
+    assert!(c.iter().all(|(p, _, _)| *p == Phase::Flush), "{c:?}");
+    assert!(c.iter().any(|(_, f, _)| *f == FileKind::Manifest), "{c:?}");
+    let c = crashes_of("crash-inside-compaction");
+    assert!(c.iter().all(|(p, _, _)| *p == Phase::Compaction), "{c:?}");
+    for kind in [FileKind::Sst, FileKind::Manifest, FileKind::Other] {
+        assert!(c.iter().any(|(_, f, _)| *f == kind), "{kind:?}: {c:?}");
+    }
+    let c = crashes_of("manifest-rollover-current-swap");
+    for kind in [FileKind::Manifest, FileKind::Current, FileKind::Other] {
+        assert!(
+            c.iter()
+                .any(|(p, f, _)| *p == Phase::Rollover && *f == kind),
+            "{kind:?}: {c:?}"
+        );
+    }
+    let c = crashes_of("crash-during-recovery");
+    assert!(c.iter().filter(|(_, _, r)| *r).count() >= 4, "{c:?}");
+}
