@@ -177,13 +177,8 @@ fn classify(
     let n = history.issued();
     let expected = history.state_after(closest_k);
     let diffs = diff_states(&expected, recovered);
-    let (kind, message) = if let Some(d) = find_phantom(history, recovered) {
-        (ViolationKind::Phantom, d)
-    } else if let Some(d) = find_torn_batch(history, recovered) {
-        (ViolationKind::TornBatch, d)
-    } else if let Some(d) = find_resurrected(history, &diffs) {
-        (ViolationKind::Resurrected, d)
-    } else if let Some(k) = below_lower_match {
+    // An exact prefix below D is the most precise diagnosis: nothing is wrong but its length.
+    let (kind, message) = if let Some(k) = below_lower_match {
         (
             ViolationKind::LostDurable,
             format!(
@@ -192,6 +187,12 @@ fn classify(
                 k + 1
             ),
         )
+    } else if let Some(d) = find_phantom(history, recovered) {
+        (ViolationKind::Phantom, d)
+    } else if let Some(d) = find_torn_batch(history, recovered) {
+        (ViolationKind::TornBatch, d)
+    } else if let Some(d) = find_resurrected(history, &diffs) {
+        (ViolationKind::Resurrected, d)
     } else if all_older(history, &diffs, lower) {
         (
             ViolationKind::LostDurable,

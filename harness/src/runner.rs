@@ -26,6 +26,9 @@ pub const DB_DIR: &str = "db";
 /// At most this many power cycles in a row while a store keeps failing to open with I/O errors.
 const OPEN_RETRIES_MAX: u32 = 4;
 
+/// At most this many crashes nested inside the checking of earlier recoveries.
+const CRASH_DEPTH_MAX: u32 = 16;
+
 /// A crash as the runner saw it; event index and phase are filled in from the log afterwards.
 #[derive(Clone, Debug)]
 pub struct PendingCrash {
@@ -90,6 +93,8 @@ pub struct Runner<'a, S: Store> {
     violation: Option<Violation>,
     /// The run cannot go on (violation, or a clean refusal left a damaged store).
     stopped: bool,
+    /// How many crashes are being handled inside one another right now.
+    crash_depth: u32,
     counts: Counts,
     durable_mark: u64,
 }
@@ -128,6 +133,7 @@ impl<'a, S: Store> Runner<'a, S> {
             crashes: Vec::new(),
             violation: None,
             stopped: false,
+            crash_depth: 0,
             counts: Counts::default(),
             durable_mark: 0,
         }
@@ -559,6 +565,18 @@ impl<'a, S: Store> Runner<'a, S> {
     fn crash(&mut self, crash: CrashStep, during_recovery: bool) {
         self.store = None;
         self.counts.crashes += 1;
+        // Power cycles nest (an error while checking a recovery cycles again); a store that
+        // fails every recovery must end the run, not the stack.
+        if self.crash_depth >= CRASH_DEPTH_MAX {
+            let m = format!("the store failed {CRASH_DEPTH_MAX} recoveries in a row");
+            return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
+        }
+        self.crash_depth += 1;
+        self.reboot_and_recover(crash, during_recovery);
+        self.crash_depth -= 1;
+    }
+
+    fn reboot_and_recover(&mut self, crash: CrashStep, during_recovery: bool) {
         self.refresh_fired();
         if !self.damage.is_empty() {
             let events = self.sim.events();

@@ -43,6 +43,12 @@ fn synced_writes_survive_a_strict_power_cut() {
     fs.power_off();
     let err = db.put(b"after", b"cut", SYNC).unwrap_err();
     assert!(err.is_power_loss(), "{err}");
+    let later = db.put(b"later", b"still cut", NOSYNC).unwrap_err();
+    assert!(matches!(later, Error::Poisoned { .. }), "{later}");
+    assert!(
+        later.is_power_loss(),
+        "a refusal caused by the power cut says so"
+    );
     drop(db);
     fs.reboot(CrashPolicy::Strict, 1);
     let db = Db::open(dynfs, DB, small_options()).unwrap();
