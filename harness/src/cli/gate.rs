@@ -356,9 +356,13 @@ fn print_outcome(o: &GateOutcome) {
         }
     }
     if r.config.min_coverage && !r.coverage.missing.is_empty() {
-        println!("\nexpected coverage cells not reached:");
-        for m in &r.coverage.missing {
-            println!("  {} x {} x {}", m.cause, m.file, m.phase);
+        if r.seeds.failed > 0 {
+            println!("\ncoverage not judged: the sweep stopped at a violation");
+        } else {
+            println!("\nexpected coverage cells not reached:");
+            for m in &r.coverage.missing {
+                println!("  {} x {} x {}", m.cause, m.file, m.phase);
+            }
         }
     }
     println!("{}", if r.passed { "PASS" } else { "FAIL" });

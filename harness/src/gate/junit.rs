@@ -80,7 +80,9 @@ fn cases(report: &GateReport) -> Vec<Case> {
         });
     }
     let cov = &report.coverage;
-    let failure = (report.config.min_coverage && !cov.missing.is_empty()).then(|| {
+    // A sweep cut short by a violation is not judged on coverage: the violation is the news.
+    let judged = report.config.min_coverage && report.seeds.failed == 0;
+    let failure = (judged && !cov.missing.is_empty()).then(|| {
         let body: Vec<String> = cov
             .missing
             .iter()
