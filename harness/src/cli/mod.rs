@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 pub mod explore;
+pub mod gate;
 pub mod replay;
 pub mod scenario;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Scenario(scenario::Args),
     /// Tries every crash point of a workload or scenario with every distinct post-crash disk.
     Explore(explore::Args),
+    /// The durability gate: sweeps seeds over crash policies and fault classes within a budget.
+    Gate(gate::Args),
 }
 
 /// Parses `args` (program name first), runs the command and returns the exit code.
@@ -46,6 +49,7 @@ where
         Command::Replay(a) => replay::run(&a),
         Command::Scenario(a) => scenario::run(&a),
         Command::Explore(a) => explore::run(&a),
+        Command::Gate(a) => gate::run(&a),
     };
     match result {
         Ok(code) => code,

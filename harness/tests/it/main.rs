@@ -5,8 +5,13 @@
 mod careless;
 mod checker;
 mod exploring;
+mod gate_bugs;
+mod gate_exit_codes;
+mod gate_reports;
+mod gate_support;
 mod replay;
 mod scenarios;
+mod scenarios_files;
 mod shrinking;
 mod strategies;
 mod sweep;
