@@ -1,0 +1,189 @@
+//! Running compaction tasks chosen by the pure picker ([`crate::picker`]).
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use faultfs::Phase;
+
+use super::{Inner, lock};
+use crate::error::{Error, IoContext, Result};
+use crate::filename;
+use crate::merge::{MergeIter, Source};
+use crate::picker::{self, CompactionTask};
+use crate::sst::{BuiltSst, SstBuilder, Table};
+use crate::version::{RemovedSst, SstMeta, VersionEdit};
+
+impl Inner {
+    /// Runs compactions until the picker finds nothing to do.
+    pub fn compact_while_needed(&self) -> Result<()> {
+        while self.compact_once(false)? {}
+        Ok(())
+    }
+
+    /// Compacts with the L0 trigger lowered to one file, until nothing is left to do.
+    pub fn force_compact(&self) -> Result<()> {
+        self.check_writable()?;
+        while self.compact_once(true)? {}
+        Ok(())
+    }
+
+    /// Runs one compaction if one is needed; false if none is.
+    pub fn compact_once(&self, force: bool) -> Result<bool> {
+        let _job = lock(&self.compaction_lock);
+        if self.poisoned.load(Ordering::SeqCst) {
+            self.check_writable()?;
+        }
+        let task = picker::pick(&lock(&self.versions).state, &self.options, force);
+        let Some(task) = task else {
+            return Ok(false);
+        };
+        self.fs.set_phase(Phase::Compaction);
+        let result = self.run_compaction(&task);
+        self.fs.set_phase(Phase::Write);
+        result.map_err(|e| self.poison(e))?;
+        Ok(true)
+    }
+
+    fn run_compaction(&self, task: &CompactionTask) -> Result<()> {
+        let removed: Vec<RemovedSst> = task
+            .inputs
+            .iter()
+            .map(|m| RemovedSst {
+                level: m.level,
+                number: m.number,
+            })
+            .collect();
+        if task.trivial_move {
+            let added = task
+                .inputs
+                .iter()
+                .map(|m| SstMeta {
+                    level: task.output_level,
+                    ..m.clone()
+                })
+                .collect();
+            let mut v = lock(&self.versions);
+            let edit = VersionEdit {
+                added,
+                removed,
+                ..Default::default()
+            };
+            self.log_edit(&mut v, edit, Vec::new(), Phase::Compaction)?;
+            self.install_super_version(&v);
+            return Ok(());
+        }
+        let outputs = self.merge_inputs(task)?;
+        if !outputs.is_empty() {
+            // Protects against a power cut that keeps the edit naming the outputs but loses
+            // their directory entries.
+            self.fs
+                .sync_dir(&self.dir)
+                .ctx("syncing directory after compaction in", &self.dir)?;
+        }
+        let epoch = task.inputs.iter().map(|m| m.epoch).max().unwrap_or(0);
+        let mut added = Vec::with_capacity(outputs.len());
+        let mut tables = Vec::with_capacity(outputs.len());
+        for built in outputs {
+            let path = filename::sst_path(&self.dir, built.number);
+            tables.push(Arc::new(Table::open(
+                &*self.fs,
+                &path,
+                built.number,
+                Arc::clone(&self.cache),
+            )?));
+            added.push(SstMeta {
+                number: built.number,
+                level: task.output_level,
+                size: built.size,
+                entries: built.entries,
+                smallest: built.smallest,
+                largest: built.largest,
+                epoch,
+            });
+        }
+        let obsolete: Vec<_> = task
+            .inputs
+            .iter()
+            .map(|m| filename::sst_path(&self.dir, m.number))
+            .collect();
+        if bug!(self.options, ObsoleteRemovedBeforeEdit) {
+            for path in &obsolete {
+                self.fs.remove(path).ctx("removing compacted SST", path)?;
+            }
+        }
+        {
+            let mut v = lock(&self.versions);
+            let edit = VersionEdit {
+                added,
+                removed,
+                ..Default::default()
+            };
+            self.log_edit(&mut v, edit, tables, Phase::Compaction)?;
+            self.install_super_version(&v);
+        }
+        if !bug!(self.options, ObsoleteRemovedBeforeEdit) {
+            // The edit retiring the inputs is durable now; readers holding an older version keep
+            // their open handles.
+            for path in &obsolete {
+                self.fs.remove(path).ctx("removing compacted SST", path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the task's inputs into new durable SSTs.
+    fn merge_inputs(&self, task: &CompactionTask) -> Result<Vec<BuiltSst>> {
+        let tables: Vec<Arc<Table>> = {
+            let v = lock(&self.versions);
+            task.inputs
+                .iter()
+                .map(|m| {
+                    v.tables.get(&m.number).cloned().ok_or_else(|| {
+                        Error::Invariant(format!("compaction input SST {} is not open", m.number))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        let sources: Vec<Source> = tables
+            .iter()
+            .map(|t| Box::new(t.iter(Bound::Unbounded, Bound::Unbounded, false)) as Source)
+            .collect();
+        let drop_tombstones = task.drop_tombstones || bug!(self.options, TombstoneDroppedEarly);
+        let split = task.output_level > 0;
+        let mut outputs = Vec::new();
+        let mut builder: Option<SstBuilder> = None;
+        for item in MergeIter::new(sources) {
+            let (key, slot) = item?;
+            if slot.is_none() && drop_tombstones {
+                continue;
+            }
+            let b = match builder.as_mut() {
+                Some(b) => b,
+                None => builder.insert(self.new_output()?),
+            };
+            b.add(&key, &slot)?;
+            if split
+                && b.estimated_bytes() >= self.options.sst_target_bytes
+                && let Some(done) = builder.take()
+            {
+                outputs.push(done.finish(true)?);
+            }
+        }
+        if let Some(b) = builder {
+            outputs.push(b.finish(true)?);
+        }
+        Ok(outputs)
+    }
+
+    fn new_output(&self) -> Result<SstBuilder> {
+        let number = lock(&self.versions).alloc_file_number();
+        SstBuilder::create(
+            &*self.fs,
+            filename::sst_path(&self.dir, number),
+            number,
+            self.options.block_bytes,
+            self.options.bloom_bits_per_key,
+        )
+    }
+}

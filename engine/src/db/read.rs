@@ -1,0 +1,111 @@
+//! Reads: point lookups and range scans over one consistent snapshot.
+
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use super::{Inner, SuperVersion};
+use crate::error::Result;
+use crate::memtable::Slot;
+use crate::merge::{MergeIter, Source};
+use crate::sst::bloom::key_hash;
+use crate::version::SstMeta;
+
+fn in_range(meta: &SstMeta, key: &[u8]) -> bool {
+    meta.smallest.as_slice() <= key && key <= meta.largest.as_slice()
+}
+
+fn overlaps_bounds(meta: &SstMeta, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+    let above_lower = match lower {
+        Bound::Included(l) => meta.largest.as_slice() >= l,
+        Bound::Excluded(l) => meta.largest.as_slice() > l,
+        Bound::Unbounded => true,
+    };
+    let below_upper = match upper {
+        Bound::Included(u) => meta.smallest.as_slice() <= u,
+        Bound::Excluded(u) => meta.smallest.as_slice() < u,
+        Bound::Unbounded => true,
+    };
+    above_lower && below_upper
+}
+
+impl Inner {
+    /// The super version and the sequence number a reader works with.
+    fn snapshot(&self) -> (Arc<SuperVersion>, u64) {
+        let sv = Arc::clone(&self.sv.read().unwrap_or_else(PoisonError::into_inner));
+        // Read after the super version: any memtable a write to a newer memtable went into is
+        // newer than `sv`, and entries beyond `seq` in the memtables of `sv` are ignored.
+        let seq = self.visible_seq.load(Ordering::Acquire);
+        (sv, seq)
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        let (sv, seq) = self.snapshot();
+        Ok(lookup(&sv, seq, key)?.flatten())
+    }
+
+    pub fn scan(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.check_open()?;
+        let (sv, seq) = self.snapshot();
+        let mut sources: Vec<Source> = Vec::new();
+        for mem in &sv.mems {
+            let entries = mem.scan(lower, upper, seq);
+            sources.push(Box::new(entries.into_iter().map(Ok)));
+        }
+        for (meta, table) in sv.levels.first().into_iter().flatten() {
+            if overlaps_bounds(meta, lower, upper) {
+                sources.push(Box::new(table.iter(lower, upper, true)));
+            }
+        }
+        for level in sv.levels.iter().skip(1) {
+            // A deeper level's files are disjoint and sorted: one source, file after file.
+            let iters: Vec<_> = level
+                .iter()
+                .filter(|(meta, _)| overlaps_bounds(meta, lower, upper))
+                .map(|(_, table)| table.iter(lower, upper, true))
+                .collect();
+            if !iters.is_empty() {
+                sources.push(Box::new(iters.into_iter().flatten()));
+            }
+        }
+        let mut out = Vec::new();
+        for item in MergeIter::new(sources) {
+            if let (key, Some(value)) = item? {
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The newest entry for `key` in a snapshot: `None` if absent, `Some(None)` if deleted.
+fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
+    for mem in &sv.mems {
+        if let Some(slot) = mem.get(key, seq) {
+            return Ok(Some(slot));
+        }
+    }
+    let hash = key_hash(key);
+    for (meta, table) in sv.levels.first().into_iter().flatten() {
+        if in_range(meta, key)
+            && let Some(slot) = table.get(key, hash)?
+        {
+            return Ok(Some(slot));
+        }
+    }
+    for level in sv.levels.iter().skip(1) {
+        let at = level.partition_point(|(meta, _)| meta.largest.as_slice() < key);
+        if let Some((meta, table)) = level.get(at)
+            && in_range(meta, key)
+            && let Some(slot) = table.get(key, hash)?
+        {
+            return Ok(Some(slot));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,363 @@
+//! Opening a database: CURRENT -> MANIFEST -> WALs, then a fresh MANIFEST.
+//!
+//! Steps, in order:
+//! 1. Take the LOCK; list the directory; read CURRENT and replay the MANIFEST it names.
+//! 2. Set the next file number above every number on disk, so no leftover is ever reused.
+//! 3. Check that every SST the MANIFEST names exists, and open them (in parallel with threads).
+//! 4. Replay the WALs at or above the logged `log_number`, oldest first, into one memtable.
+//! 5. Remove files nothing references (SSTs of interrupted jobs, flushed WALs, old MANIFESTs).
+//! 6. Flush the replayed memtable to an L0 SST, write a new MANIFEST whose snapshot holds the
+//!    result, point CURRENT at it, and only then remove the replayed WALs and the old MANIFEST.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use faultfs::{Fs, Phase};
+
+use super::flush::write_l0;
+use super::{Inner, SuperVersion, Versions, Writer};
+use crate::batch::BatchOp;
+use crate::cache::BlockCache;
+use crate::current;
+use crate::error::{Error, IoContext, Result};
+use crate::filename::{self, FileKind};
+use crate::log_frame::LogEnd;
+use crate::manifest::{self, ManifestWriter};
+use crate::memtable::Memtable;
+use crate::options::{Background, Options};
+use crate::sst::Table;
+use crate::version::{SstMeta, VersionEdit, VersionState};
+use crate::wal::{self, WalWriter};
+
+/// What was found in the directory before anything changed.
+struct Found {
+    kinds: Vec<FileKind>,
+    max_number: u64,
+}
+
+pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
+    options.validate()?;
+    fs.set_phase(Phase::Recovery);
+    let result = recover(fs.clone(), dir, options);
+    fs.set_phase(Phase::Write);
+    result
+}
+
+fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
+    ensure_dir(&*fs, dir)?;
+    let lock_path = dir.join(filename::LOCK);
+    let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
+    let found = list(&*fs, dir)?;
+    let manifest_number = current::read(&*fs, dir)?;
+    let mut state = match manifest_number {
+        Some(n) => manifest::replay(&*fs, dir, n, bug!(options, BadRecordIsTornTail))?.state,
+        None => {
+            refuse_data_without_current(&*fs, dir, &found)?;
+            VersionState::empty(options.levels)
+        }
+    };
+    let mut next_file = if bug!(options, FileNumbersFromManifestOnly) {
+        state.next_file_number.max(1)
+    } else {
+        state.next_file_number.max(found.max_number + 1).max(1)
+    };
+    let cache = Arc::new(BlockCache::new(options.block_cache_bytes));
+    let tables = open_tables(&*fs, dir, &state, &cache, options.background)?;
+    let replayed = replay_wals(&*fs, dir, &state, &found, &options)?;
+    remove_unreferenced(
+        &*fs,
+        dir,
+        &state,
+        &found,
+        manifest_number,
+        &replayed.wal_numbers,
+    )?;
+
+    // Everything replayed goes into one L0 SST, made durable before the new MANIFEST names it.
+    let mut inner_tables = tables;
+    let mut edit = VersionEdit::default();
+    let mut alloc = || {
+        let n = next_file;
+        next_file += 1;
+        n
+    };
+    let recovered_sst = if replayed.mem.is_empty() {
+        None
+    } else {
+        Some(alloc())
+    };
+    let wal_number = alloc();
+    let new_manifest = alloc();
+    if let Some(number) = recovered_sst {
+        // The directory sync after the new MANIFEST below also covers this SST's name.
+        let (meta, table) = write_l0(
+            &*fs,
+            dir,
+            &options,
+            &cache,
+            &replayed.mem,
+            number,
+            number,
+            false,
+        )?;
+        inner_tables.insert(number, table);
+        edit.added.push(meta);
+    }
+    edit.log_number = Some(wal_number);
+    edit.next_file_number = Some(next_file);
+    state = state
+        .apply(&edit)
+        .map_err(|reason| Error::Invariant(format!("recovery edit does not apply: {reason}")))?;
+    state.next_file_number = next_file;
+    let wal = if options.wal {
+        Some(WalWriter::create(
+            &*fs,
+            filename::wal_path(dir, wal_number),
+            wal_number,
+        )?)
+    } else {
+        None
+    };
+    let manifest = ManifestWriter::create(&*fs, dir, new_manifest, &options, &state)?;
+    // Protects against CURRENT naming a MANIFEST (or a WAL receiving synced writes) whose
+    // directory entry a power cut could still take away.
+    fs.sync_dir(dir)
+        .ctx("syncing directory during recovery of", dir)?;
+    current::install(&*fs, dir, new_manifest, bug!(options, CurrentInPlace))?;
+    // The new MANIFEST is live and durable: the old one and the replayed WALs are obsolete.
+    if let Some(old) = manifest_number {
+        let path = filename::manifest_path(dir, old);
+        fs.remove(&path).ctx("removing old MANIFEST", &path)?;
+    }
+    for number in &replayed.wal_numbers {
+        let path = filename::wal_path(dir, *number);
+        fs.remove(&path).ctx("removing replayed WAL", &path)?;
+    }
+    let active = Arc::new(Memtable::new(wal_number));
+    let versions = Versions {
+        state,
+        tables: inner_tables,
+        manifest,
+        active: Arc::clone(&active),
+        imm: VecDeque::new(),
+        next_file,
+        generation: 0,
+    };
+    let inner = Inner {
+        fs,
+        dir: dir.to_path_buf(),
+        options,
+        cache,
+        writer: Mutex::new(Writer {
+            active,
+            wal,
+            last_seq: 0,
+        }),
+        flush_lock: Mutex::new(()),
+        compaction_lock: Mutex::new(()),
+        versions: Mutex::new(versions),
+        work_cv: Condvar::new(),
+        done_cv: Condvar::new(),
+        sv: RwLock::new(Arc::new(SuperVersion {
+            mems: Vec::new(),
+            levels: Vec::new(),
+        })),
+        visible_seq: AtomicU64::new(0),
+        poisoned: AtomicBool::new(false),
+        poison_cause: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        shutdown: AtomicBool::new(false),
+        dir_lock: Mutex::new(Some(dir_lock)),
+    };
+    inner.install_super_version(&super::lock(&inner.versions));
+    Ok(inner)
+}
+
+fn ensure_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    if fs.exists(dir).ctx("looking for", dir)? {
+        return Ok(());
+    }
+    fs.create_dir_all(dir).ctx("creating directory", dir)?;
+    if let Some(parent) = dir.parent() {
+        // Protects against the whole database directory vanishing in a power cut after the
+        // first writes were acknowledged.
+        fs.sync_dir(parent).ctx("syncing directory", parent)?;
+    }
+    Ok(())
+}
+
+fn list(fs: &dyn Fs, dir: &Path) -> Result<Found> {
+    let names = fs.list(dir).ctx("listing", dir)?;
+    let kinds: Vec<FileKind> = names.iter().filter_map(|n| filename::parse(n)).collect();
+    let max_number = kinds.iter().filter_map(|k| k.number()).max().unwrap_or(0);
+    Ok(Found { kinds, max_number })
+}
+
+/// Without CURRENT only the debris of an interrupted creation may be there (a MANIFEST, an
+/// empty WAL); an SST or a WAL holding records means CURRENT was lost, and starting empty
+/// would silently drop them.
+fn refuse_data_without_current(fs: &dyn Fs, dir: &Path, found: &Found) -> Result<()> {
+    for kind in &found.kinds {
+        let path = match *kind {
+            FileKind::Sst(n) => filename::sst_path(dir, n),
+            FileKind::Wal(n) => {
+                let path = filename::wal_path(dir, n);
+                let file = fs.open(&path).ctx("opening WAL", &path)?;
+                if file.len().ctx("reading length of WAL", &path)? == 0 {
+                    continue;
+                }
+                path
+            }
+            _ => continue,
+        };
+        return Err(Error::MissingFile {
+            file: dir.join(filename::CURRENT),
+            reason: format!(
+                "no CURRENT names a MANIFEST, yet {} holds data",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn open_tables(
+    fs: &dyn Fs,
+    dir: &Path,
+    state: &VersionState,
+    cache: &Arc<BlockCache>,
+    background: Background,
+) -> Result<BTreeMap<u64, Arc<Table>>> {
+    let metas: Vec<&SstMeta> = state.all().collect();
+    for m in &metas {
+        let path = filename::sst_path(dir, m.number);
+        if !fs.exists(&path).ctx("looking for", &path)? {
+            return Err(Error::MissingFile {
+                file: path,
+                reason: format!(
+                    "the MANIFEST names it in level {} but it does not exist",
+                    m.level
+                ),
+            });
+        }
+    }
+    let open_one = |m: &SstMeta| -> Result<(u64, Arc<Table>)> {
+        let path = filename::sst_path(dir, m.number);
+        Ok((
+            m.number,
+            Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?),
+        ))
+    };
+    // Inline mode opens in order so a simulated run's I/O sequence replays exactly.
+    if background == Background::Inline || metas.len() < 4 {
+        return metas.iter().map(|m| open_one(m)).collect();
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let chunk = metas.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = metas
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || part.iter().map(|m| open_one(m)).collect::<Result<Vec<_>>>())
+            })
+            .collect();
+        let mut out = BTreeMap::new();
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::Invariant("an SST-opening thread panicked".into()))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+struct Replayed {
+    mem: Memtable,
+    wal_numbers: Vec<u64>,
+}
+
+fn replay_wals(
+    fs: &dyn Fs,
+    dir: &Path,
+    state: &VersionState,
+    found: &Found,
+    options: &Options,
+) -> Result<Replayed> {
+    let replay_all = bug!(options, ReplayFlushedWal);
+    let wal_numbers: Vec<u64> = found
+        .kinds
+        .iter()
+        .filter_map(|k| match k {
+            FileKind::Wal(n) if *n >= state.log_number || replay_all => Some(*n),
+            _ => None,
+        })
+        .collect();
+    let mut logs = Vec::with_capacity(wal_numbers.len());
+    for &n in &wal_numbers {
+        let path = filename::wal_path(dir, n);
+        let (batches, end) = wal::replay(fs, &path, bug!(options, BadRecordIsTornTail))?;
+        logs.push((path, batches, end));
+    }
+    // Each WAL was synced before the next one received a write, so a torn tail in a WAL that
+    // is followed by a WAL holding records was durable: damage, not a crash.
+    if !bug!(options, BadRecordIsTornTail) {
+        for (i, (path, _, end)) in logs.iter().enumerate() {
+            if let LogEnd::TornTail { offset, reason } = end
+                && logs[i + 1..].iter().any(|(_, b, _)| !b.is_empty())
+            {
+                return Err(Error::corruption(
+                    path,
+                    *offset,
+                    format!(
+                        "{reason}, but a later WAL holds records, so these bytes had been synced"
+                    ),
+                ));
+            }
+        }
+    }
+    let mem = Memtable::new(0);
+    let mut seq = 0;
+    for (_, batches, _) in logs {
+        for batch in batches {
+            for op in batch {
+                seq += 1;
+                match op {
+                    BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
+                    BatchOp::Delete { key } => mem.insert(key, seq, None),
+                }
+            }
+        }
+    }
+    Ok(Replayed { mem, wal_numbers })
+}
+
+fn remove_unreferenced(
+    fs: &dyn Fs,
+    dir: &Path,
+    state: &VersionState,
+    found: &Found,
+    live_manifest: Option<u64>,
+    replayed_wals: &[u64],
+) -> Result<()> {
+    for kind in &found.kinds {
+        let name = match *kind {
+            FileKind::Sst(n) if !state.contains(n) => filename::sst_name(n),
+            FileKind::Wal(n) if n < state.log_number && !replayed_wals.contains(&n) => {
+                filename::wal_name(n)
+            }
+            FileKind::Manifest(n) if Some(n) != live_manifest => filename::manifest_name(n),
+            FileKind::CurrentTmp => filename::CURRENT_TMP.to_string(),
+            _ => continue,
+        };
+        // Nothing refers to these (an interrupted flush or compaction, a flushed WAL, a MANIFEST
+        // CURRENT moved away from); a crash that undoes the removal leaves them unreferenced again.
+        let path = dir.join(name);
+        fs.remove(&path).ctx("removing unreferenced", &path)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! An SST data block: sorted entries, an offset array for binary search, a checksum.
+//!
+//! ```text
+//! entries, each:
+//!   kind u8          1 = value, 2 = tombstone
+//!   key_len u32
+//!   value_len u32    (0 for a tombstone)
+//!   key bytes, value bytes
+//! offsets u32 x n    where each entry starts
+//! n u32              entry count (>= 1)
+//! crc32c u32         of every byte before it
+//! ```
+
+use crate::memtable::Slot;
+
+const KIND_VALUE: u8 = 1;
+const KIND_TOMBSTONE: u8 = 2;
+const ENTRY_HEADER_BYTES: usize = 9;
+
+/// Builds one block.
+#[derive(Debug, Default)]
+pub struct BlockBuilder {
+    data: Vec<u8>,
+    offsets: Vec<u32>,
+}
+
+impl BlockBuilder {
+    pub fn add(&mut self, key: &[u8], slot: &Slot) {
+        self.offsets.push(self.data.len() as u32);
+        let (kind, value): (u8, &[u8]) = match slot {
+            Some(v) => (KIND_VALUE, v),
+            None => (KIND_TOMBSTONE, &[]),
+        };
+        self.data.push(kind);
+        self.data
+            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.data
+            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+    }
+
+    /// Size the finished block would have.
+    pub fn estimated_bytes(&self) -> usize {
+        self.data.len() + self.offsets.len() * 4 + 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Appends the finished block to `out` and resets the builder.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.data);
+        for off in &self.offsets {
+            out.extend_from_slice(&off.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
+        let crc = crc32c::crc32c(&out[start..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        self.data.clear();
+        self.offsets.clear();
+    }
+}
+
+/// A decoded, verified block.
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    /// Start of each entry; every entry was bounds-checked when the block was decoded.
+    offsets: Vec<u32>,
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+impl Block {
+    /// Verifies and decodes a block; on damage says what is wrong.
+    pub fn decode(mut bytes: Vec<u8>) -> Result<Block, &'static str> {
+        if bytes.len() < 8 {
+            return Err("block shorter than its trailer");
+        }
+        let crc_at = bytes.len() - 4;
+        let crc = u32_at(&bytes, crc_at).ok_or("block trailer cut short")?;
+        if crc32c::crc32c(&bytes[..crc_at]) != crc {
+            return Err("block checksum mismatch");
+        }
+        let count = u32_at(&bytes, crc_at - 4).ok_or("block trailer cut short")? as usize;
+        let offsets_at = (crc_at - 4)
+            .checked_sub(
+                count
+                    .checked_mul(4)
+                    .ok_or("block entry count out of range")?,
+            )
+            .ok_or("block entry count out of range")?;
+        if count == 0 {
+            return Err("empty block");
+        }
+        let mut offsets = Vec::with_capacity(count);
+        let mut expected = 0usize;
+        for i in 0..count {
+            let off = u32_at(&bytes, offsets_at + 4 * i).ok_or("block offsets cut short")?;
+            if off as usize != expected {
+                return Err("block entry offsets inconsistent");
+            }
+            let key_len = u32_at(&bytes, expected + 1).ok_or("block entry cut short")? as usize;
+            let val_len = u32_at(&bytes, expected + 5).ok_or("block entry cut short")? as usize;
+            let kind = bytes[expected];
+            if kind != KIND_VALUE && kind != KIND_TOMBSTONE {
+                return Err("unknown entry kind");
+            }
+            expected += ENTRY_HEADER_BYTES + key_len + val_len;
+            if expected > offsets_at {
+                return Err("block entry runs past the entries");
+            }
+            offsets.push(off);
+        }
+        if expected != offsets_at {
+            return Err("block has bytes between entries and offsets");
+        }
+        bytes.truncate(offsets_at);
+        Ok(Block {
+            data: bytes,
+            offsets,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The key of entry `i`.
+    pub fn key(&self, i: usize) -> &[u8] {
+        let at = self.offsets[i] as usize;
+        let key_len = self.len_at(at + 1);
+        &self.data[at + ENTRY_HEADER_BYTES..at + ENTRY_HEADER_BYTES + key_len]
+    }
+
+    /// The key and value (or tombstone) of entry `i`.
+    pub fn entry(&self, i: usize) -> (&[u8], Option<&[u8]>) {
+        let at = self.offsets[i] as usize;
+        let key_len = self.len_at(at + 1);
+        let val_len = self.len_at(at + 5);
+        let key_end = at + ENTRY_HEADER_BYTES + key_len;
+        let key = &self.data[at + ENTRY_HEADER_BYTES..key_end];
+        let value = (self.data[at] == KIND_VALUE).then(|| &self.data[key_end..key_end + val_len]);
+        (key, value)
+    }
+
+    fn len_at(&self, at: usize) -> usize {
+        let b = &self.data[at..at + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+    }
+
+    /// Index of the first entry whose key is >= `key` (== len() if none).
+    pub fn seek(&self, key: &[u8]) -> usize {
+        self.offsets.partition_point(|&off| {
+            let at = off as usize;
+            let key_len = self.len_at(at + 1);
+            &self.data[at + ENTRY_HEADER_BYTES..at + ENTRY_HEADER_BYTES + key_len] < key
+        })
+    }
+
+    /// Bytes held in memory (for the cache's accounting).
+    pub fn memory_bytes(&self) -> usize {
+        self.data.len() + self.offsets.len() * 4 + 48
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built() -> Vec<u8> {
+        let mut b = BlockBuilder::default();
+        b.add(b"apple", &Some(b"red".to_vec()));
+        b.add(b"banana", &None);
+        b.add(b"cherry", &Some(Vec::new()));
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        out
+    }
+
+    #[test]
+    fn block_round_trips_and_seeks() {
+        let block = Block::decode(built()).unwrap();
+        assert_eq!(block.len(), 3);
+        assert_eq!(block.entry(0), (&b"apple"[..], Some(&b"red"[..])));
+        assert_eq!(block.entry(1), (&b"banana"[..], None));
+        assert_eq!(block.entry(2), (&b"cherry"[..], Some(&b""[..])));
+        assert_eq!(block.seek(b"b"), 1);
+        assert_eq!(block.seek(b"banana"), 1);
+        assert_eq!(block.seek(b"z"), 3);
+        assert_eq!(block.key(2), b"cherry");
+    }
+
+    #[test]
+    fn every_single_byte_flip_of_a_block_is_detected() {
+        let good = built();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x04;
+            assert!(Block::decode(bad).is_err(), "flip at {i}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Writes one SST front to back.
+
+use std::path::PathBuf;
+
+use faultfs::{File, Fs};
+
+use super::block::BlockBuilder;
+use super::bloom::{Bloom, key_hash};
+use super::footer::Footer;
+use super::index::{self, IndexEntry};
+use crate::error::{IoContext, Result};
+use crate::memtable::Slot;
+
+/// Buffered bytes are handed to the file once they pass this.
+const WRITE_CHUNK_BYTES: usize = 256 << 10;
+
+/// What a finished SST holds.
+#[derive(Clone, Debug)]
+pub struct BuiltSst {
+    pub number: u64,
+    pub size: u64,
+    pub entries: u64,
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+}
+
+/// Streams sorted entries into a new SST file.
+#[derive(Debug)]
+pub struct SstBuilder {
+    number: u64,
+    path: PathBuf,
+    file: Box<dyn File>,
+    block_bytes: usize,
+    bloom_bits_per_key: u32,
+    block: BlockBuilder,
+    buffer: Vec<u8>,
+    written: u64,
+    index: Vec<IndexEntry>,
+    hashes: Vec<u64>,
+    smallest: Option<Vec<u8>>,
+    last_key: Vec<u8>,
+    entries: u64,
+}
+
+impl SstBuilder {
+    pub fn create(
+        fs: &dyn Fs,
+        path: PathBuf,
+        number: u64,
+        block_bytes: usize,
+        bloom_bits_per_key: u32,
+    ) -> Result<SstBuilder> {
+        let file = fs.create(&path).ctx("creating SST", &path)?;
+        Ok(SstBuilder {
+            number,
+            path,
+            file,
+            block_bytes,
+            bloom_bits_per_key,
+            block: BlockBuilder::default(),
+            buffer: Vec::with_capacity(WRITE_CHUNK_BYTES + block_bytes * 2),
+            written: 0,
+            index: Vec::new(),
+            hashes: Vec::new(),
+            smallest: None,
+            last_key: Vec::new(),
+            entries: 0,
+        })
+    }
+
+    /// Adds an entry; keys must arrive in strictly increasing order.
+    pub fn add(&mut self, key: &[u8], slot: &Slot) -> Result<()> {
+        debug_assert!(self.smallest.is_none() || key > self.last_key.as_slice());
+        if self.smallest.is_none() {
+            self.smallest = Some(key.to_vec());
+        }
+        self.block.add(key, slot);
+        self.hashes.push(key_hash(key));
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.entries += 1;
+        if self.block.estimated_bytes() >= self.block_bytes {
+            self.finish_block()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the file would have if finished now (roughly).
+    pub fn estimated_bytes(&self) -> u64 {
+        self.written + (self.buffer.len() + self.block.estimated_bytes()) as u64
+    }
+
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    fn finish_block(&mut self) -> Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let offset = self.written + self.buffer.len() as u64;
+        self.block.finish_into(&mut self.buffer);
+        let end = self.written + self.buffer.len() as u64;
+        self.index.push(IndexEntry {
+            last_key: self.last_key.clone(),
+            offset,
+            len: (end - offset) as u32,
+        });
+        if self.buffer.len() >= WRITE_CHUNK_BYTES {
+            self.write_buffer()?;
+        }
+        Ok(())
+    }
+
+    fn write_buffer(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_at(self.written, &self.buffer)
+            .ctx("writing SST", &self.path)?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes the index, filter and footer; with `sync`, makes the file's bytes durable.
+    pub fn finish(mut self, sync: bool) -> Result<BuiltSst> {
+        self.finish_block()?;
+        let index_offset = self.written + self.buffer.len() as u64;
+        let index = index::encode(&self.index);
+        self.buffer.extend_from_slice(&index);
+        let bloom_offset = self.written + self.buffer.len() as u64;
+        let bloom = Bloom::build(&self.hashes, self.bloom_bits_per_key);
+        self.buffer.extend_from_slice(&bloom);
+        let footer = Footer {
+            index_offset,
+            index_len: index.len() as u64,
+            bloom_offset,
+            bloom_len: bloom.len() as u64,
+            entries: self.entries,
+        };
+        self.buffer.extend_from_slice(&footer.encode());
+        self.write_buffer()?;
+        if sync {
+            // Protects against a MANIFEST that names this SST while its bytes are still only in
+            // the page cache: after a power cut the edit would point at a hole.
+            self.file.sync().ctx("syncing SST", &self.path)?;
+        }
+        Ok(BuiltSst {
+            number: self.number,
+            size: self.written,
+            entries: self.entries,
+            smallest: self.smallest.unwrap_or_default(),
+            largest: self.last_key,
+        })
+    }
+}

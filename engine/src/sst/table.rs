@@ -1,0 +1,229 @@
+//! Reading an SST: point lookups through the filter and index, and ordered iteration.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faultfs::{File, Fs};
+
+use super::block::Block;
+use super::bloom::Bloom;
+use super::footer::{FOOTER_BYTES, Footer};
+use super::index::{self, IndexEntry};
+use crate::cache::BlockCache;
+use crate::error::{Error, IoContext, Result};
+use crate::memtable::Slot;
+
+/// An open SST: its index and filter in memory, its data blocks read on demand.
+#[derive(Debug)]
+pub struct Table {
+    pub number: u64,
+    path: PathBuf,
+    file: Box<dyn File>,
+    index: Vec<IndexEntry>,
+    bloom: Bloom,
+    pub size: u64,
+    pub entries: u64,
+    cache: Arc<BlockCache>,
+}
+
+impl Table {
+    /// Opens an SST, verifying its footer, index and filter.
+    pub fn open(fs: &dyn Fs, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Table> {
+        let file = fs.open(path).ctx("opening SST", path)?;
+        let size = file.len().ctx("reading length of SST", path)?;
+        if size < FOOTER_BYTES as u64 {
+            return Err(Error::corruption(path, 0, "SST shorter than its footer"));
+        }
+        let footer_at = size - FOOTER_BYTES as u64;
+        let mut raw = [0u8; FOOTER_BYTES];
+        file.read_exact_at(footer_at, &mut raw)
+            .ctx("reading SST footer", path)?;
+        let footer =
+            Footer::decode(&raw, size).map_err(|r| Error::corruption(path, footer_at, r))?;
+        let index_bytes = read_range(&*file, path, footer.index_offset, footer.index_len)?;
+        let index = index::decode(&index_bytes, footer.index_offset)
+            .map_err(|r| Error::corruption(path, footer.index_offset, r))?;
+        let bloom_bytes = read_range(&*file, path, footer.bloom_offset, footer.bloom_len)?;
+        let bloom = Bloom::decode(bloom_bytes)
+            .map_err(|r| Error::corruption(path, footer.bloom_offset, r))?;
+        Ok(Table {
+            number,
+            path: path.to_path_buf(),
+            file,
+            index,
+            bloom,
+            size,
+            entries: footer.entries,
+            cache,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Memory held by the index and filter.
+    pub fn memory_bytes(&self) -> usize {
+        self.bloom.memory_bytes()
+            + self
+                .index
+                .iter()
+                .map(|e| e.last_key.len() + 40)
+                .sum::<usize>()
+    }
+
+    /// Reads data block `i`, through the cache when `cached`.
+    fn block(&self, i: usize, cached: bool) -> Result<Arc<Block>> {
+        let entry = &self.index[i];
+        if cached && let Some(block) = self.cache.get(self.number, entry.offset) {
+            return Ok(block);
+        }
+        let bytes = read_range(&*self.file, &self.path, entry.offset, u64::from(entry.len))?;
+        let block =
+            Block::decode(bytes).map_err(|r| Error::corruption(&self.path, entry.offset, r))?;
+        let block = Arc::new(block);
+        if cached {
+            self.cache
+                .insert(self.number, entry.offset, Arc::clone(&block));
+        }
+        Ok(block)
+    }
+
+    /// The entry for `key` if this table has one (`Some(None)` is a tombstone).
+    pub fn get(&self, key: &[u8], hash: u64) -> Result<Option<Slot>> {
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let i = self.index.partition_point(|e| e.last_key.as_slice() < key);
+        if i == self.index.len() {
+            return Ok(None);
+        }
+        let block = self.block(i, true)?;
+        let at = block.seek(key);
+        if at < block.len() {
+            let (k, v) = block.entry(at);
+            if k == key {
+                return Ok(Some(v.map(<[u8]>::to_vec)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Iterates entries from `lower` to `upper`, in key order.
+    pub fn iter(
+        self: &Arc<Self>,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        cached: bool,
+    ) -> TableIter {
+        let first_block = match lower {
+            Bound::Included(k) | Bound::Excluded(k) => {
+                self.index.partition_point(|e| e.last_key.as_slice() < k)
+            }
+            Bound::Unbounded => 0,
+        };
+        TableIter {
+            table: Arc::clone(self),
+            lower: lower.map(<[u8]>::to_vec),
+            upper: upper.map(<[u8]>::to_vec),
+            block_index: first_block,
+            block: None,
+            pos: 0,
+            cached,
+            done: false,
+        }
+    }
+}
+
+fn read_range(file: &dyn File, path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(offset, &mut bytes)
+        .ctx("reading SST", path)?;
+    Ok(bytes)
+}
+
+/// An ordered walk over part of a table.
+#[derive(Debug)]
+pub struct TableIter {
+    table: Arc<Table>,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    block_index: usize,
+    block: Option<Arc<Block>>,
+    pos: usize,
+    cached: bool,
+    done: bool,
+}
+
+impl TableIter {
+    fn load_block(&mut self) -> Result<bool> {
+        if self.block_index >= self.table.index.len() {
+            return Ok(false);
+        }
+        let block = self.table.block(self.block_index, self.cached)?;
+        self.pos = match &self.lower {
+            Bound::Included(k) => block.seek(k),
+            Bound::Excluded(k) => {
+                let at = block.seek(k);
+                if at < block.len() && block.key(at) == k.as_slice() {
+                    at + 1
+                } else {
+                    at
+                }
+            }
+            Bound::Unbounded => 0,
+        };
+        // Only the first block needs the lower bound.
+        self.lower = Bound::Unbounded;
+        self.block = Some(block);
+        Ok(true)
+    }
+
+    fn next_entry(&mut self) -> Result<Option<(Vec<u8>, Slot)>> {
+        loop {
+            if self.block.is_none() && !self.load_block()? {
+                return Ok(None);
+            }
+            let Some(block) = &self.block else {
+                return Ok(None);
+            };
+            if self.pos < block.len() {
+                let (k, v) = block.entry(self.pos);
+                let past = match &self.upper {
+                    Bound::Included(u) => k > u.as_slice(),
+                    Bound::Excluded(u) => k >= u.as_slice(),
+                    Bound::Unbounded => false,
+                };
+                if past {
+                    return Ok(None);
+                }
+                self.pos += 1;
+                return Ok(Some((k.to_vec(), v.map(<[u8]>::to_vec))));
+            }
+            self.block = None;
+            self.block_index += 1;
+        }
+    }
+}
+
+impl Iterator for TableIter {
+    type Item = Result<(Vec<u8>, Slot)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_entry() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

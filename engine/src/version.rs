@@ -1,0 +1,285 @@
+//! Versions: which SSTs make up the database, level by level, and the edits that change it.
+//!
+//! [`VersionState::apply`] is a pure function: the MANIFEST is replayed through it at recovery
+//! and every flush or compaction goes through it while running, so both paths agree.
+
+use serde::{Deserialize, Serialize};
+
+/// Metadata of one SST as the MANIFEST records it: enough to rebuild levels without reading it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SstMeta {
+    pub number: u64,
+    pub level: usize,
+    pub size: u64,
+    pub entries: u64,
+    #[serde(with = "hex_bytes")]
+    pub smallest: Vec<u8>,
+    #[serde(with = "hex_bytes")]
+    pub largest: Vec<u8>,
+    /// Age of the newest data inside (the WAL number of the newest memtable it came from);
+    /// orders L0 files, newest first.
+    pub epoch: u64,
+}
+
+impl SstMeta {
+    pub fn overlaps(&self, smallest: &[u8], largest: &[u8]) -> bool {
+        self.smallest.as_slice() <= largest && smallest <= self.largest.as_slice()
+    }
+}
+
+/// An SST that an edit retires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedSst {
+    pub level: usize,
+    pub number: u64,
+}
+
+/// One change to the set of SSTs, logged in the MANIFEST before it takes effect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionEdit {
+    /// WALs numbered below this are fully flushed and never replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_number: Option<u64>,
+    /// No file number below this will be handed out again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_file_number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<SstMeta>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<RemovedSst>,
+}
+
+/// The set of live SSTs and the log bookkeeping, without any open file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionState {
+    /// `levels[0]` newest first by epoch; deeper levels sorted by smallest key, disjoint.
+    pub levels: Vec<Vec<SstMeta>>,
+    pub log_number: u64,
+    pub next_file_number: u64,
+}
+
+impl VersionState {
+    pub fn empty(levels: usize) -> VersionState {
+        VersionState {
+            levels: vec![Vec::new(); levels],
+            log_number: 0,
+            next_file_number: 1,
+        }
+    }
+
+    /// The state after `edit`, or why the edit cannot apply to this state.
+    pub fn apply(&self, edit: &VersionEdit) -> Result<VersionState, String> {
+        let mut next = self.clone();
+        for r in &edit.removed {
+            let level = next.levels.get_mut(r.level).ok_or_else(|| {
+                format!(
+                    "edit removes SST {} from missing level {}",
+                    r.number, r.level
+                )
+            })?;
+            let at = level
+                .iter()
+                .position(|m| m.number == r.number)
+                .ok_or_else(|| format!("edit removes SST {} not in level {}", r.number, r.level))?;
+            level.remove(at);
+        }
+        for m in &edit.added {
+            if next.contains(m.number) {
+                return Err(format!("edit adds SST {} twice", m.number));
+            }
+            if m.smallest > m.largest {
+                return Err(format!(
+                    "edit adds SST {} with smallest > largest",
+                    m.number
+                ));
+            }
+            if next.levels.len() <= m.level {
+                next.levels.resize(m.level + 1, Vec::new());
+            }
+            next.levels[m.level].push(m.clone());
+        }
+        next.levels[0].sort_by(|a, b| b.epoch.cmp(&a.epoch).then(b.number.cmp(&a.number)));
+        for level in next.levels.iter_mut().skip(1) {
+            level.sort_by(|a, b| a.smallest.cmp(&b.smallest));
+        }
+        if let Some(n) = edit.log_number {
+            next.log_number = next.log_number.max(n);
+        }
+        if let Some(n) = edit.next_file_number {
+            next.next_file_number = next.next_file_number.max(n);
+        }
+        for m in &edit.added {
+            next.next_file_number = next.next_file_number.max(m.number + 1);
+        }
+        Ok(next)
+    }
+
+    pub fn contains(&self, number: u64) -> bool {
+        self.all().any(|m| m.number == number)
+    }
+
+    /// Every live SST, level by level.
+    pub fn all(&self) -> impl Iterator<Item = &SstMeta> {
+        self.levels.iter().flatten()
+    }
+
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.levels
+            .get(level)
+            .map_or(0, |l| l.iter().map(|m| m.size).sum())
+    }
+
+    /// Broken level invariants, if any: deeper levels sorted and disjoint, every SST at its level.
+    pub fn check_levels(&self) -> Result<(), String> {
+        for (li, level) in self.levels.iter().enumerate() {
+            for m in level {
+                if m.level != li {
+                    return Err(format!(
+                        "SST {} recorded at level {} sits in level {li}",
+                        m.number, m.level
+                    ));
+                }
+                if m.smallest > m.largest {
+                    return Err(format!("SST {} has smallest > largest", m.number));
+                }
+            }
+            if li == 0 {
+                continue;
+            }
+            for pair in level.windows(2) {
+                if pair[0].largest >= pair[1].smallest {
+                    return Err(format!(
+                        "L{li} SSTs {} and {} overlap or are out of order",
+                        pair[0].number, pair[1].number
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keys as hex strings in the JSON, so the MANIFEST stays readable.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push_str(&format!("{b:02x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() % 2 != 0 {
+            return Err(D::Error::custom("odd-length hex key"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                s.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| D::Error::custom("bad hex digit in key"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn meta(
+        number: u64,
+        level: usize,
+        smallest: &str,
+        largest: &str,
+        epoch: u64,
+    ) -> SstMeta {
+        SstMeta {
+            number,
+            level,
+            size: 100,
+            entries: 1,
+            smallest: smallest.as_bytes().to_vec(),
+            largest: largest.as_bytes().to_vec(),
+            epoch,
+        }
+    }
+
+    #[test]
+    fn apply_adds_removes_and_orders_levels() {
+        let s = VersionState::empty(3);
+        let s = s
+            .apply(&VersionEdit {
+                added: vec![
+                    meta(5, 0, "a", "c", 4),
+                    meta(7, 0, "b", "d", 6),
+                    meta(9, 1, "m", "n", 1),
+                    meta(8, 1, "a", "b", 1),
+                ],
+                log_number: Some(6),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            s.levels[0].iter().map(|m| m.number).collect::<Vec<_>>(),
+            vec![7, 5]
+        );
+        assert_eq!(
+            s.levels[1].iter().map(|m| m.number).collect::<Vec<_>>(),
+            vec![8, 9]
+        );
+        assert_eq!(s.next_file_number, 10);
+        assert_eq!(s.log_number, 6);
+        s.check_levels().unwrap();
+        let s2 = s
+            .apply(&VersionEdit {
+                removed: vec![RemovedSst {
+                    level: 0,
+                    number: 5,
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(!s2.contains(5));
+        assert!(
+            s2.apply(&VersionEdit {
+                removed: vec![RemovedSst {
+                    level: 0,
+                    number: 5
+                }],
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn overlapping_deeper_level_is_reported() {
+        let s = VersionState::empty(2)
+            .apply(&VersionEdit {
+                added: vec![meta(1, 1, "a", "c", 1), meta(2, 1, "b", "d", 1)],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(s.check_levels().is_err());
+    }
+
+    #[test]
+    fn edits_round_trip_through_json() {
+        let e = VersionEdit {
+            added: vec![meta(3, 1, "\u{0}k", "z\u{ff}", 2)],
+            removed: vec![RemovedSst {
+                level: 0,
+                number: 1,
+            }],
+            log_number: Some(4),
+            next_file_number: Some(9),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<VersionEdit>(&json).unwrap(), e);
+    }
+}
