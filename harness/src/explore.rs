@@ -1,10 +1,19 @@
 //! Exploration: every crash point of one run, each with every distinct post-crash disk.
 
-use faultfs::{CrashPolicy, Phase};
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use faultfs::{CrashPoint, CrashPolicy, DiskImage, Phase, SimFs};
 use serde::{Deserialize, Serialize};
 
-use crate::case::Case;
-use crate::checker::Violation;
+use crate::case::{Case, Step, StoreKind};
+use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
+use crate::model::{History, Outcome, State};
+use crate::runner::DB_DIR;
+use crate::store::{Store, StoreError};
+use crate::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
 
 /// What to explore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,26 +60,209 @@ pub struct ExploreOutcome {
     /// Disks skipped because an identical one was already checked.
     pub disks_skipped: u64,
     pub violations: Vec<PointViolation>,
+    /// Mutating fs operations the run made (every one is a crash point, so this equals `points`
+    /// when every point was visited).
+    pub mutating_ops: u64,
 }
 
 /// Runs `case` once without crashing, visiting every crash point through the `SimFs` mutation
 /// hook; at each, recovers every distinct crash image (up to the bound) on a fresh disk and
-/// checks it against that point's D..N.
+/// checks it against that point's D..N. Crash, fault and damage steps are ignored.
 pub fn explore(case: &Case, opts: &ExploreOptions) -> ExploreOutcome {
-    let _ = (case, opts);
-    todo!()
+    match case.store {
+        StoreKind::Engine => {
+            let config = EngineConfig {
+                options: case.options.clone(),
+                bugs: case.bugs.clone(),
+            };
+            explore_with::<EngineStore>(case, &config, opts)
+        }
+        StoreKind::Careless => explore_with::<CarelessStore>(case, &CarelessConfig, opts),
+    }
 }
 
-/// The case with its crash and fault steps removed, so one uninterrupted run visits every point.
+/// What the hook and the driving loop share.
+struct Shared {
+    history: History,
+    /// Bumped when a clean reopen rebases the history, so dedup keys stay valid.
+    epoch: u64,
+    /// (image hash, D, epoch) already checked.
+    seen: HashSet<(u64, usize, u64)>,
+    out: ExploreOutcome,
+    by_phase: BTreeMap<Phase, u64>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`explore`] on any store.
+pub fn explore_with<S>(case: &Case, config: &S::Config, opts: &ExploreOptions) -> ExploreOutcome
+where
+    S: Store + 'static,
+    S::Config: Send + 'static,
+{
+    let sim = SimFs::with_seed(case.sim_seed);
+    let shared = Arc::new(Mutex::new(Shared {
+        history: History::new(),
+        epoch: 0,
+        seen: HashSet::new(),
+        out: ExploreOutcome::default(),
+        by_phase: BTreeMap::new(),
+    }));
+    let hook_shared = shared.clone();
+    let hook_config = config.clone();
+    let hook_opts = opts.clone();
+    sim.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
+        visit::<S>(&hook_shared, &hook_config, &hook_opts, point);
+    })));
+    drive::<S>(&explorable(case), config, &sim, &shared);
+    sim.set_mutation_hook(None);
+    let mut g = lock(&shared);
+    g.out.mutating_ops = sim.mutating_ops();
+    g.out.points_by_phase = g.by_phase.iter().map(|(p, n)| (*p, *n)).collect();
+    std::mem::take(&mut g.out)
+}
+
+/// One crash point: every distinct image under every policy, recovered and checked.
+fn visit<S: Store>(
+    shared: &Mutex<Shared>,
+    config: &S::Config,
+    opts: &ExploreOptions,
+    point: &CrashPoint<'_>,
+) {
+    let mut g = lock(shared);
+    g.out.points += 1;
+    *g.by_phase.entry(point.phase).or_default() += 1;
+    if g.out.violations.len() >= opts.max_violations {
+        return;
+    }
+    for policy in &opts.policies {
+        for image in point.crash_images(*policy, opts.bound) {
+            let key = (image.content_hash(), g.history.durable, g.epoch);
+            if !g.seen.insert(key) {
+                g.out.disks_skipped += 1;
+                continue;
+            }
+            g.out.disks_tried += 1;
+            if let Err(violation) = check_image::<S>(&g.history, config, &image) {
+                g.out.violations.push(PointViolation {
+                    op_index: point.op_index,
+                    phase: point.phase,
+                    op: serde_json::to_string(point.op).unwrap_or_default(),
+                    policy: *policy,
+                    violation,
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Recovers one post-crash disk and checks it against the history's D..N.
+fn check_image<S: Store>(
+    history: &History,
+    config: &S::Config,
+    image: &DiskImage,
+) -> Result<(), Violation> {
+    let fs = SimFs::from_image(image);
+    let unexpected = |what: &str, e: StoreError| {
+        let kind = match e {
+            StoreError::Damaged { .. } => ViolationKind::UncleanRefusal,
+            _ => ViolationKind::UnexpectedError,
+        };
+        Violation::new(kind, format!("{what} failed on a post-crash disk: {e}"))
+    };
+    let mut store =
+        S::open(Arc::new(fs), Path::new(DB_DIR), config).map_err(|e| unexpected("open", e))?;
+    let pairs = store
+        .scan(Bound::Unbounded, Bound::Unbounded)
+        .map_err(|e| unexpected("scan", e))?;
+    let state: State = pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect();
+    match check_recovery(history, &state, history.durable) {
+        Verdict::Accepted { .. } => store.check_invariants().map_err(|e| {
+            Violation::new(
+                ViolationKind::Invariant,
+                format!("invariants broken after recovery: {e}"),
+            )
+        }),
+        Verdict::Rejected(v) => Err(v),
+    }
+}
+
+/// Runs the case's store steps without crashing, keeping the shared history current.
+fn drive<S: Store>(case: &Case, config: &S::Config, sim: &SimFs, shared: &Mutex<Shared>) {
+    let fs: Arc<dyn faultfs::Fs> = Arc::new(sim.clone());
+    let dir = Path::new(DB_DIR);
+    let durability = S::durability(config);
+    let Ok(mut store) = S::open(fs.clone(), dir, config) else {
+        return;
+    };
+    for step in &case.steps {
+        if let Some((mutations, sync)) = step.as_write() {
+            let pos = lock(shared).history.issue(mutations, sync);
+            let muts = lock(shared).history.writes[pos].mutations.clone();
+            let ok = store.write(&muts, sync).is_ok();
+            let mut g = lock(shared);
+            g.history
+                .settle(pos, if ok { Outcome::Acked } else { Outcome::Failed });
+            if !ok {
+                return;
+            }
+            if sync && durability.synced_write {
+                g.history.mark_all_durable();
+            }
+            continue;
+        }
+        let result = match step {
+            Step::Sync {} => store.sync().map(|()| durability.sync),
+            Step::Flush {} => store.flush().map(|()| durability.flush),
+            Step::Compact {} => store.compact().map(|()| false),
+            Step::Get { key } => store.get(key.as_bytes()).map(|_| false),
+            Step::Scan { .. } => store
+                .scan(Bound::Unbounded, Bound::Unbounded)
+                .map(|_| false),
+            Step::Reopen {} => {
+                if store.close().is_err() {
+                    return;
+                }
+                drop(store);
+                {
+                    let mut g = lock(shared);
+                    g.history.mark_all_durable();
+                    let n = g.history.issued();
+                    g.history.rebase(n);
+                    g.epoch += 1;
+                }
+                match S::open(fs.clone(), dir, config) {
+                    Ok(s) => store = s,
+                    Err(_) => return,
+                }
+                Ok(false)
+            }
+            _ => Ok(false),
+        };
+        match result {
+            Ok(true) => lock(shared).history.mark_all_durable(),
+            Ok(false) => {}
+            Err(_) => return,
+        }
+    }
+    let _ = store.close();
+}
+
+/// The case with its crash, fault and damage steps removed: what [`explore`] actually runs.
 pub fn explorable(case: &Case) -> Case {
     let mut c = case.clone();
-    c.steps.retain(|s| {
-        !matches!(
-            s,
-            crate::case::Step::Crash(_)
-                | crate::case::Step::Fault(_)
-                | crate::case::Step::Damage(_)
-        )
-    });
+    c.steps
+        .retain(|s| !matches!(s, Step::Crash(_) | Step::Fault(_) | Step::Damage(_)));
     c
 }

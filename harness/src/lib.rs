@@ -14,6 +14,8 @@
 //! [`Scenario`] file that reproduces it without the seed. [`explore()`] visits every crash point
 //! of one run instead of sampling them.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod case;
 pub mod checker;
 pub mod cli;

@@ -249,7 +249,11 @@ impl Scenario {
             name: name.to_string(),
             description: description.to_string(),
             store: case.store,
-            options: PartialOptions::full(&case.options),
+            // The careless store has no options; spelling the engine's out would only be noise.
+            options: match case.store {
+                StoreKind::Engine => PartialOptions::full(&case.options),
+                StoreKind::Careless => PartialOptions::default(),
+            },
             bugs: case.bugs.clone(),
             sim_seed: case.sim_seed,
             steps: Some(case.steps.clone()),
@@ -278,14 +282,13 @@ fn validate_steps(steps: &[Step]) -> Result<(), (usize, &'static str, String)> {
             Step::Crash(c) => {
                 if let faultfs::CrashPolicy::Torn { sector }
                 | faultfs::CrashPolicy::Reorder { sector } = c.policy
+                    && (sector == 0 || !sector.is_power_of_two())
                 {
-                    if sector == 0 || !sector.is_power_of_two() {
-                        return Err((
-                            i,
-                            "crash.policy.sector",
-                            format!("{sector} is not a power of two"),
-                        ));
-                    }
+                    return Err((
+                        i,
+                        "crash.policy.sector",
+                        format!("{sector} is not a power of two"),
+                    ));
                 }
             }
             Step::Scan {

@@ -1,10 +1,20 @@
 //! Shrinking: reduce a failing case to a minimal one that fails for the same reason.
+//!
+//! The workload and the fault schedule shrink together. Passes, repeated until none helps:
+//! remove runs of steps (halves, quarters, ... single steps, delta-debugging style), move each
+//! armed crash earlier, drop mutations from batches, clear sync flags, and shorten values. A
+//! candidate is kept only if it still fails with the same [`ViolationKind`]. The result is
+//! written as a scenario, with a `#[test]` snippet, so it reproduces without the seed.
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::Case;
+use crate::case::{Case, Step};
 use crate::checker::ViolationKind;
-use crate::run::RunOutcome;
+use crate::model::Mutation;
+use crate::run::{RunOutcome, execute};
+use crate::scenario::Scenario;
 
 /// Limits of a shrink.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,14 +34,232 @@ impl Default for ShrinkOptions {
 pub struct ShrinkOutcome {
     /// The smallest case found that still fails with the same violation kind.
     pub case: Case,
-    /// Its run.
+    /// Its run (its report carries the `#[test]` snippet).
     pub outcome: RunOutcome,
     /// How many candidate runs were tried.
     pub runs: usize,
+    pub kind: ViolationKind,
 }
 
-/// Shrinks `case`, which fails with `kind`, to a smaller case failing with `kind`.
+struct Shrinker {
+    kind: ViolationKind,
+    runs: usize,
+    max_runs: usize,
+}
+
+impl Shrinker {
+    /// Runs a candidate; true if it fails the same way (and the budget is not spent).
+    fn fails(&mut self, case: &Case) -> bool {
+        if self.runs >= self.max_runs {
+            return false;
+        }
+        self.runs += 1;
+        execute(case).violations.iter().any(|v| v.kind == self.kind)
+    }
+
+    /// Tries `candidate`; adopts it into `best` if it still fails.
+    fn try_adopt(&mut self, best: &mut Case, candidate: Case) -> bool {
+        if candidate != *best && self.fails(&candidate) {
+            *best = candidate;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn remove_runs(&mut self, best: &mut Case) -> bool {
+        let mut progress = false;
+        let mut size = best.steps.len().div_ceil(2).max(1);
+        loop {
+            let mut i = 0;
+            while i < best.steps.len() {
+                let mut c = best.clone();
+                let end = (i + size).min(c.steps.len());
+                c.steps.drain(i..end);
+                if self.try_adopt(best, c) {
+                    progress = true;
+                } else {
+                    i += size;
+                }
+            }
+            if size == 1 {
+                return progress;
+            }
+            size = size.div_ceil(2);
+        }
+    }
+
+    fn earlier_crashes(&mut self, best: &mut Case) -> bool {
+        let mut progress = false;
+        for i in 0..best.steps.len() {
+            let Some(Step::Crash(crash)) = best.steps.get(i) else {
+                continue;
+            };
+            let Some(mut n) = crash.after_ops else {
+                continue;
+            };
+            // Binary search for the earliest crash point that still fails.
+            let mut lo = 0;
+            while lo < n {
+                let mid = lo + (n - lo) / 2;
+                let mut c = best.clone();
+                if let Step::Crash(cr) = &mut c.steps[i] {
+                    cr.after_ops = Some(mid);
+                }
+                if self.try_adopt(best, c) {
+                    n = mid;
+                    progress = true;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+        }
+        progress
+    }
+
+    fn simplify_steps(&mut self, best: &mut Case) -> bool {
+        let mut progress = false;
+        for i in 0..best.steps.len() {
+            for candidate in simpler(&best.steps[i], i) {
+                let mut c = best.clone();
+                if i < c.steps.len() {
+                    c.steps[i] = candidate;
+                    progress |= self.try_adopt(best, c);
+                }
+            }
+        }
+        progress
+    }
+}
+
+/// Simpler versions of one step: fewer batch mutations, no sync flag, shorter values.
+fn simpler(step: &Step, i: usize) -> Vec<Step> {
+    let short = |v: &str| {
+        if v.len() > 2 {
+            Some(format!("v{i}"))
+        } else {
+            None
+        }
+    };
+    let mut out = Vec::new();
+    match step {
+        Step::Put { key, value, sync } => {
+            if *sync {
+                out.push(Step::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                    sync: false,
+                });
+            }
+            if let Some(v) = short(value) {
+                out.push(Step::Put {
+                    key: key.clone(),
+                    value: v,
+                    sync: *sync,
+                });
+            }
+        }
+        Step::Delete { key, sync: true } => out.push(Step::Delete {
+            key: key.clone(),
+            sync: false,
+        }),
+        Step::Batch { ops, sync } => {
+            if *sync {
+                out.push(Step::Batch {
+                    ops: ops.clone(),
+                    sync: false,
+                });
+            }
+            for j in 0..ops.len() {
+                if ops.len() > 1 {
+                    let mut fewer = ops.clone();
+                    fewer.remove(j);
+                    out.push(Step::Batch {
+                        ops: fewer,
+                        sync: *sync,
+                    });
+                }
+                if let Mutation::Put { key, value } = &ops[j]
+                    && let Some(v) = short(value)
+                {
+                    let mut shorter = ops.clone();
+                    shorter[j] = Mutation::Put {
+                        key: key.clone(),
+                        value: format!("{v}.{j}"),
+                    };
+                    out.push(Step::Batch {
+                        ops: shorter,
+                        sync: *sync,
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Shrinks `case`, which fails with `kind`, to a smaller case failing with `kind`. If `case`
+/// does not fail that way, it comes back unchanged.
 pub fn shrink(case: &Case, kind: ViolationKind, opts: &ShrinkOptions) -> ShrinkOutcome {
-    let _ = (case, kind, opts);
-    todo!()
+    let mut s = Shrinker {
+        kind,
+        runs: 0,
+        max_runs: opts.max_runs,
+    };
+    let mut best = case.clone();
+    loop {
+        let mut progress = s.remove_runs(&mut best);
+        progress |= s.earlier_crashes(&mut best);
+        progress |= s.simplify_steps(&mut best);
+        if !progress || s.runs >= s.max_runs {
+            break;
+        }
+    }
+    let mut outcome = execute(&best);
+    let name = format!("shrunk_{}", kind.name());
+    if let Some(r) = outcome.report.as_mut() {
+        r.test_snippet = Some(test_snippet(&name, &best));
+        r.replay =
+            "save the case as a scenario (shrink::write_scenario) and run `powercut scenario FILE`"
+                .to_string();
+    }
+    ShrinkOutcome {
+        case: best,
+        outcome,
+        runs: s.runs,
+        kind,
+    }
+}
+
+/// A `#[test]` that reproduces a case without the seed.
+pub fn test_snippet(name: &str, case: &Case) -> String {
+    let scenario = Scenario::from_case(name, "shrunk failure", case);
+    let json = serde_json::to_string(&scenario).unwrap_or_default();
+    format!(
+        "#[test]\nfn {name}() {{\n    let scenario = harness::Scenario::parse(\n        r##\"{json}\"##,\n        \
+         std::path::Path::new(\"{name}.json\"),\n    )\n    .unwrap();\n    let outcome = \
+         harness::run_scenario(&scenario);\n    assert!(outcome.passed(), \"{{}}\", \
+         outcome.report.map(|r| r.to_string()).unwrap_or_default());\n}}\n"
+    )
+}
+
+/// Writes a shrunk case to `dir/<name>.json` as a scenario that expects no violation (it fails
+/// until the bug is fixed); returns the path. The report's `scenario_path` and `replay` are
+/// updated to point at it.
+pub fn write_scenario(
+    dir: &Path,
+    name: &str,
+    description: &str,
+    shrunk: &mut ShrinkOutcome,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{name}.json"));
+    let scenario = Scenario::from_case(name, description, &shrunk.case);
+    std::fs::write(&path, scenario.to_json() + "\n")?;
+    if let Some(r) = shrunk.outcome.report.as_mut() {
+        r.scenario_path = Some(path.display().to_string());
+        r.replay = format!("powercut scenario {}", path.display());
+    }
+    Ok(path)
 }

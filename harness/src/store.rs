@@ -13,6 +13,9 @@ use faultfs::Fs;
 
 use crate::model::Mutation;
 
+/// Key/value pairs in key order, as a scan returns them.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Which calls make acknowledged writes durable, as the store promises. The checker advances its
 /// durable watermark D only at these points, so a store that promises less is checked less.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -104,11 +107,7 @@ pub trait Store: Sized + fmt::Debug {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The live pairs in a key range, in key order.
-    fn scan(
-        &mut self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Pairs, StoreError>;
 
     /// Makes every acknowledged write durable (when [`Durability::sync`] says so).
     fn sync(&mut self) -> Result<(), StoreError>;

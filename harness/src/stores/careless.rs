@@ -19,7 +19,7 @@ use std::sync::Arc;
 use faultfs::{File, Fs};
 
 use crate::model::Mutation;
-use crate::store::{Durability, Store, StoreError};
+use crate::store::{Durability, Pairs, Store, StoreError};
 
 /// The careless store has nothing to configure.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,11 +119,7 @@ impl Store for CarelessStore {
         Ok(self.map.get(key).cloned())
     }
 
-    fn scan(
-        &mut self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Pairs, StoreError> {
         let range = (lower.map(<[u8]>::to_vec), upper.map(<[u8]>::to_vec));
         Ok(self
             .map

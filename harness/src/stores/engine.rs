@@ -8,7 +8,7 @@ use engine::{Db, Error, WriteBatch, WriteOptions};
 use faultfs::Fs;
 
 use crate::model::Mutation;
-use crate::store::{Durability, Store, StoreError};
+use crate::store::{Durability, Pairs, Store, StoreError};
 
 /// The engine's configuration in a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,11 +90,7 @@ impl Store for EngineStore {
         self.db.get(key).map_err(classify)
     }
 
-    fn scan(
-        &mut self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Pairs, StoreError> {
         self.db.scan(lower, upper).map_err(classify)
     }
 
