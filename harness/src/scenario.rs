@@ -70,6 +70,7 @@ impl PartialOptions {
                 .manifest_rollover_bytes
                 .unwrap_or(d.manifest_rollover_bytes),
             background: engine::Background::Inline,
+            ..d.clone()
         }
     }
 

@@ -155,6 +155,7 @@ fn draw_options(rng: &mut ChaCha8Rng) -> engine::Options {
         levels: rng.random_range(3..=7),
         manifest_rollover_bytes: pick(rng, &[512, 2 << 10, 8 << 10, 1 << 20]),
         background: engine::Background::Inline,
+        ..engine::Options::default()
     }
 }
 
