@@ -23,6 +23,7 @@ pub mod coverage;
 pub mod damage;
 pub mod explore;
 pub mod hints;
+pub mod killtest;
 pub mod model;
 pub mod report;
 pub mod run;
