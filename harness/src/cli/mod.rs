@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 pub mod explore;
+pub mod killtest;
 pub mod replay;
 pub mod scenario;
 
@@ -26,6 +27,11 @@ pub enum Command {
     Scenario(scenario::Args),
     /// Tries every crash point of a workload or scenario with every distinct post-crash disk.
     Explore(explore::Args),
+    /// Kills the store in a child process with SIGKILL on a real disk and checks each recovery.
+    KillTest(killtest::Args),
+    /// One child process of the kill-test (started by `kill-test`, not by hand).
+    #[command(hide = true)]
+    KillTestChild(killtest::ChildArgs),
 }
 
 /// Parses `args` (program name first), runs the command and returns the exit code.
@@ -46,6 +52,8 @@ where
         Command::Replay(a) => replay::run(&a),
         Command::Scenario(a) => scenario::run(&a),
         Command::Explore(a) => explore::run(&a),
+        Command::KillTest(a) => killtest::run(&a),
+        Command::KillTestChild(a) => killtest::run_child_command(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,399 @@
+//! The kill-test: the store on a real disk in a child process, killed with SIGKILL at seeded
+//! moments, checked with the same model and checker as the simulated runs.
+//!
+//! # Why a real kill
+//!
+//! `SimFs` is a model of the kernel; this checks the model against the real thing: real threads
+//! (the engine runs with background flush and compaction), real files, a real `flock` that the
+//! kernel must drop when the holder dies.
+//!
+//! # Fault model
+//!
+//! A SIGKILL ends the process, not the machine: everything the process handed to the kernel
+//! (every completed `write`, rename, create, remove) stays, in the page cache, whether or not it
+//! was ever synced. That is `CrashPolicy::KeepAll`. So the recovered state must be the model
+//! after k writes with A <= k <= N, where A is the last *acknowledged* write and N the last
+//! issued: a store that has handed every acknowledged write to the kernel loses none of them to
+//! a kill. `--lower durable` relaxes A to D, the last durability point, which is all the
+//! contract of DESIGN section 3 promises after a power cut.
+//!
+//! What a kill cannot expose: anything about what reaches the *disk*. A missing fsync, a missing
+//! directory sync, a torn or reordered write need the power to go; the page cache hides them
+//! all. The careless store's three bugs are of that kind (its log's name never synced, a torn
+//! last line trusted, batches without a commit marker: each batch is one `write` call, which a
+//! kill does not cut), so it passes the kill-test, and the simulator is what catches it. What a
+//! kill does expose is state held in the process: the buffered store acknowledges writes that
+//! are still in a user-space buffer, and a kill loses them.
+//!
+//! # A round
+//!
+//! 1. The parent draws the round's seed and the kill delay (log-uniform from 1 ms to
+//!    `delay_max`, so many kills land early, during the child's recovery) from the run's seed.
+//! 2. It starts the same binary's hidden `kill-test-child` subcommand with the directory, the
+//!    store, the round seed and the id of the round's first write ([`child`]).
+//! 3. The child opens the store (recovering from the last kill) on `StdFs` wrapped in
+//!    [`phase_fs::PhaseFs`], then runs the endless seeded workload of [`workload`], reporting
+//!    each issued and acknowledged write, each durability point and each phase label as a line
+//!    on stdout ([`protocol`]).
+//! 4. `delay` after the child's first line the parent sends SIGKILL, reaps the child, replays
+//!    its lines into the [`History`] (regenerating each write from the round's seed, [`round`]),
+//!    opens the store itself (which proves the dead child's LOCK was released), checks the
+//!    store's invariants and the recovered state ([`recover`], [`crate::checker`]), and rebases
+//!    the model on the accepted prefix for the next round, on the same directory.
+
+pub mod child;
+pub mod phase_fs;
+pub mod protocol;
+pub mod recover;
+pub mod report;
+pub mod round;
+pub mod stores;
+pub mod workload;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::checker::{self, Verdict, Violation, ViolationKind};
+use crate::model::{History, Outcome, State};
+
+pub use child::{ChildArgs, run_child};
+pub use report::{KillReport, KillTestOutcome, LowerBound};
+pub use stores::KillStoreKind;
+
+/// How long a kill-test runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// Rounds are started until this much wall time has passed.
+    Time(Duration),
+    /// Exactly this many rounds.
+    Rounds(u64),
+}
+
+/// What a kill-test does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KillTestOptions {
+    /// The directory to run in (must hold no store yet); `None`: a temporary directory.
+    pub dir: Option<PathBuf>,
+    pub budget: Budget,
+    pub seed: u64,
+    pub store: KillStoreKind,
+    pub lower: LowerBound,
+    /// The longest kill delay.
+    pub delay_max: Duration,
+    /// The binary that has the `kill-test-child` subcommand (the `powercut` binary).
+    pub child_exe: PathBuf,
+}
+
+impl KillTestOptions {
+    /// Options for `child_exe` with the defaults: 20 rounds, seed 0, the engine, the acked bound,
+    /// kills up to 300 ms.
+    pub fn new(child_exe: impl Into<PathBuf>) -> KillTestOptions {
+        KillTestOptions {
+            dir: None,
+            budget: Budget::Rounds(20),
+            seed: 0,
+            store: KillStoreKind::Engine,
+            lower: LowerBound::Acked,
+            delay_max: Duration::from_millis(300),
+            child_exe: child_exe.into(),
+        }
+    }
+}
+
+/// Why a kill-test could not run at all (not a violation: bad usage or a broken machine).
+#[derive(Debug, thiserror::Error)]
+pub enum KillTestError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> KillTestError {
+    let context = context.into();
+    move |source| KillTestError::Io { context, source }
+}
+
+/// The directory a run works in; a temporary one is removed at the end unless kept.
+enum WorkDir {
+    Given(PathBuf),
+    Temp(tempfile::TempDir),
+}
+
+impl WorkDir {
+    fn open(dir: Option<&Path>) -> Result<WorkDir, KillTestError> {
+        let Some(dir) = dir else {
+            let temp = tempfile::Builder::new()
+                .prefix("powercut-kill-")
+                .tempdir()
+                .map_err(io_error("creating a temporary directory"))?;
+            return Ok(WorkDir::Temp(temp));
+        };
+        let db = dir.join(recover::DB_DIR);
+        if db.exists() {
+            return Err(KillTestError::Usage(format!(
+                "--dir {}: {} already exists; the kill-test starts from an empty store (give a \
+                 new or empty directory)",
+                dir.display(),
+                db.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
+        Ok(WorkDir::Given(dir.to_path_buf()))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            WorkDir::Given(p) => p,
+            WorkDir::Temp(t) => t.path(),
+        }
+    }
+
+    /// Leaves the directory on disk and returns its path.
+    fn keep(self) -> PathBuf {
+        match self {
+            WorkDir::Given(p) => p,
+            WorkDir::Temp(t) => t.keep(),
+        }
+    }
+}
+
+/// The model and tallies carried from round to round.
+struct Run<'a> {
+    options: &'a KillTestOptions,
+    dir: PathBuf,
+    history: History,
+    outcome: KillTestOutcome,
+}
+
+/// Runs a kill-test.
+pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillTestError> {
+    let work = WorkDir::open(options.dir.as_deref())?;
+    let mut run = Run {
+        options,
+        dir: work.path().to_path_buf(),
+        history: History::new(),
+        outcome: KillTestOutcome {
+            seed: options.seed,
+            store: options.store.name().to_string(),
+            dir: work.path().to_path_buf(),
+            dir_kept: options.dir.is_some(),
+            rounds: 0,
+            elapsed: Duration::ZERO,
+            kills_by_phase: BTreeMap::new(),
+            writes_issued: 0,
+            writes_acked: 0,
+            unacked_recovered: 0,
+            acked_not_durable: 0,
+            report: None,
+        },
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let start = Instant::now();
+    loop {
+        let more = match options.budget {
+            Budget::Time(t) => start.elapsed() < t,
+            Budget::Rounds(n) => run.outcome.rounds < n,
+        };
+        if !more {
+            break;
+        }
+        let round_seed: u64 = rng.random();
+        let delay = draw_delay(&mut rng, options.delay_max);
+        run.outcome.rounds += 1;
+        if let Some(report) = run.round(round_seed, delay)? {
+            run.outcome.report = Some(report);
+            break;
+        }
+    }
+    run.outcome.elapsed = start.elapsed();
+    if run.outcome.report.is_some() {
+        run.outcome.dir_kept = true;
+        run.outcome.dir = work.keep();
+    } else if run.outcome.dir_kept {
+        run.outcome.dir = work.keep();
+    }
+    Ok(run.outcome)
+}
+
+/// A delay log-uniform between 1 ms and `max`: as many kills in the first milliseconds (the
+/// child's recovery) as in the last hundreds (steady writing with background work).
+fn draw_delay(rng: &mut ChaCha8Rng, max: Duration) -> Duration {
+    let lo = 1_000f64.ln();
+    let hi = (max.as_micros().max(1_001) as f64).ln();
+    let micros = rng.random_range(lo..hi).exp();
+    Duration::from_micros(micros as u64)
+}
+
+impl Run<'_> {
+    /// Runs one round; `Some(report)` when it broke the contract.
+    fn round(
+        &mut self,
+        round_seed: u64,
+        delay: Duration,
+    ) -> Result<Option<KillReport>, KillTestError> {
+        let first_id = self.history.next_id;
+        let args = ChildArgs {
+            dir: self.dir.clone(),
+            store: self.options.store,
+            seed: round_seed,
+            first_id,
+        };
+        let child =
+            round::run_child_process(&self.options.child_exe, &args, delay).map_err(io_error(
+                format!("running the child {}", self.options.child_exe.display()),
+            ))?;
+        let mut workload = workload::RoundWorkload::new(round_seed, first_id);
+        let tally = round::apply_lines(&mut self.history, &mut workload, &child.lines);
+        let lower = match self.options.lower {
+            LowerBound::Acked => tally.acked,
+            LowerBound::Durable => tally.durable,
+        };
+        let issued = self.history.issued();
+        self.outcome.writes_issued += issued as u64;
+        self.outcome.writes_acked += tally.acked as u64;
+        self.outcome.acked_not_durable += tally.acked.saturating_sub(tally.durable) as u64;
+        if child.killed {
+            *self
+                .outcome
+                .kills_by_phase
+                .entry(tally.kill_phase().to_string())
+                .or_default() += 1;
+        }
+        let (violation, recovered) = match child_violation(&child, &tally) {
+            Some(v) => (Some(v), State::new()),
+            None => self.check_recovery(lower),
+        };
+        Ok(violation.map(|violation| {
+            let violation = self.name_lost_acknowledged(violation, &recovered, &tally);
+            KillReport {
+                lost_acknowledged: report::lost_acknowledged(
+                    &self.history,
+                    &recovered,
+                    tally.acked,
+                ),
+                violation,
+                store: self.options.store.name().to_string(),
+                seed: self.options.seed,
+                round: self.outcome.rounds,
+                round_seed,
+                first_id,
+                kill_delay: child.killed.then_some(delay),
+                kill_phase: tally.kill_phase().to_string(),
+                lower_bound: self.options.lower,
+                durable: tally.durable,
+                acked: tally.acked,
+                issued,
+                last_lines: child.lines[child.lines.len().saturating_sub(30)..].to_vec(),
+                child_stderr: child.stderr.clone(),
+                dir: self.dir.clone(),
+                rerun: format!(
+                    "powercut kill-test --store {} --seed {} --rounds {} --lower {}",
+                    self.options.store,
+                    self.options.seed,
+                    self.outcome.rounds,
+                    self.options.lower.name()
+                ),
+            }
+        }))
+    }
+
+    /// A rejected state that is a clean prefix, only shorter than the acknowledged writes, is
+    /// said so in plain words: the checker would name it by its first symptom (a deleted key
+    /// back, a value gone), while the cause is acknowledged writes the kill took.
+    fn name_lost_acknowledged(
+        &self,
+        violation: Violation,
+        recovered: &State,
+        tally: &round::RoundTally,
+    ) -> Violation {
+        if self.options.lower != LowerBound::Acked || violation.bounds.is_none() {
+            return violation;
+        }
+        let Verdict::Accepted { k } = checker::check_recovery(&self.history, recovered, 0) else {
+            return violation;
+        };
+        if k >= tally.acked {
+            return violation;
+        }
+        let first_id = self.history.next_id - self.history.issued() as u64;
+        let message = format!(
+            "acknowledged writes were lost: the recovered state is the model after {k} writes, a \
+             clean prefix, but {} were acknowledged, so writes {}..={} (ids {}..={}) were lost \
+             by a process kill, which keeps everything handed to the kernel ({} were durable)",
+            tally.acked,
+            k + 1,
+            tally.acked,
+            first_id + k as u64,
+            first_id + tally.acked as u64 - 1,
+            tally.durable
+        );
+        Violation {
+            kind: ViolationKind::LostDurable,
+            message,
+            ..violation
+        }
+    }
+
+    /// Opens the store after the kill and checks it; rebases the model when it is accepted.
+    /// Returns the violation, if any, and the recovered state.
+    fn check_recovery(&mut self, lower: usize) -> (Option<Violation>, State) {
+        let recovered = match recover::recover(self.options.store, &self.dir) {
+            Ok(state) => state,
+            Err(f) => return (Some(Violation::new(f.kind, f.message)), State::new()),
+        };
+        match checker::check_recovery(&self.history, &recovered, lower) {
+            Verdict::Accepted { k } => {
+                let acked = self
+                    .history
+                    .writes
+                    .iter()
+                    .rposition(|w| w.outcome == Outcome::Acked)
+                    .map_or(0, |p| p + 1);
+                self.outcome.unacked_recovered += k.saturating_sub(acked) as u64;
+                self.history.rebase(k);
+                (None, recovered)
+            }
+            Verdict::Rejected(v) => (Some(v), recovered),
+        }
+    }
+}
+
+/// A violation the child's own run shows: a read that missed a write, an error from the store,
+/// a death before the kill, or lines the parent cannot follow.
+fn child_violation(child: &round::ChildRun, tally: &round::RoundTally) -> Option<Violation> {
+    if let Some(t) = &tally.child_violation {
+        return Some(Violation::new(ViolationKind::ReadYourWrites, t.clone()));
+    }
+    if let Some(t) = &tally.child_error {
+        return Some(Violation::new(
+            ViolationKind::UnexpectedError,
+            format!("the store failed in the child on a healthy disk: {t}"),
+        ));
+    }
+    if !child.killed {
+        let kind = if child.stderr.contains("panicked") {
+            ViolationKind::Panic
+        } else {
+            ViolationKind::UnexpectedError
+        };
+        return Some(Violation::new(
+            kind,
+            format!("the child died before the kill ({})", child.status),
+        ));
+    }
+    tally.protocol_error.as_ref().map(|e| {
+        Violation::new(
+            ViolationKind::UnexpectedError,
+            format!("the child's report could not be followed: {e}"),
+        )
+    })
+}
