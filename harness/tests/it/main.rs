@@ -4,4 +4,5 @@
 
 mod careless;
 mod checker;
+mod killtest;
 mod shrinking;
