@@ -275,3 +275,30 @@ impl fmt::Display for KillTestOutcome {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(k: &str, v: &str) -> Mutation {
+        Mutation::Put {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn lost_acknowledged_names_keys_whose_acknowledged_value_is_gone() {
+        let mut h = History::new();
+        h.issue(vec![put("a", "w0")], false);
+        h.issue(vec![put("b", "w1")], false);
+        h.issue(vec![put("a", "w2")], false);
+        // Two acknowledged, the third in flight: "b" lost, "a" holds the in-flight value.
+        let recovered: State = [("a".to_string(), "w2".to_string())].into();
+        let lost = lost_acknowledged(&h, &recovered, 2);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].key, "b");
+        assert_eq!(lost[0].expected.as_deref(), Some("w1"));
+        assert_eq!(lost[0].recovered, None);
+    }
+}

@@ -202,3 +202,60 @@ fn issue(history: &mut History, workload: &mut RoundWorkload, id: u64) -> Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first `n` writes of a round, as the child would report them.
+    fn writes(seed: u64, first_id: u64, n: usize) -> Vec<u64> {
+        let mut w = RoundWorkload::new(seed, first_id);
+        let mut ids = Vec::new();
+        while ids.len() < n {
+            if let KillOp::Write { id, .. } = w.next_op() {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn the_childs_lines_rebuild_the_round_in_the_history() {
+        let mut history = History::new();
+        let ids = writes(5, 0, 3);
+        let lines: Vec<String> = [
+            "s".to_string(),
+            "p recovery".to_string(),
+            "o".to_string(),
+            "p write".to_string(),
+            format!("i {}", ids[0]),
+            format!("a {}", ids[0]),
+            format!("d {}", ids[0] + 1),
+            format!("i {}", ids[1]),
+            format!("a {}", ids[1]),
+            format!("i {}", ids[2]),
+            "p flush".to_string(),
+        ]
+        .into();
+        let tally = apply_lines(&mut history, &mut RoundWorkload::new(5, 0), &lines);
+        assert_eq!(history.issued(), 3);
+        assert_eq!(tally.acked, 2);
+        assert_eq!(tally.durable, 1);
+        assert_eq!(history.durable, 1);
+        assert_eq!(history.writes[2].outcome, Outcome::InFlight);
+        assert!(tally.opened);
+        assert_eq!(tally.kill_phase(), "flush");
+        assert_eq!(tally.protocol_error, None);
+    }
+
+    #[test]
+    fn a_write_the_workload_did_not_draw_is_a_protocol_error() {
+        let mut history = History::new();
+        history.next_id = 10;
+        let lines = vec!["s".to_string(), "i 11".to_string()];
+        let tally = apply_lines(&mut history, &mut RoundWorkload::new(5, 10), &lines);
+        assert_eq!(tally.kill_phase(), "startup");
+        let err = tally.protocol_error.expect("a skipped id is refused");
+        assert!(err.contains("expected write 10"), "{err}");
+    }
+}

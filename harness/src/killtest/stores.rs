@@ -78,7 +78,7 @@ pub fn engine_options() -> engine::Options {
         block_cache_bytes: 1 << 20,
         l0_compaction_trigger: 4,
         level1_bytes: 512 << 10,
-        manifest_rollover_bytes: 16 << 10,
+        manifest_rollover_bytes: 2 << 10,
         background: engine::Background::Threads,
         ..engine::Options::default()
     }
