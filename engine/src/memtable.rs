@@ -51,9 +51,13 @@ impl Memtable {
 
     /// The newest entry for `key` with a sequence number at most `snapshot`.
     pub fn get(&self, key: &[u8], snapshot: u64) -> Option<Slot> {
-        let start = (key.to_vec(), Reverse(snapshot));
-        let entry = self.map.range(start..).next()?;
-        (entry.key().0 == key).then(|| entry.value().clone())
+        self.get_at(&(key.to_vec(), Reverse(snapshot)))
+    }
+
+    /// Like `get`, with the lookup key built once by the caller for several memtables.
+    pub fn get_at(&self, start: &(Vec<u8>, Reverse<u64>)) -> Option<Slot> {
+        let entry = self.map.lower_bound(Bound::Included(start))?;
+        (entry.key().0 == start.0).then(|| entry.value().clone())
     }
 
     /// The newest visible entry of every key in the range, in key order.

@@ -16,6 +16,8 @@
 //! Test controls (cutting the power, rebooting, injecting faults) are methods on [`SimFs`], not
 //! on the trait, so production code cannot call them by accident.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::io;
 use std::path::Path;

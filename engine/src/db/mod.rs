@@ -13,6 +13,7 @@ mod read;
 mod recovery;
 mod write;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -192,16 +193,16 @@ impl Db {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        self.inner.write_ops(std::slice::from_ref(&op), wo)
+        self.inner.write_ops(Cow::Owned(vec![op]), wo)
     }
 
     pub fn delete(&self, key: &[u8], wo: WriteOptions) -> Result<()> {
         let op = BatchOp::Delete { key: key.to_vec() };
-        self.inner.write_ops(std::slice::from_ref(&op), wo)
+        self.inner.write_ops(Cow::Owned(vec![op]), wo)
     }
 
     pub fn write(&self, batch: &WriteBatch, wo: WriteOptions) -> Result<()> {
-        self.inner.write_ops(&batch.ops, wo)
+        self.inner.write_ops(Cow::Borrowed(&batch.ops), wo)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {

@@ -85,8 +85,9 @@ impl Inner {
 
 /// The newest entry for `key` in a snapshot: `None` if absent, `Some(None)` if deleted.
 fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
+    let start = (key.to_vec(), std::cmp::Reverse(seq));
     for mem in &sv.mems {
-        if let Some(slot) = mem.get(key, seq) {
+        if let Some(slot) = mem.get_at(&start) {
             return Ok(Some(slot));
         }
     }

@@ -1,5 +1,6 @@
 //! The write path: WAL append, memtable insert, memtable switch, stalls, sync.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -12,7 +13,8 @@ use crate::wal::WalWriter;
 
 impl Inner {
     /// Logs and applies one atomic batch.
-    pub fn write_ops(&self, ops: &[BatchOp], wo: WriteOptions) -> Result<()> {
+    /// Owned operations move into the memtable without another copy.
+    pub fn write_ops(&self, ops: Cow<'_, [BatchOp]>, wo: WriteOptions) -> Result<()> {
         self.check_writable()?;
         if ops.iter().any(|op| op.key().len() > u32::MAX as usize / 2) {
             return Err(Error::InvalidArgument("key too long".into()));
@@ -27,12 +29,17 @@ impl Inner {
             .map_err(|e| self.poison(e))
     }
 
-    fn log_and_apply(&self, w: &mut Writer, ops: &[BatchOp], wo: WriteOptions) -> Result<()> {
+    fn log_and_apply(
+        &self,
+        w: &mut Writer,
+        ops: Cow<'_, [BatchOp]>,
+        wo: WriteOptions,
+    ) -> Result<()> {
         if bug!(self.options, MemtableBeforeWal) {
-            self.apply_to_memtable(w, ops);
-            return self.append_to_wal(w, ops, wo);
+            self.apply_to_memtable(w, Cow::Borrowed(&*ops));
+            return self.append_to_wal(w, &ops, wo);
         }
-        self.append_to_wal(w, ops, wo)?;
+        self.append_to_wal(w, &ops, wo)?;
         self.apply_to_memtable(w, ops);
         Ok(())
     }
@@ -51,15 +58,13 @@ impl Inner {
         Ok(())
     }
 
-    fn apply_to_memtable(&self, w: &mut Writer, ops: &[BatchOp]) {
+    fn apply_to_memtable(&self, w: &mut Writer, ops: Cow<'_, [BatchOp]>) {
         let mut seq = w.last_seq;
-        for op in ops {
+        for op in ops.into_owned() {
             seq += 1;
             match op {
-                BatchOp::Put { key, value } => {
-                    w.active.insert(key.clone(), seq, Some(value.clone()))
-                }
-                BatchOp::Delete { key } => w.active.insert(key.clone(), seq, None),
+                BatchOp::Put { key, value } => w.active.insert(key, seq, Some(value)),
+                BatchOp::Delete { key } => w.active.insert(key, seq, None),
             }
         }
         w.last_seq = seq;

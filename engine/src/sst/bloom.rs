@@ -26,7 +26,11 @@ pub struct Bloom {
 fn probe_positions(hash: u64, probes: u8, nbits: u64) -> impl Iterator<Item = u64> {
     let h1 = hash;
     let h2 = hash.rotate_left(21) | 1;
-    (0..u64::from(probes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % nbits)
+    // Multiply-shift maps a 64-bit hash onto 0..nbits without a division.
+    (0..u64::from(probes)).map(move |i| {
+        let h = h1.wrapping_add(i.wrapping_mul(h2));
+        ((u128::from(h) * u128::from(nbits)) >> 64) as u64
+    })
 }
 
 impl Bloom {

@@ -1,5 +1,6 @@
 //! Reading an SST: point lookups through the filter and index, and ordered iteration.
 
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,9 @@ use super::index::{self, IndexEntry};
 use crate::cache::BlockCache;
 use crate::error::{Error, IoContext, Result};
 use crate::memtable::Slot;
+
+/// How much an uncached walk reads with one call.
+const READAHEAD_BYTES: u64 = 512 << 10;
 
 /// An open SST: its index and filter in memory, its data blocks read on demand.
 #[derive(Debug)]
@@ -90,6 +94,34 @@ impl Table {
         Ok(block)
     }
 
+    /// Reads data blocks from `first` on, as many as fit in `max_bytes` (at least one), with one
+    /// read call: compactions walk whole tables and need no cache.
+    fn read_blocks(&self, first: usize, max_bytes: u64) -> Result<VecDeque<Arc<Block>>> {
+        let start = self.index[first].offset;
+        let mut end = first + 1;
+        while end < self.index.len()
+            && self.index[end].offset + u64::from(self.index[end].len) - start <= max_bytes
+        {
+            end += 1;
+        }
+        let last = &self.index[end - 1];
+        let bytes = read_range(
+            &*self.file,
+            &self.path,
+            start,
+            last.offset + u64::from(last.len) - start,
+        )?;
+        let mut blocks = VecDeque::with_capacity(end - first);
+        for entry in &self.index[first..end] {
+            let at = (entry.offset - start) as usize;
+            let raw = bytes[at..at + entry.len as usize].to_vec();
+            let block =
+                Block::decode(raw).map_err(|r| Error::corruption(&self.path, entry.offset, r))?;
+            blocks.push_back(Arc::new(block));
+        }
+        Ok(blocks)
+    }
+
     /// The entry for `key` if this table has one (`Some(None)` is a tombstone).
     pub fn get(&self, key: &[u8], hash: u64) -> Result<Option<Slot>> {
         if !self.bloom.may_contain(hash) {
@@ -129,6 +161,7 @@ impl Table {
             upper: upper.map(<[u8]>::to_vec),
             block_index: first_block,
             block: None,
+            ahead: VecDeque::new(),
             pos: 0,
             cached,
             done: false,
@@ -151,6 +184,8 @@ pub struct TableIter {
     upper: Bound<Vec<u8>>,
     block_index: usize,
     block: Option<Arc<Block>>,
+    /// Blocks read ahead (uncached walks only).
+    ahead: VecDeque<Arc<Block>>,
     pos: usize,
     cached: bool,
     done: bool,
@@ -161,7 +196,17 @@ impl TableIter {
         if self.block_index >= self.table.index.len() {
             return Ok(false);
         }
-        let block = self.table.block(self.block_index, self.cached)?;
+        let block = if self.cached {
+            self.table.block(self.block_index, true)?
+        } else {
+            if self.ahead.is_empty() {
+                self.ahead = self.table.read_blocks(self.block_index, READAHEAD_BYTES)?;
+            }
+            match self.ahead.pop_front() {
+                Some(block) => block,
+                None => return Ok(false),
+            }
+        };
         self.pos = match &self.lower {
             Bound::Included(k) => block.seek(k),
             Bound::Excluded(k) => {

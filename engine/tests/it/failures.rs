@@ -199,7 +199,11 @@ fn power_loss_in_threaded_mode_returns_errors_and_never_hangs() {
 }
 
 /// One step of the small workload below and the model state after it.
-fn workload_step(db: &Db, i: u32, model: &mut BTreeMap<Vec<u8>, Vec<u8>>) -> engine::Result<bool> {
+pub fn workload_step(
+    db: &Db,
+    i: u32,
+    model: &mut BTreeMap<Vec<u8>, Vec<u8>>,
+) -> engine::Result<bool> {
     let k = key(i % 37);
     let synced = i.is_multiple_of(5);
     let wo = if synced { SYNC } else { NOSYNC };
@@ -276,7 +280,7 @@ fn crash_after_every_mutating_call_recovers_a_prefix() {
     }
 }
 
-fn workload_step_model_only(i: u32, model: &mut BTreeMap<Vec<u8>, Vec<u8>>) -> Option<()> {
+pub fn workload_step_model_only(i: u32, model: &mut BTreeMap<Vec<u8>, Vec<u8>>) -> Option<()> {
     let k = key(i % 37);
     match i % 11 {
         3 => {

@@ -7,9 +7,11 @@
 #![allow(clippy::disallowed_methods)]
 
 mod basics;
+mod cli;
 mod common;
 mod concurrency;
 mod failures;
 mod model;
 mod no_std_fs;
 mod recovery;
+mod sim;

@@ -24,7 +24,7 @@ pub enum Op {
     Reopen,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
         8 => any::<u8>().prop_map(Op::Delete),

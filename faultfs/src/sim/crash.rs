@@ -142,7 +142,8 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
 pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
     match change {
         Pending::Write { offset, data } => write_into(bytes, *offset, data),
-        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(usize::MAX), 0),
+        // Lengths were checked against FILE_BYTES_MAX when the change was made.
+        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
     }
 }
 
@@ -150,6 +151,7 @@ pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
 pub(crate) fn file_after(inode: &Inode, fate: &FileFate, sector: u64) -> Arc<Vec<u8>> {
     match fate {
         FileFate::DropAll => Arc::clone(&inode.durable),
+        FileFate::KeepAll if !inode.live_diverged => Arc::clone(&inode.live),
         FileFate::KeepAll => {
             let mut bytes = inode.durable.as_ref().clone();
             for change in &inode.pending {
@@ -209,6 +211,28 @@ pub(crate) fn build_image(state: &State, choice: &Choice) -> DiskImage {
         Some(fate) => file_after(inode, fate, choice.sector),
         None => Arc::clone(&inode.durable),
     })
+}
+
+/// The disk a crash with `choice` leaves, built by a reboot that is about to replace the state:
+/// files whose pending pieces survive in part are patched in place instead of copied.
+pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> DiskImage {
+    state.durable_changed();
+    for (ino, fate) in choice.files.iter_mut() {
+        let FileFate::Pieces(fills) = fate else {
+            continue;
+        };
+        let Some(inode) = state.inodes.get_mut(ino) else {
+            continue;
+        };
+        let pending = std::mem::take(&mut inode.pending);
+        let bytes = Arc::make_mut(&mut inode.durable);
+        for (piece, fill) in pieces(&pending, choice.sector).iter().zip(fills.iter()) {
+            apply_piece(bytes, &pending[piece.op], piece, *fill);
+        }
+        // The durable bytes now hold what survived.
+        *fate = FileFate::DropAll;
+    }
+    build_image(state, &choice)
 }
 
 /// The durable disk (what `Strict` keeps), cached until the durable state changes.
@@ -272,6 +296,9 @@ pub(crate) fn sample(
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
     describe(state, &choice, &mut lines);
+    if lines.is_empty() {
+        lines.push("nothing pending: the disk is exactly its durable state".to_string());
+    }
     (choice, lines)
 }
 

@@ -20,7 +20,7 @@ use super::state::State;
 /// equivalent outcomes cannot spin for long.
 const CANDIDATES_PER_IMAGE: usize = 64;
 /// The least number of candidates any walk may build, so small cases are enumerated completely.
-const CANDIDATES_MIN: usize = 1 << 16;
+const CANDIDATES_MIN: usize = 1 << 12;
 
 /// The distinct disks a crash now can leave under `policy`, at most `bound`, deduplicated.
 pub(crate) fn images(state: &State, policy: CrashPolicy, bound: usize) -> Vec<DiskImage> {

@@ -21,6 +21,11 @@
 //! neither and never a mix. Open handles name inodes, so they keep working after a rename or
 //! remove of their path, like POSIX descriptors.
 //!
+//! `lock` creates a missing lock file like `StdFs` does (a pending create), but it is not a
+//! mutating operation: it is no crash point and `crash_after_ops` does not count it. Locks live
+//! in memory only and a reboot releases them all. Files are limited to 1 GiB (EFBIG beyond),
+//! since they are not sparse. Renaming a directory is refused (`Unsupported`).
+//!
 //! A power cut (`power_off`, or `crash_after_ops(n)` at the (n+1)-th mutating operation) makes
 //! every later call on the fs and on every handle fail with [`crate::power_loss_error`]; nothing
 //! reaches the disk after it. `reboot(policy, seed)` builds the post-crash disk from the durable
@@ -72,7 +77,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::{File, Fs, Lock, Phase, confine};
 
@@ -83,186 +87,11 @@ mod faults;
 mod image;
 mod ops;
 mod state;
+mod types;
 
 pub use image::DiskImage;
 use state::State;
-
-/// How much of the pending (not yet durable) state survives a power cut.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CrashPolicy {
-    /// Nothing pending survives.
-    Strict,
-    /// Everything written survives (a process kill: the page cache outlives the process).
-    KeepAll,
-    /// Per file a random prefix of pending writes survives, the last one possibly cut at a sector
-    /// boundary; per directory a random prefix of pending namespace operations survives.
-    Torn { sector: u32 },
-    /// Every pending sector and namespace operation survives or not on its own; renames stay atomic.
-    Reorder { sector: u32 },
-}
-
-/// Glob-style pattern over a path: `*` matches any run of characters (including `/`), `?` one
-/// character. A pattern with no `/` is matched against the file name only.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PathPattern(pub String);
-
-/// Which kind of file operation an I/O-error fault aims at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IoOp {
-    Read,
-    Write,
-    Sync,
-}
-
-/// How a failed fsync behaves (CuttleFS, ATC'20).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FsyncMode {
-    /// EIO now; the pending pages are marked clean and never reach the disk; reads still show them.
-    MarkClean,
-    /// This sync succeeds, the next sync of the file reports EIO.
-    ReportLater,
-    /// EIO now; the file's live bytes go back to its durable bytes.
-    Revert,
-}
-
-/// A fault armed with [`SimFs::inject`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Fault {
-    /// EIO on the `nth` (1-based) matching operation on files matching `path`.
-    IoError {
-        op: IoOp,
-        path: PathPattern,
-        nth: u64,
-    },
-    /// ENOSPC on any write once the live bytes of all files would pass `capacity_bytes`.
-    NoSpace { capacity_bytes: u64 },
-    /// The `nth` sync of a matching file fails in `mode`.
-    FsyncFailure {
-        path: PathPattern,
-        nth: u64,
-        mode: FsyncMode,
-    },
-    /// At the next reboot, one bit of the durable bytes of a matching file flips (at `offset`, or
-    /// at a seeded offset when `None`).
-    BitFlip {
-        path: PathPattern,
-        offset: Option<u64>,
-    },
-    /// At the next reboot, one durable sector of a matching file is replaced by zeros or garbage.
-    TornSector {
-        path: PathPattern,
-        offset: Option<u64>,
-        sector: u32,
-    },
-    /// The `nth` write to a matching file lands at another offset of the file (seeded).
-    MisdirectedWrite { path: PathPattern, nth: u64 },
-    /// At the next reboot, a matching file's durable bytes are cut at `offset` (seeded if `None`).
-    Truncate {
-        path: PathPattern,
-        offset: Option<u64>,
-    },
-}
-
-/// A fault's class, for coverage matrices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultClass {
-    ReadError,
-    WriteError,
-    SyncError,
-    NoSpace,
-    FsyncMarkClean,
-    FsyncReportLater,
-    FsyncRevert,
-    BitFlip,
-    TornSector,
-    MisdirectedWrite,
-    Truncate,
-}
-
-/// What an operation did, as recorded in the event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// Position in the log, from 0.
-    pub index: u64,
-    /// The phase label in force.
-    pub phase: Phase,
-    /// The operation and its arguments.
-    pub op: EventOp,
-    /// `"ok"`, `"power_loss"`, or the error (`"EIO"`, `"ENOSPC"`, `"NotFound"`, ...).
-    pub result: String,
-    /// The fault that fired on this operation, if any.
-    pub fault: Option<FaultClass>,
-}
-
-/// An operation in the event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum EventOp {
-    Create {
-        path: String,
-    },
-    Open {
-        path: String,
-    },
-    Read {
-        path: String,
-        offset: u64,
-        len: u64,
-    },
-    Write {
-        path: String,
-        offset: u64,
-        len: u64,
-    },
-    SetLen {
-        path: String,
-        len: u64,
-    },
-    Sync {
-        path: String,
-    },
-    Rename {
-        from: String,
-        to: String,
-    },
-    Remove {
-        path: String,
-    },
-    List {
-        path: String,
-    },
-    CreateDir {
-        path: String,
-    },
-    SyncDir {
-        path: String,
-    },
-    Exists {
-        path: String,
-    },
-    Lock {
-        path: String,
-    },
-    PowerOff,
-    /// A reboot, with a line per file or name saying what was kept, torn or dropped.
-    Reboot {
-        policy: CrashPolicy,
-        seed: u64,
-        outcome: Vec<String>,
-    },
-    /// A damage fault applied to the disk at reboot.
-    Damage {
-        path: String,
-        offset: u64,
-        what: String,
-    },
-}
+pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 
 /// The state at a crash point, handed to a hook before a mutating operation is applied.
 pub struct CrashPoint<'a> {
@@ -385,7 +214,7 @@ impl SimFs {
         let mut st = self.lock_state();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (choice, outcome) = crash::sample(&st, policy, &mut rng);
-        let mut image = crash::build_image(&st, &choice);
+        let mut image = crash::build_image_consuming(&mut st, choice);
         let state = &mut *st;
         let damage = faults::apply_damage(&mut state.faults, &mut image, &mut rng);
         log(
@@ -418,6 +247,11 @@ impl SimFs {
     /// [`DiskImage::content_hash`] appear once.
     pub fn crash_images(&self, policy: CrashPolicy, bound: usize) -> Vec<DiskImage> {
         enumerate::images(&self.lock_state(), policy, bound)
+    }
+
+    /// The durable disk: what a `Strict` crash now would leave (without damage faults).
+    pub fn durable_image(&self) -> DiskImage {
+        crash::durable_image(&self.lock_state()).clone()
     }
 
     /// Arms a fault; it fires on the matching operation (or at the next reboot for damage).

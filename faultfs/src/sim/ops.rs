@@ -12,6 +12,14 @@ use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class}
 use super::state::{DurableNames, Entry, Inode, NsOp, Pending, State, split};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
+/// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
+/// must be refused (EFBIG) rather than allocated.
+pub(crate) const FILE_BYTES_MAX: u64 = 1 << 30;
+
+fn too_large(path: &Path) -> io::Error {
+    errno_at(io::Error::from_raw_os_error(libc::EFBIG), path)
+}
+
 /// An error of `kind` whose message starts with the path as the caller gave it.
 pub(crate) fn path_error(kind: ErrorKind, path: &Path, msg: &str) -> io::Error {
     io::Error::new(kind, format!("{}: {msg}", path.display()))
@@ -344,18 +352,15 @@ impl State {
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .filter(|e| usize::try_from(*e).is_ok());
+            .filter(|e| *e <= FILE_BYTES_MAX);
         let Some(end) = end else {
-            return Err(path_error(
-                ErrorKind::InvalidInput,
-                shown,
-                "write passes the largest file size",
-            ));
+            return Err(too_large(shown));
         };
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
         let inode = self.inode(ino, shown)?;
-        write_into(&mut inode.live, offset, data);
+        write_into(Arc::make_mut(&mut inode.live), offset, data);
+        inode.live_diverged |= landing != offset;
         inode.pending.push(Pending::Write {
             offset: landing,
             data: data.to_vec(),
@@ -382,17 +387,13 @@ impl State {
     }
 
     pub(crate) fn set_len(&mut self, ino: u64, len: u64, shown: &Path) -> io::Result<()> {
-        if usize::try_from(len).is_err() {
-            return Err(path_error(
-                ErrorKind::InvalidInput,
-                shown,
-                "length passes the largest file size",
-            ));
+        if len > FILE_BYTES_MAX {
+            return Err(too_large(shown));
         }
         self.inode(ino, shown)?;
         self.check_space(ino, len, shown)?;
         let inode = self.inode(ino, shown)?;
-        apply_change(&mut inode.live, &Pending::SetLen(len));
+        apply_change(Arc::make_mut(&mut inode.live), &Pending::SetLen(len));
         inode.pending.push(Pending::SetLen(len));
         Ok(())
     }
@@ -411,6 +412,7 @@ impl State {
             // it, and the pages since then were marked clean without reaching the disk.
             inode.report_later = false;
             inode.pending.clear();
+            inode.live_diverged = true;
             self.fired = Some(FaultClass::FsyncReportLater);
             return Err(errno_at(eio(), shown));
         }
@@ -422,6 +424,7 @@ impl State {
                 // ext4 / XFS: the pages are marked clean, so they never reach the disk, but the
                 // page cache still shows them to reads, and the next sync has nothing to report.
                 inode.pending.clear();
+                inode.live_diverged = true;
                 self.fired = Some(fsync_class(mode));
                 Err(errno_at(eio(), shown))
             }
@@ -430,8 +433,9 @@ impl State {
                 ..
             }) => {
                 // btrfs: the file's content goes back to what the disk holds.
-                inode.live = inode.durable.as_ref().clone();
+                inode.live = Arc::clone(&inode.durable);
                 inode.pending.clear();
+                inode.live_diverged = false;
                 self.fired = Some(fsync_class(mode));
                 Err(errno_at(eio(), shown))
             }

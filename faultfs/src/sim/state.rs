@@ -32,14 +32,19 @@ pub(crate) enum Pending {
 /// One file's content.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Inode {
-    /// What reads see.
-    pub live: Vec<u8>,
+    /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
+    /// first write, so a reboot copies no file.
+    pub live: Arc<Vec<u8>>,
     /// What the disk holds. Shared with disk images, so building an image copies no bytes.
     pub durable: Arc<Vec<u8>>,
     /// Changes since the last successful sync, oldest first.
     pub pending: Vec<Pending>,
     /// A `ReportLater` fsync failure waits to be reported by the next sync.
     pub report_later: bool,
+    /// The live bytes differ from the durable bytes with every pending change applied (a fault
+    /// dropped pending pages or sent a write elsewhere). While false, the live bytes are exactly
+    /// what `KeepAll` leaves, so a crash can share them instead of copying.
+    pub live_diverged: bool,
 }
 
 /// One directory's names.
@@ -294,10 +299,11 @@ impl State {
             self.inodes.insert(
                 ino,
                 Inode {
-                    live: bytes.as_ref().clone(),
+                    live: Arc::clone(bytes),
                     durable: Arc::clone(bytes),
                     pending: Vec::new(),
                     report_later: false,
+                    live_diverged: false,
                 },
             );
             self.bind_loaded(path, Entry::File(ino));

@@ -290,3 +290,17 @@ fn clear_faults_disarms_what_has_not_fired() {
     assert_eq!(content(&fs, "f").unwrap(), b"x");
     assert!(fired(&fs).is_empty());
 }
+
+#[test]
+fn huge_offsets_are_refused_with_efbig_not_allocated() {
+    let fs = SimFs::new();
+    let file = fs.create(Path::new("f")).unwrap();
+    let err = file.write_at(1 << 40, b"x").unwrap_err();
+    assert_eq!(os_error_code(&err), Some(libc::EFBIG));
+    assert!(err.to_string().contains('f'));
+    assert_eq!(
+        os_error_code(&file.set_len(u64::MAX).unwrap_err()),
+        Some(libc::EFBIG)
+    );
+    assert_eq!(file.len().unwrap(), 0);
+}

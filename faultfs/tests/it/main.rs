@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod canary;
+mod crash_model;
 mod determinism;
 mod durability;
 mod enumeration;

@@ -45,8 +45,7 @@ pub fn seeds(default: u64) -> u64 {
 
 /// The disk as it is now, once nothing is pending (after a reboot).
 pub fn disk(fs: &SimFs) -> DiskImage {
-    let images = fs.crash_images(faultfs::CrashPolicy::Strict, 1);
-    images.into_iter().next().unwrap()
+    fs.durable_image()
 }
 
 /// Every policy, with small sectors so short writes still split.
