@@ -266,3 +266,32 @@ pub fn explorable(case: &Case) -> Case {
         .retain(|s| !matches!(s, Step::Crash(_) | Step::Fault(_) | Step::Damage(_)));
     c
 }
+
+/// The workload the explore test and benchmark use: `ops` steps on engine options small enough
+/// that flushes, compactions and MANIFEST rollovers all happen.
+pub fn standard_case(ops: usize, seed: u64) -> Case {
+    let params = crate::workload::WorkloadParams {
+        ops,
+        keys: 256,
+        value_min: 8,
+        value_max: 96,
+        ..crate::workload::WorkloadParams::default()
+    };
+    Case {
+        store: StoreKind::Engine,
+        options: engine::Options {
+            memtable_bytes: 4 << 10,
+            block_bytes: 1024,
+            sst_target_bytes: 8 << 10,
+            l0_compaction_trigger: 2,
+            level1_bytes: 16 << 10,
+            levels: 4,
+            manifest_rollover_bytes: 2 << 10,
+            background: engine::Background::Inline,
+            ..engine::Options::default()
+        },
+        bugs: Vec::new(),
+        sim_seed: seed,
+        steps: crate::workload::generate(seed, &params),
+    }
+}

@@ -574,9 +574,13 @@ impl<'a, S: Store> Runner<'a, S> {
                     return;
                 }
                 Err(e @ StoreError::Damaged { .. }) => return self.fail(unclean_refusal(&e)),
-                Err(StoreError::Io(msg)) if self.faults_armed && io_retries < OPEN_RETRIES_MAX => {
-                    let _ = msg;
+                Err(StoreError::Io(_)) if self.faults_armed && io_retries < OPEN_RETRIES_MAX => {
                     io_retries += 1;
+                    if io_retries > 1 {
+                        // A fault that stays armed (ENOSPC) would refuse every open: the
+                        // operator frees space, so the run can check what was recovered.
+                        self.sim.clear_faults();
+                    }
                     self.sim.power_off();
                     let crash = self.cycle_crash();
                     self.sim_reboot_in_recovery(crash);
@@ -613,17 +617,22 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         };
         let recovered = to_state(pairs);
-        let lower = if after_crash {
-            self.lower()
-        } else {
-            self.history.durable
-        };
+        // After a clean close D = N anyway; lower() only widens it after damage.
+        let lower = self.lower();
         match check_recovery(&self.history, &recovered, lower) {
             Verdict::Accepted { k } => {
-                if let Err(e) = store.check_invariants() {
-                    let m = format!("invariants broken after recovery: {e}");
-                    self.set_result(RecoveryResult::Violated);
-                    return self.fail(Violation::new(ViolationKind::Invariant, m));
+                match store.check_invariants() {
+                    Ok(()) => {}
+                    Err(StoreError::Other(e)) => {
+                        let m = format!("invariants broken after recovery: {e}");
+                        self.set_result(RecoveryResult::Violated);
+                        return self.fail(Violation::new(ViolationKind::Invariant, m));
+                    }
+                    // An I/O error or damage met while checking is handled like any other.
+                    Err(e) => {
+                        self.store = Some(store);
+                        return self.on_error(e, false);
+                    }
                 }
                 if after_crash {
                     self.counts.recoveries += 1;

@@ -192,6 +192,12 @@ impl Scenario {
         if self.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
+        for (i, b) in self.bugs.iter().enumerate() {
+            crate::stores::engine::parse_bug(b).map_err(|m| invalid(&format!("bugs[{i}]"), &m))?;
+        }
+        if let Err(e) = self.options.resolve().validate() {
+            return Err(invalid("options", &e.to_string()));
+        }
         match (&self.steps, &self.workload) {
             (Some(_), Some(_)) => Err(invalid(
                 "steps",

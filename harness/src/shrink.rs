@@ -120,12 +120,21 @@ impl Shrinker {
     fn simplify_steps(&mut self, best: &mut Case) -> bool {
         let mut progress = false;
         for i in 0..best.steps.len() {
-            for candidate in simpler(&best.steps[i], i) {
-                let mut c = best.clone();
-                if i < c.steps.len() {
+            // Candidates are regenerated after each adoption, so reductions compound.
+            while let Some(step) = best.steps.get(i) {
+                let mut adopted = false;
+                for candidate in simpler(step, i) {
+                    let mut c = best.clone();
                     c.steps[i] = candidate;
-                    progress |= self.try_adopt(best, c);
+                    if self.try_adopt(best, c) {
+                        adopted = true;
+                        break;
+                    }
                 }
+                if !adopted {
+                    break;
+                }
+                progress = true;
             }
         }
         progress
@@ -164,6 +173,19 @@ fn simpler(step: &Step, i: usize) -> Vec<Step> {
             sync: false,
         }),
         Step::Batch { ops, sync } => {
+            if let [single] = ops.as_slice() {
+                out.push(match single {
+                    Mutation::Put { key, value } => Step::Put {
+                        key: key.clone(),
+                        value: value.clone(),
+                        sync: *sync,
+                    },
+                    Mutation::Delete { key } => Step::Delete {
+                        key: key.clone(),
+                        sync: *sync,
+                    },
+                });
+            }
             if *sync {
                 out.push(Step::Batch {
                     ops: ops.clone(),

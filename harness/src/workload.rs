@@ -84,12 +84,13 @@ pub fn key_name(i: u32) -> String {
 
 /// A value for write `id` of `len` bytes: the tag `w<id>.` then filler.
 pub fn value_for(id: u64, len: usize) -> String {
+    const FILLER: &str = "abcdefghijklmnopqrstuvwxyz";
     let mut v = format!("w{id}.");
-    let filler = b"abcdefghijklmnopqrstuvwxyz";
-    let mut i = (id as usize) % filler.len();
+    let mut at = (id as usize) % FILLER.len();
     while v.len() < len {
-        v.push(filler[i % filler.len()] as char);
-        i += 1;
+        let take = (FILLER.len() - at).min(len - v.len());
+        v.push_str(&FILLER[at..at + take]);
+        at = 0;
     }
     v
 }

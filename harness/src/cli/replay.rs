@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value = "engine", value_parser = parse_store)]
     pub store: StoreKind,
     /// Switch on a named engine defect (repeatable).
-    #[arg(long = "bug")]
+    #[arg(long = "bug", value_parser = parse_bug_name)]
     pub bugs: Vec<String>,
     /// Workload length.
     #[arg(long, default_value_t = 100)]
@@ -29,6 +29,17 @@ pub struct Args {
     /// Print the outcome as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// On a violation, do not shrink the failing run to a minimal case.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// On a violation, write the shrunk case to this scenario file.
+    #[arg(long)]
+    pub save_scenario: Option<std::path::PathBuf>,
+}
+
+/// Checks an engine defect name.
+pub fn parse_bug_name(name: &str) -> Result<String, String> {
+    crate::stores::engine::parse_bug(name).map(|_| name.to_string())
 }
 
 /// Parses a store name.
@@ -58,6 +69,9 @@ pub fn run(a: &Args) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if let Some(report) = &outcome.report {
         println!("{report}");
+        if !a.no_shrink {
+            print_shrunk(a, &outcome)?;
+        }
     } else {
         println!(
             "seed {}: ok ({} steps, {} crashes, {} recoveries checked)",
@@ -66,4 +80,42 @@ pub fn run(a: &Args) -> Result<u8> {
     }
     println!("trace-hash: {:016x}", outcome.trace_hash);
     Ok(u8::from(!outcome.passed()))
+}
+
+/// Shrinks a failing run and prints the minimal case (and saves it when asked).
+fn print_shrunk(a: &Args, outcome: &crate::run::RunOutcome) -> Result<()> {
+    let Some(v) = outcome.violations.first() else {
+        return Ok(());
+    };
+    let mut small = crate::shrink::shrink(
+        &outcome.case,
+        v.kind,
+        &crate::shrink::ShrinkOptions::default(),
+    );
+    if let Some(path) = &a.save_scenario {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("seed_{}", a.seed));
+        let description = format!(
+            "Shrunk from `{}`: {}",
+            outcome
+                .report
+                .as_ref()
+                .map(|r| r.replay.as_str())
+                .unwrap_or_default(),
+            v.message
+        );
+        crate::shrink::write_scenario(dir, &name, &description, &mut small)?;
+    }
+    println!(
+        "\n--- shrunk to {} steps ({} candidate runs) ---",
+        small.case.steps.len(),
+        small.runs
+    );
+    if let Some(r) = &small.outcome.report {
+        println!("{r}");
+    }
+    Ok(())
 }

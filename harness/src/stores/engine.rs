@@ -43,6 +43,12 @@ pub fn classify(err: Error) -> StoreError {
     }
 }
 
+/// Parses an engine defect name (`sst_dir_entry_not_synced`, ...).
+pub fn parse_bug(name: &str) -> Result<engine::bugs::Bug, String> {
+    serde_json::from_str(&format!("\"{name}\""))
+        .map_err(|_| format!("unknown engine bug {name:?} (see `powercut gate --list-bugs`)"))
+}
+
 impl Store for EngineStore {
     type Config = EngineConfig;
 
@@ -59,10 +65,15 @@ impl Store for EngineStore {
     }
 
     fn open(fs: Arc<dyn Fs>, dir: &Path, config: &EngineConfig) -> Result<Self, StoreError> {
-        let options = engine::Options {
+        let mut options = engine::Options {
             background: engine::Background::Inline,
             ..config.options.clone()
         };
+        for name in &config.bugs {
+            options
+                .bugs
+                .insert(parse_bug(name).map_err(StoreError::Other)?);
+        }
         let db = Db::open(fs, dir, options).map_err(classify)?;
         Ok(EngineStore { db })
     }

@@ -4,5 +4,10 @@
 
 mod careless;
 mod checker;
+mod exploring;
 mod killtest;
+mod replay;
+mod scenarios;
 mod shrinking;
+mod strategies;
+mod sweep;

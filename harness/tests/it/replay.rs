@@ -1,0 +1,78 @@
+//! Determinism: one seed replays exactly (equal trace hashes) under every policy.
+
+use harness::{PolicyKind, RunOptions, StoreKind, run_seed};
+
+fn seeds() -> u64 {
+    std::env::var("POWERCUT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+        / 20
+}
+
+fn replays_equal(store: StoreKind, faults: Vec<faultfs::FaultClass>) {
+    for kind in PolicyKind::ALL {
+        for seed in 0..seeds().max(3) {
+            let opts = RunOptions {
+                store,
+                policy: Some(kind.policy()),
+                faults: faults.clone(),
+                ..RunOptions::default()
+            };
+            let a = run_seed(seed, &opts);
+            let b = run_seed(seed, &opts);
+            assert_eq!(
+                a.trace_hash,
+                b.trace_hash,
+                "{store:?} seed {seed} policy {}",
+                kind.name()
+            );
+            assert_eq!(a.crashes, b.crashes);
+            assert_eq!(a.violations, b.violations);
+        }
+    }
+}
+
+#[test]
+fn two_replays_of_a_careless_seed_give_the_same_trace_hash() {
+    replays_equal(StoreKind::Careless, Vec::new());
+}
+
+#[test]
+fn two_replays_of_an_engine_seed_give_the_same_trace_hash_under_every_policy_and_fault() {
+    replays_equal(StoreKind::Engine, harness::swarm::ALL_FAULTS.to_vec());
+}
+
+#[test]
+fn fixing_the_policy_a_seed_drew_replays_the_same_run() {
+    let drawn = run_seed(11, &RunOptions::default());
+    let policy = drawn.config.as_ref().unwrap().policy;
+    let fixed = run_seed(
+        11,
+        &RunOptions {
+            policy: Some(policy),
+            ..RunOptions::default()
+        },
+    );
+    assert_eq!(drawn.trace_hash, fixed.trace_hash);
+}
+
+#[test]
+fn the_replay_command_prints_the_trace_hash_and_exits_by_verdict() {
+    let ok = harness::cli::main_with([
+        "powercut", "replay", "--seed", "1", "--store", "careless", "--policy", "keepall",
+    ]);
+    assert!(ok == 0 || ok == 1);
+    assert_eq!(
+        harness::cli::main_with(["powercut", "replay", "--seed", "x"]),
+        2
+    );
+    assert_eq!(
+        harness::cli::main_with(["powercut", "replay", "--seed", "1", "--policy", "nope"]),
+        2
+    );
+    assert_eq!(
+        harness::cli::main_with(["powercut", "replay", "--seed", "1", "--fault", "nope"]),
+        2
+    );
+}
