@@ -37,6 +37,9 @@ pub struct Args {
     /// The longest delay, in milliseconds, between a child's start and its kill.
     #[arg(long, default_value_t = 300)]
     pub delay_max_ms: u64,
+    /// Switch on a named engine defect (repeatable), to see whether a kill exposes it.
+    #[arg(long = "bug", value_parser = crate::stores::engine::parse_bug)]
+    pub bugs: Vec<engine::bugs::Bug>,
     /// Print the outcome as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +56,8 @@ pub struct ChildArgs {
     pub seed: u64,
     #[arg(long)]
     pub first_id: u64,
+    #[arg(long = "bug", value_parser = crate::stores::engine::parse_bug)]
+    pub bugs: Vec<engine::bugs::Bug>,
 }
 
 /// Runs the kill-test: 0 passed, 1 a violation, 2 bad usage.
@@ -77,6 +82,7 @@ pub fn run(a: &Args) -> Result<u8> {
         store: a.store,
         lower: a.lower,
         delay_max: Duration::from_millis(a.delay_max_ms),
+        bugs: a.bugs.clone(),
         ..KillTestOptions::new(exe)
     };
     let outcome = match run_kill_test(&options) {
@@ -112,5 +118,6 @@ pub fn run_child_command(a: &ChildArgs) -> Result<u8> {
         store: a.store,
         seed: a.seed,
         first_id: a.first_id,
+        bugs: a.bugs.clone(),
     }))
 }

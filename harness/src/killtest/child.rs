@@ -9,7 +9,7 @@ use faultfs::{Fs, Phase, StdFs};
 use crate::killtest::phase_fs::PhaseFs;
 use crate::killtest::protocol::{ChildEvent, Reporter};
 use crate::killtest::recover::{DB_DIR, read_state};
-use crate::killtest::stores::{KillStoreKind, ThreadedEngine, engine_options};
+use crate::killtest::stores::{KillStoreKind, ThreadedEngine, bug_name, engine_options_with};
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
 use crate::store::Store;
@@ -31,6 +31,8 @@ pub struct ChildArgs {
     pub seed: u64,
     /// The global id of the round's first write.
     pub first_id: u64,
+    /// Engine defects switched on.
+    pub bugs: Vec<engine::bugs::Bug>,
 }
 
 impl ChildArgs {
@@ -47,6 +49,13 @@ impl ChildArgs {
             "--first-id".to_string(),
             self.first_id.to_string(),
         ]
+        .into_iter()
+        .chain(
+            self.bugs
+                .iter()
+                .flat_map(|b| ["--bug".to_string(), bug_name(*b)]),
+        )
+        .collect()
     }
 }
 
@@ -57,7 +66,9 @@ pub fn run_child(args: &ChildArgs) -> u8 {
         return 0;
     }
     match args.store {
-        KillStoreKind::Engine => drive::<ThreadedEngine>(args, &engine_options(), &reporter),
+        KillStoreKind::Engine => {
+            drive::<ThreadedEngine>(args, &engine_options_with(&args.bugs), &reporter)
+        }
         KillStoreKind::Careless => drive::<CarelessStore>(args, &CarelessConfig, &reporter),
         KillStoreKind::Buffered => {
             drive::<BufferedStore>(args, &BufferedConfig::default(), &reporter)

@@ -84,6 +84,8 @@ pub struct KillTestOptions {
     pub lower: LowerBound,
     /// The longest kill delay.
     pub delay_max: Duration,
+    /// Engine defects switched on (only with the engine).
+    pub bugs: Vec<engine::bugs::Bug>,
     /// The binary that has the `kill-test-child` subcommand (the `powercut` binary).
     pub child_exe: PathBuf,
 }
@@ -99,6 +101,7 @@ impl KillTestOptions {
             store: KillStoreKind::Engine,
             lower: LowerBound::Acked,
             delay_max: Duration::from_millis(300),
+            bugs: Vec::new(),
             child_exe: child_exe.into(),
         }
     }
@@ -176,6 +179,12 @@ struct Run<'a> {
 
 /// Runs a kill-test.
 pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillTestError> {
+    if !options.bugs.is_empty() && options.store != KillStoreKind::Engine {
+        return Err(KillTestError::Usage(format!(
+            "engine defects (--bug) need --store engine, not {}",
+            options.store
+        )));
+    }
     let work = WorkDir::open(options.dir.as_deref())?;
     let mut run = Run {
         options,
@@ -246,6 +255,7 @@ impl Run<'_> {
             store: self.options.store,
             seed: round_seed,
             first_id,
+            bugs: self.options.bugs.clone(),
         };
         let child =
             round::run_child_process(&self.options.child_exe, &args, delay).map_err(io_error(
@@ -296,11 +306,16 @@ impl Run<'_> {
                 child_stderr: child.stderr.clone(),
                 dir: self.dir.clone(),
                 rerun: format!(
-                    "powercut kill-test --store {} --seed {} --rounds {} --lower {}",
+                    "powercut kill-test --store {} --seed {} --rounds {} --lower {}{}",
                     self.options.store,
                     self.options.seed,
                     self.outcome.rounds,
-                    self.options.lower.name()
+                    self.options.lower.name(),
+                    self.options
+                        .bugs
+                        .iter()
+                        .map(|b| format!(" --bug {}", stores::bug_name(*b)))
+                        .collect::<String>()
                 ),
             }
         }))
@@ -346,7 +361,7 @@ impl Run<'_> {
     /// Opens the store after the kill and checks it; rebases the model when it is accepted.
     /// Returns the violation, if any, and the recovered state.
     fn check_recovery(&mut self, lower: usize) -> (Option<Violation>, State) {
-        let recovered = match recover::recover(self.options.store, &self.dir) {
+        let recovered = match recover::recover(self.options.store, &self.options.bugs, &self.dir) {
             Ok(state) => state,
             Err(f) => return (Some(Violation::new(f.kind, f.message)), State::new()),
         };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use faultfs::{Fs, StdFs};
 
 use crate::checker::ViolationKind;
-use crate::killtest::stores::{KillStoreKind, ThreadedEngine, engine_options};
+use crate::killtest::stores::{KillStoreKind, ThreadedEngine, engine_options_with};
 use crate::model::State;
 use crate::store::{Store, StoreError};
 use crate::stores::buffered::{BufferedConfig, BufferedStore};
@@ -41,9 +41,13 @@ pub fn read_state<S: Store>(store: &mut S) -> Result<State, String> {
 }
 
 /// Opens the store of `kind` in `dir` (the kill-test directory) the way a restarted process
-/// would, checks its invariants and returns its contents. The store is dropped, not closed, so
+/// would (with the same engine defects as the child), checks its invariants and returns its contents. The store is dropped, not closed, so
 /// the next child recovers the same files again rather than a cleanly closed store.
-pub fn recover(kind: KillStoreKind, dir: &Path) -> Result<State, RecoveryFailure> {
+pub fn recover(
+    kind: KillStoreKind,
+    bugs: &[engine::bugs::Bug],
+    dir: &Path,
+) -> Result<State, RecoveryFailure> {
     let fs: Arc<dyn Fs> = match StdFs::new(dir) {
         Ok(fs) => Arc::new(fs),
         Err(e) => {
@@ -54,7 +58,7 @@ pub fn recover(kind: KillStoreKind, dir: &Path) -> Result<State, RecoveryFailure
         }
     };
     match kind {
-        KillStoreKind::Engine => recover_store::<ThreadedEngine>(fs, &engine_options()),
+        KillStoreKind::Engine => recover_store::<ThreadedEngine>(fs, &engine_options_with(bugs)),
         KillStoreKind::Careless => recover_store::<CarelessStore>(fs, &CarelessConfig),
         KillStoreKind::Buffered => recover_store::<BufferedStore>(fs, &BufferedConfig::default()),
     }

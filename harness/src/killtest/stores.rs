@@ -11,6 +11,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use engine::bugs::Bug;
 use engine::{Db, WriteBatch, WriteOptions};
 use faultfs::Fs;
 
@@ -71,6 +72,11 @@ impl fmt::Display for KillStoreKind {
 
 /// Engine options sized so a round of a few hundred milliseconds sees every background phase.
 pub fn engine_options() -> engine::Options {
+    engine_options_with(&[])
+}
+
+/// [`engine_options`] with named defects of the catalog (issue 6) switched on.
+pub fn engine_options_with(bugs: &[Bug]) -> engine::Options {
     engine::Options {
         memtable_bytes: 64 << 10,
         max_immutable_memtables: 2,
@@ -80,8 +86,16 @@ pub fn engine_options() -> engine::Options {
         level1_bytes: 512 << 10,
         manifest_rollover_bytes: 2 << 10,
         background: engine::Background::Threads,
+        bugs: bugs.iter().copied().collect(),
         ..engine::Options::default()
     }
+}
+
+/// The snake_case name of a defect, as `--bug` takes it.
+pub fn bug_name(bug: Bug) -> String {
+    serde_json::to_string(&bug)
+        .map(|s| s.trim_matches('"').to_string())
+        .unwrap_or_default()
 }
 
 /// The engine with flush and compaction on background threads.

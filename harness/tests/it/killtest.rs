@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine::bugs::Bug;
 use faultfs::{Fs, Phase, StdFs};
 use harness::ViolationKind;
 use harness::killtest::{
@@ -150,6 +151,35 @@ fn the_careless_store_survives_kills_because_its_bugs_need_a_power_cut() {
     assert_eq!(outcome.rounds, 15);
 }
 
+/// Two catalog defects that need no power cut: CURRENT rewritten in place (a kill between its
+/// truncation and its new contents leaves an empty or partial CURRENT), and the next file number
+/// taken from the MANIFEST only (a WAL the kill left behind, never named in the MANIFEST, gets
+/// its number reused). The kill-test must catch both, with the power-cut bound even.
+#[test]
+fn the_kill_test_catches_engine_defects_that_a_kill_exposes() {
+    for (bug, want) in [
+        (Bug::CurrentInPlace, ViolationKind::UncleanRefusal),
+        (
+            Bug::FileNumbersFromManifestOnly,
+            ViolationKind::UnexpectedError,
+        ),
+    ] {
+        let o = KillTestOptions {
+            lower: LowerBound::Durable,
+            bugs: vec![bug],
+            ..options(KillStoreKind::Engine, Budget::Rounds(150))
+        };
+        let outcome = run_kill_test(&o).expect("kill-test runs");
+        let report = outcome
+            .report
+            .as_ref()
+            .unwrap_or_else(|| panic!("{bug:?} survived 150 kills: {outcome}"));
+        assert_eq!(report.violation.kind, want, "{bug:?}: {report}");
+        assert!(report.rerun.contains("--bug"), "{}", report.rerun);
+        std::fs::remove_dir_all(&outcome.dir).expect("clean up the kept directory");
+    }
+}
+
 /// Starts a child on `dir` and returns it once it reports the store open.
 fn child_with_open_store(dir: &Path) -> std::process::Child {
     let args = ChildArgs {
@@ -157,6 +187,7 @@ fn child_with_open_store(dir: &Path) -> std::process::Child {
         store: KillStoreKind::Engine,
         seed: 1,
         first_id: 0,
+        bugs: Vec::new(),
     };
     let mut child = Command::new(powercut())
         .args(args.to_args())
