@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use faultfs::{Fs, Phase, StdFs};
 
@@ -12,7 +13,7 @@ use crate::killtest::recover::{DB_DIR, read_state};
 use crate::killtest::stores::{KillStoreKind, ThreadedEngine, bug_name, engine_options_with};
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::stores::buffered::{BufferedConfig, BufferedStore};
 use crate::stores::{CarelessConfig, CarelessStore};
 
@@ -88,7 +89,7 @@ fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter
     let fs: Arc<dyn Fs> = Arc::new(PhaseFs::new(Arc::new(std_fs), reporter.clone()));
     // Labelled here too, so a kill before the store's own first label counts as recovery.
     fs.set_phase(Phase::Recovery);
-    let mut store = match S::open(fs.clone(), Path::new(DB_DIR), config) {
+    let mut store = match open_when_unlocked::<S>(&fs, config) {
         Ok(s) => s,
         Err(e) => return fail(format!("open: {e}")),
     };
@@ -106,6 +107,28 @@ fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter
     loop {
         if let Some(code) = step(&mut store, &mut workload, &mut live, reporter) {
             return code;
+        }
+    }
+}
+
+/// How long the child waits for the LOCK before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the store, waiting a little while the LOCK is held.
+///
+/// The parent drops its own handle before it starts the child, but when the parent process runs
+/// other threads that spawn processes (a test binary), a `fork` of one of them may still share
+/// the parent's LOCK descriptor for the microseconds before its `exec` closes it. The parent's
+/// own open after a kill does not wait: that one checks that the kernel released the dead
+/// child's lock.
+fn open_when_unlocked<S: Store>(fs: &Arc<dyn Fs>, config: &S::Config) -> Result<S, StoreError> {
+    let start = Instant::now();
+    loop {
+        match S::open(fs.clone(), Path::new(DB_DIR), config) {
+            Err(e) if e.to_string().contains("already locked") && start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
         }
     }
 }

@@ -112,6 +112,9 @@ impl KillTestOptions {
 pub enum KillTestError {
     #[error("{0}")]
     Usage(String),
+    /// The child binary did not behave like `powercut kill-test-child`.
+    #[error("{0}")]
+    Child(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -261,6 +264,19 @@ impl Run<'_> {
             round::run_child_process(&self.options.child_exe, &args, delay).map_err(io_error(
                 format!("running the child {}", self.options.child_exe.display()),
             ))?;
+        if !child.started {
+            return Err(KillTestError::Child(format!(
+                "the child {} did not report its start within seconds ({}); is it the powercut \
+                 binary?{}",
+                self.options.child_exe.display(),
+                child.status,
+                if child.stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(" Its stderr: {}", child.stderr.trim_end())
+                }
+            )));
+        }
         let mut workload = workload::RoundWorkload::new(round_seed, first_id);
         let tally = round::apply_lines(&mut self.history, &mut workload, &child.lines);
         let lower = match self.options.lower {

@@ -25,6 +25,8 @@ const STDERR_BYTES_MAX: u64 = 16 << 10;
 pub struct ChildRun {
     /// Every line the child wrote, in order.
     pub lines: Vec<String>,
+    /// Whether the child reported its start in time (if not, it is not a kill-test child).
+    pub started: bool,
     /// Whether the child died of the parent's SIGKILL (not on its own before it).
     pub killed: bool,
     pub status: ExitStatus,
@@ -94,6 +96,7 @@ pub fn run_child_process(
     let stderr = err_reader.join().unwrap_or_default();
     Ok(ChildRun {
         lines,
+        started,
         killed: killed_by_sigkill(&status),
         status,
         stderr,

@@ -83,15 +83,17 @@ fn the_engine_survives_kills_during_background_flush_and_compaction() {
 }
 
 /// A store that acknowledges writes still held in a user-space buffer loses them to a kill,
-/// and the report says which acknowledged keys were lost and keeps the directory.
+/// and the report says which acknowledged keys were lost and keeps the directory. A kill that
+/// lands in its open or right after a sync finds nothing to lose, so it takes a few rounds (the
+/// run stops at the first violation; 100 is a bound for a loaded machine, not the usual cost).
 #[test]
 fn the_buffered_store_fails_the_kill_test_naming_lost_acknowledged_keys() {
-    let outcome = run_kill_test(&options(KillStoreKind::Buffered, Budget::Rounds(30)))
+    let outcome = run_kill_test(&options(KillStoreKind::Buffered, Budget::Rounds(100)))
         .expect("kill-test runs");
     let report = outcome
         .report
         .as_ref()
-        .expect("30 kills of the buffered store find a loss");
+        .expect("100 kills of the buffered store find a loss");
     assert_eq!(
         report.violation.kind,
         ViolationKind::LostDurable,
@@ -264,7 +266,7 @@ fn the_kill_test_command_fails_with_exit_1_on_a_violation() {
     let (code, text) = cli(&[
         "kill-test",
         "--rounds",
-        "30",
+        "100",
         "--store",
         "buffered",
         "--dir",
@@ -296,4 +298,16 @@ fn the_kill_test_command_refuses_bad_usage_with_exit_2() {
     }
     let (_, text) = cli(&["kill-test", "--dir", d]);
     assert!(text.contains("already exists"), "{text}");
+}
+
+/// A child binary that is not a kill-test child (here `true`, which exits at once without a
+/// word) stops the run with an error instead of passing rounds that tested nothing.
+#[test]
+fn a_child_that_never_reports_its_start_is_an_error_not_a_pass() {
+    let o = KillTestOptions::new("/bin/true");
+    let err = run_kill_test(&o).expect_err("a silent child is refused");
+    assert!(
+        err.to_string().contains("did not report its start"),
+        "{err}"
+    );
 }
