@@ -47,18 +47,17 @@ pub mod protocol;
 pub mod recover;
 pub mod report;
 pub mod round;
+mod runner;
 pub mod stores;
 pub mod workload;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::checker::{self, Verdict, Violation, ViolationKind};
-use crate::model::{History, Outcome, State};
+use runner::Run;
 
 pub use child::{ChildArgs, run_child};
 pub use report::{KillReport, KillTestOutcome, LowerBound};
@@ -123,7 +122,7 @@ pub enum KillTestError {
     },
 }
 
-fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> KillTestError {
+pub(crate) fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> KillTestError {
     let context = context.into();
     move |source| KillTestError::Io { context, source }
 }
@@ -172,14 +171,6 @@ impl WorkDir {
     }
 }
 
-/// The model and tallies carried from round to round.
-struct Run<'a> {
-    options: &'a KillTestOptions,
-    dir: PathBuf,
-    history: History,
-    outcome: KillTestOutcome,
-}
-
 /// Runs a kill-test.
 pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillTestError> {
     if !options.bugs.is_empty() && options.store != KillStoreKind::Engine {
@@ -189,25 +180,7 @@ pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillT
         )));
     }
     let work = WorkDir::open(options.dir.as_deref())?;
-    let mut run = Run {
-        options,
-        dir: work.path().to_path_buf(),
-        history: History::new(),
-        outcome: KillTestOutcome {
-            seed: options.seed,
-            store: options.store.name().to_string(),
-            dir: work.path().to_path_buf(),
-            dir_kept: options.dir.is_some(),
-            rounds: 0,
-            elapsed: Duration::ZERO,
-            kills_by_phase: BTreeMap::new(),
-            writes_issued: 0,
-            writes_acked: 0,
-            unacked_recovered: 0,
-            acked_not_durable: 0,
-            report: None,
-        },
-    };
+    let mut run = Run::new(options, work.path().to_path_buf(), options.dir.is_some());
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let start = Instant::now();
     loop {
@@ -243,188 +216,4 @@ fn draw_delay(rng: &mut ChaCha8Rng, max: Duration) -> Duration {
     let hi = (max.as_micros().max(1_001) as f64).ln();
     let micros = rng.random_range(lo..hi).exp();
     Duration::from_micros(micros as u64)
-}
-
-impl Run<'_> {
-    /// Runs one round; `Some(report)` when it broke the contract.
-    fn round(
-        &mut self,
-        round_seed: u64,
-        delay: Duration,
-    ) -> Result<Option<KillReport>, KillTestError> {
-        let first_id = self.history.next_id;
-        let args = ChildArgs {
-            dir: self.dir.clone(),
-            store: self.options.store,
-            seed: round_seed,
-            first_id,
-            bugs: self.options.bugs.clone(),
-        };
-        let child =
-            round::run_child_process(&self.options.child_exe, &args, delay).map_err(io_error(
-                format!("running the child {}", self.options.child_exe.display()),
-            ))?;
-        if !child.started {
-            return Err(KillTestError::Child(format!(
-                "the child {} did not report its start within seconds ({}); is it the powercut \
-                 binary?{}",
-                self.options.child_exe.display(),
-                child.status,
-                if child.stderr.is_empty() {
-                    String::new()
-                } else {
-                    format!(" Its stderr: {}", child.stderr.trim_end())
-                }
-            )));
-        }
-        let mut workload = workload::RoundWorkload::new(round_seed, first_id);
-        let tally = round::apply_lines(&mut self.history, &mut workload, &child.lines);
-        let lower = match self.options.lower {
-            LowerBound::Acked => tally.acked,
-            LowerBound::Durable => tally.durable,
-        };
-        let issued = self.history.issued();
-        self.outcome.writes_issued += issued as u64;
-        self.outcome.writes_acked += tally.acked as u64;
-        self.outcome.acked_not_durable += tally.acked.saturating_sub(tally.durable) as u64;
-        if child.killed {
-            *self
-                .outcome
-                .kills_by_phase
-                .entry(tally.kill_phase().to_string())
-                .or_default() += 1;
-        }
-        let (violation, recovered) = match child_violation(&child, &tally) {
-            Some(v) => (Some(v), State::new()),
-            None => self.check_recovery(lower),
-        };
-        Ok(violation.map(|violation| {
-            let violation = self.name_lost_acknowledged(violation, &recovered, &tally);
-            KillReport {
-                lost_acknowledged: report::lost_acknowledged(
-                    &self.history,
-                    &recovered,
-                    tally.acked,
-                ),
-                violation,
-                store: self.options.store.name().to_string(),
-                seed: self.options.seed,
-                round: self.outcome.rounds,
-                round_seed,
-                first_id,
-                kill_delay: child.killed.then_some(delay),
-                kill_phase: tally.kill_phase().to_string(),
-                lower_bound: self.options.lower,
-                durable: tally.durable,
-                acked: tally.acked,
-                issued,
-                last_lines: child.lines[child.lines.len().saturating_sub(30)..].to_vec(),
-                child_stderr: child.stderr.clone(),
-                dir: self.dir.clone(),
-                rerun: format!(
-                    "powercut kill-test --store {} --seed {} --rounds {} --lower {}{}",
-                    self.options.store,
-                    self.options.seed,
-                    self.outcome.rounds,
-                    self.options.lower.name(),
-                    self.options
-                        .bugs
-                        .iter()
-                        .map(|b| format!(" --bug {}", stores::bug_name(*b)))
-                        .collect::<String>()
-                ),
-            }
-        }))
-    }
-
-    /// A rejected state that is a clean prefix, only shorter than the acknowledged writes, is
-    /// said so in plain words: the checker would name it by its first symptom (a deleted key
-    /// back, a value gone), while the cause is acknowledged writes the kill took.
-    fn name_lost_acknowledged(
-        &self,
-        violation: Violation,
-        recovered: &State,
-        tally: &round::RoundTally,
-    ) -> Violation {
-        if self.options.lower != LowerBound::Acked || violation.bounds.is_none() {
-            return violation;
-        }
-        let Verdict::Accepted { k } = checker::check_recovery(&self.history, recovered, 0) else {
-            return violation;
-        };
-        if k >= tally.acked {
-            return violation;
-        }
-        let first_id = self.history.next_id - self.history.issued() as u64;
-        let message = format!(
-            "acknowledged writes were lost: the recovered state is the model after {k} writes, a \
-             clean prefix, but {} were acknowledged, so writes {}..={} (ids {}..={}) were lost \
-             by a process kill, which keeps everything handed to the kernel ({} were durable)",
-            tally.acked,
-            k + 1,
-            tally.acked,
-            first_id + k as u64,
-            first_id + tally.acked as u64 - 1,
-            tally.durable
-        );
-        Violation {
-            kind: ViolationKind::LostDurable,
-            message,
-            ..violation
-        }
-    }
-
-    /// Opens the store after the kill and checks it; rebases the model when it is accepted.
-    /// Returns the violation, if any, and the recovered state.
-    fn check_recovery(&mut self, lower: usize) -> (Option<Violation>, State) {
-        let recovered = match recover::recover(self.options.store, &self.options.bugs, &self.dir) {
-            Ok(state) => state,
-            Err(f) => return (Some(Violation::new(f.kind, f.message)), State::new()),
-        };
-        match checker::check_recovery(&self.history, &recovered, lower) {
-            Verdict::Accepted { k } => {
-                let acked = self
-                    .history
-                    .writes
-                    .iter()
-                    .rposition(|w| w.outcome == Outcome::Acked)
-                    .map_or(0, |p| p + 1);
-                self.outcome.unacked_recovered += k.saturating_sub(acked) as u64;
-                self.history.rebase(k);
-                (None, recovered)
-            }
-            Verdict::Rejected(v) => (Some(v), recovered),
-        }
-    }
-}
-
-/// A violation the child's own run shows: a read that missed a write, an error from the store,
-/// a death before the kill, or lines the parent cannot follow.
-fn child_violation(child: &round::ChildRun, tally: &round::RoundTally) -> Option<Violation> {
-    if let Some(t) = &tally.child_violation {
-        return Some(Violation::new(ViolationKind::ReadYourWrites, t.clone()));
-    }
-    if let Some(t) = &tally.child_error {
-        return Some(Violation::new(
-            ViolationKind::UnexpectedError,
-            format!("the store failed in the child on a healthy disk: {t}"),
-        ));
-    }
-    if !child.killed {
-        let kind = if child.stderr.contains("panicked") {
-            ViolationKind::Panic
-        } else {
-            ViolationKind::UnexpectedError
-        };
-        return Some(Violation::new(
-            kind,
-            format!("the child died before the kill ({})", child.status),
-        ));
-    }
-    tally.protocol_error.as_ref().map(|e| {
-        Violation::new(
-            ViolationKind::UnexpectedError,
-            format!("the child's report could not be followed: {e}"),
-        )
-    })
 }
