@@ -1,9 +1,11 @@
-//! The block cache: verified SST data blocks shared by all readers, least recently used evicted.
+//! The block cache: verified SST data blocks shared by all readers, evicted by CLOCK (second
+//! chance), an approximation of least-recently-used that makes a hit cost one flag store.
 //!
-//! Eviction order depends only on the order of lookups (a tick counter, no clock, no hash-map
-//! iteration), so a single-threaded simulated run reads the same blocks from disk every time.
+//! Eviction order depends only on the order of lookups (no clock time, no hash-map iteration),
+//! so a single-threaded simulated run reads the same blocks from disk every time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::sst::block::Block;
@@ -13,12 +15,46 @@ const SHARDS: usize = 16;
 /// (file number, block offset)
 type BlockId = (u64, u64);
 
-#[derive(Debug, Default)]
+/// A fixed, fast hash for block ids (SipHash's flood resistance buys nothing here).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+struct Slot {
+    block: Arc<Block>,
+    referenced: bool,
+}
+
+#[derive(Default)]
 struct Shard {
-    blocks: HashMap<BlockId, (Arc<Block>, u64)>,
-    by_age: BTreeMap<u64, BlockId>,
-    tick: u64,
+    blocks: HashMap<BlockId, Slot, BuildHasherDefault<IdHasher>>,
+    /// The clock hand walks this ring from the front.
+    ring: VecDeque<BlockId>,
     bytes: usize,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Shard {{ blocks: {}, bytes: {} }}",
+            self.blocks.len(),
+            self.bytes
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -40,24 +76,19 @@ impl BlockCache {
         &self.shards[(mix as usize) % SHARDS]
     }
 
-    /// The cached block, marked as just used.
+    /// The cached block, marked as recently used.
     pub fn get(&self, file: u64, offset: u64) -> Option<Arc<Block>> {
         let id = (file, offset);
         let mut shard = self
             .shard(id)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let shard = &mut *shard;
-        shard.tick += 1;
-        let tick = shard.tick;
-        let (block, age) = shard.blocks.get_mut(&id)?;
-        shard.by_age.remove(age);
-        *age = tick;
-        shard.by_age.insert(tick, id);
-        Some(Arc::clone(block))
+        let slot = shard.blocks.get_mut(&id)?;
+        slot.referenced = true;
+        Some(Arc::clone(&slot.block))
     }
 
-    /// Adds a block, evicting the least recently used ones beyond capacity.
+    /// Adds a block, evicting blocks not used since the hand last passed them.
     pub fn insert(&self, file: u64, offset: u64, block: Arc<Block>) {
         if self.shard_capacity == 0 {
             return;
@@ -68,21 +99,57 @@ impl BlockCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let shard = &mut *shard;
-        shard.tick += 1;
-        let tick = shard.tick;
         shard.bytes += block.memory_bytes();
-        if let Some((old, age)) = shard.blocks.insert(id, (block, tick)) {
-            shard.by_age.remove(&age);
-            shard.bytes -= old.memory_bytes();
+        let slot = Slot {
+            block,
+            referenced: false,
+        };
+        match shard.blocks.insert(id, slot) {
+            Some(old) => shard.bytes -= old.block.memory_bytes(),
+            None => shard.ring.push_back(id),
         }
-        shard.by_age.insert(tick, id);
         while shard.bytes > self.shard_capacity {
-            let Some((_, victim)) = shard.by_age.pop_first() else {
+            let Some(victim) = shard.ring.pop_front() else {
                 break;
             };
-            if let Some((old, _)) = shard.blocks.remove(&victim) {
-                shard.bytes -= old.memory_bytes();
+            let Some(slot) = shard.blocks.get_mut(&victim) else {
+                continue;
+            };
+            if slot.referenced {
+                slot.referenced = false;
+                shard.ring.push_back(victim);
+            } else if let Some(old) = shard.blocks.remove(&victim) {
+                shard.bytes -= old.block.memory_bytes();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sst::block::BlockBuilder;
+
+    fn block() -> Arc<Block> {
+        let mut b = BlockBuilder::default();
+        b.add(b"k", &Some(vec![0; 1000]));
+        let mut out = Vec::new();
+        b.finish_into(&mut out);
+        Arc::new(Block::decode(out).unwrap())
+    }
+
+    #[test]
+    fn cache_stays_within_capacity_and_keeps_used_blocks() {
+        let cache = BlockCache::new(SHARDS * 4000);
+        cache.insert(1, 0, block());
+        for i in 0..200 {
+            assert!(
+                cache.get(1, 0).is_some(),
+                "a block used all along was evicted at {i}"
+            );
+            cache.insert(2, i * 64, block());
+        }
+        let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
+        assert!(total <= SHARDS * 4000);
     }
 }

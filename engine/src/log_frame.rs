@@ -25,6 +25,17 @@ pub const HEADER_BYTES: usize = 16;
 /// The largest payload a frame may carry.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
 
+/// The payload of a commit frame: written (and synced) right after a sync, it carries no data and
+/// only proves, through its `synced_upto`, that every frame before it was durable. Without it a
+/// damaged last record could not be told from a torn tail. No WAL batch or MANIFEST record is
+/// one zero byte long.
+pub const COMMIT_PAYLOAD: &[u8] = &[0];
+
+/// Appends a commit frame (see [`COMMIT_PAYLOAD`]).
+pub fn encode_commit(synced_upto: u64, out: &mut Vec<u8>) {
+    encode(COMMIT_PAYLOAD, synced_upto, out);
+}
+
 /// Appends one frame holding `payload` to `out`.
 pub fn encode(payload: &[u8], synced_upto: u64, out: &mut Vec<u8>) {
     debug_assert!(!payload.is_empty() && payload.len() <= MAX_PAYLOAD_BYTES);
@@ -95,19 +106,40 @@ pub struct Damage {
     pub reason: String,
 }
 
-/// Reads every valid frame of `log` in order and classifies what follows them.
-/// With `bad_is_torn`, any bad frame is taken for a torn tail (a defect, kept for issue 6).
-pub fn read_log(log: &[u8], bad_is_torn: bool) -> Result<(Vec<Frame>, LogEnd), Damage> {
+/// How forgiving a reader is. The correct engine uses the default (neither); each flag is a
+/// defect from the catalog of issue 6, kept here so the harness can show it gets caught.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leniency {
+    /// Any bad frame is taken for a torn tail, even with valid durable frames after it.
+    pub bad_is_torn: bool,
+    /// Zero bytes where a frame should start are skipped as padding, and reading resumes at the
+    /// next non-zero byte.
+    pub zeros_are_padding: bool,
+}
+
+/// Reads every valid frame of `log` in order (commit frames left out) and classifies what
+/// follows them.
+pub fn read_log(log: &[u8], leniency: Leniency) -> Result<(Vec<Frame>, LogEnd), Damage> {
     let mut frames = Vec::new();
     let mut pos = 0;
     while pos < log.len() {
         match decode_at(log, pos) {
             Ok(frame) => {
                 pos = frame.next;
-                frames.push(frame);
+                if &log[frame.payload.clone()] != COMMIT_PAYLOAD {
+                    frames.push(frame);
+                }
+            }
+            Err(_) if leniency.zeros_are_padding && log[pos] == 0 => {
+                match log[pos..].iter().position(|&b| b != 0) {
+                    Some(skip) => pos += skip,
+                    None => break,
+                }
             }
             Err(reason) => {
-                if !bad_is_torn && let Some(proof) = later_durable_frame(log, pos) {
+                if !leniency.bad_is_torn
+                    && let Some(proof) = later_durable_frame(log, pos)
+                {
                     return Err(Damage {
                         offset: pos as u64,
                         reason: format!(
@@ -156,7 +188,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let log = log_of(&[b"one", b"two two"], &[0, 0]);
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(end, LogEnd::Clean);
         assert_eq!(&log[frames[0].payload.clone()], b"one");
         assert_eq!(&log[frames[1].payload.clone()], b"two two");
@@ -179,7 +211,7 @@ mod tests {
         let mut log = log_of(&[b"a"], &[0]);
         let good = log.len() as u64;
         log.extend_from_slice(&[0; 100]);
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(frames.len(), 1);
         assert!(matches!(end, LogEnd::TornTail { offset, .. } if offset == good));
     }
@@ -193,10 +225,17 @@ mod tests {
         let synced = log.len() as u64;
         encode(b"third", synced, &mut log);
         log[second + HEADER_BYTES] ^= 0x40;
-        let err = read_log(&log, false).unwrap_err();
+        let err = read_log(&log, Leniency::default()).unwrap_err();
         assert_eq!(err.offset, second as u64);
         // The defect treats the same bytes as a torn tail.
-        let (frames, _) = read_log(&log, true).unwrap();
+        let (frames, _) = read_log(
+            &log,
+            Leniency {
+                bad_is_torn: true,
+                ..Leniency::default()
+            },
+        )
+        .unwrap();
         assert_eq!(frames.len(), 1);
     }
 
@@ -210,8 +249,39 @@ mod tests {
         for b in &mut log[second..second + 8] {
             *b = 0;
         }
-        let (frames, end) = read_log(&log, false).unwrap();
+        let (frames, end) = read_log(&log, Leniency::default()).unwrap();
         assert_eq!(frames.len(), 1);
         assert!(matches!(end, LogEnd::TornTail { offset, .. } if offset == second as u64));
+    }
+}
+
+#[cfg(test)]
+mod leniency_tests {
+    use super::*;
+
+    #[test]
+    fn zeros_as_padding_reads_past_a_hole() {
+        let mut log = Vec::new();
+        encode(b"first", 0, &mut log);
+        let second = log.len();
+        encode(b"second", 0, &mut log);
+        let third = log.len();
+        encode(b"third", 0, &mut log);
+        for b in &mut log[second..third] {
+            *b = 0;
+        }
+        let (strict, _) = read_log(&log, Leniency::default()).unwrap();
+        assert_eq!(strict.len(), 1);
+        let lenient = Leniency {
+            zeros_are_padding: true,
+            ..Leniency::default()
+        };
+        let (frames, end) = read_log(&log, lenient).unwrap();
+        assert_eq!(
+            frames.len(),
+            2,
+            "the defect skips the hole and replays the third frame"
+        );
+        assert_eq!(end, LogEnd::Clean);
     }
 }

@@ -37,14 +37,15 @@ pub struct ManifestWriter {
 }
 
 impl ManifestWriter {
-    /// Creates MANIFEST `number` holding a snapshot record, synced. The caller makes its name
-    /// durable and points CURRENT at it.
+    /// Creates MANIFEST `number` holding a snapshot record (synced unless a defect says not to).
+    /// The caller makes its name durable and points CURRENT at it.
     pub fn create(
         fs: &dyn Fs,
         dir: &Path,
         number: u64,
         options: &Options,
         state: &VersionState,
+        sync: bool,
     ) -> Result<ManifestWriter> {
         let path = filename::manifest_path(dir, number);
         let file = fs.create(&path).ctx("creating", &path)?;
@@ -59,7 +60,7 @@ impl ManifestWriter {
                 options: options.clone(),
                 state: state.clone(),
             },
-            true,
+            sync,
         )?;
         Ok(writer)
     }
@@ -79,6 +80,17 @@ impl ManifestWriter {
             // Protects against losing an edit whose consequences (removed WALs and SSTs, files
             // the next edit builds on) happen right after this returns.
             self.file.sync().ctx("syncing", &self.path)?;
+            let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+            log_frame::encode_commit(self.len, &mut commit);
+            self.file
+                .write_at(self.len, &commit)
+                .ctx("appending commit frame to", &self.path)?;
+            self.len += commit.len() as u64;
+            // Protects the edit against damage to it being taken for a torn tail and cut
+            // silently: the durable commit frame after it proves it was durable.
+            self.file
+                .sync()
+                .ctx("syncing commit frame of", &self.path)?;
         }
         Ok(())
     }
@@ -105,7 +117,12 @@ pub struct Replayed {
 }
 
 /// Replays MANIFEST `number`: its snapshot, then each edit through [`VersionState::apply`].
-pub fn replay(fs: &dyn Fs, dir: &Path, number: u64, bad_is_torn: bool) -> Result<Replayed> {
+pub fn replay(
+    fs: &dyn Fs,
+    dir: &Path,
+    number: u64,
+    leniency: log_frame::Leniency,
+) -> Result<Replayed> {
     let path = filename::manifest_path(dir, number);
     if !fs.exists(&path).ctx("looking for", &path)? {
         return Err(Error::MissingFile {
@@ -117,7 +134,7 @@ pub fn replay(fs: &dyn Fs, dir: &Path, number: u64, bad_is_torn: bool) -> Result
     let len = file.len().ctx("reading length of", &path)?;
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(0, &mut bytes).ctx("reading", &path)?;
-    let (frames, end) = log_frame::read_log(&bytes, bad_is_torn)
+    let (frames, end) = log_frame::read_log(&bytes, leniency)
         .map_err(|d| Error::corruption(&path, d.offset, d.reason))?;
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {

@@ -16,6 +16,10 @@ const ENTRY_OVERHEAD_BYTES: usize = 64;
 /// A value or a tombstone.
 pub type Slot = Option<Vec<u8>>;
 
+/// Entries are ordered by key, then newest (highest sequence number) first.
+type InternalKey = (Vec<u8>, Reverse<u64>);
+type MapEntry<'a> = crossbeam_skiplist::map::Entry<'a, InternalKey, Slot>;
+
 /// A memtable and the number of its WAL (also its identity and its age).
 #[derive(Debug)]
 pub struct Memtable {
@@ -89,6 +93,23 @@ impl Memtable {
             out.push((key.clone(), entry.value().clone()));
         }
         out
+    }
+
+    /// Calls `f` with every key's newest entry, in key order, without copying (for a flush: the
+    /// memtable is frozen). Stops at the first error.
+    pub fn try_for_each_newest<E>(
+        &self,
+        mut f: impl FnMut(&[u8], &Slot) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut last: Option<MapEntry<'_>> = None;
+        for entry in self.map.iter() {
+            if last.as_ref().is_some_and(|l| l.key().0 == entry.key().0) {
+                continue;
+            }
+            f(&entry.key().0, entry.value())?;
+            last = Some(entry);
+        }
+        Ok(())
     }
 
     /// Every key's newest entry, in key order (for a flush: the memtable is frozen).

@@ -23,8 +23,8 @@ use crate::log_frame::{self, LogEnd};
 const TAG_PUT: u8 = 1;
 const TAG_DELETE: u8 = 2;
 
-/// Buffered bytes are written to the file once they pass this.
-const WRITE_BUFFER_BYTES: usize = 64 << 10;
+/// Buffered bytes are written to the file once they pass this, at most.
+pub const MAX_BUFFER_BYTES: usize = 64 << 10;
 
 /// Encodes a batch as a WAL payload.
 pub fn encode_batch(ops: &[BatchOp], out: &mut Vec<u8>) {
@@ -98,11 +98,28 @@ pub struct WalWriter {
     /// Encoded frames not yet handed to the file.
     buffer: Vec<u8>,
     scratch: Vec<u8>,
+    config: WalConfig,
+}
+
+/// How a WAL writer behaves: its buffer, and the defects of the catalog (issue 6) that live in
+/// it (all off in the correct engine).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WalConfig {
+    /// Appended batches reach the file once this many bytes are buffered (or at a sync).
+    pub buffer_bytes: usize,
+    /// A failed fsync is tried again and, if that succeeds, taken for success.
+    pub retry_failed_sync: bool,
+    /// An existing file of the same name is removed and replaced.
+    pub overwrite_existing: bool,
 }
 
 impl WalWriter {
     /// Creates a new, empty WAL. The caller makes its name durable (sync_dir).
-    pub fn create(fs: &dyn Fs, path: PathBuf, number: u64) -> Result<WalWriter> {
+    /// `config` sizes the buffer and may switch on catalogued defects (issue 6).
+    pub fn create(fs: &dyn Fs, path: PathBuf, number: u64, config: WalConfig) -> Result<WalWriter> {
+        if config.overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
+            fs.remove(&path).ctx("removing to reuse", &path)?;
+        }
         let file = fs.create(&path).ctx("creating WAL", &path)?;
         Ok(WalWriter {
             number,
@@ -110,8 +127,9 @@ impl WalWriter {
             file,
             written: 0,
             synced: 0,
-            buffer: Vec::with_capacity(WRITE_BUFFER_BYTES * 2),
+            buffer: Vec::with_capacity(config.buffer_bytes * 2),
             scratch: Vec::new(),
+            config,
         })
     }
 
@@ -120,7 +138,7 @@ impl WalWriter {
         self.scratch.clear();
         encode_batch(ops, &mut self.scratch);
         log_frame::encode(&self.scratch, self.synced, &mut self.buffer);
-        if self.buffer.len() >= WRITE_BUFFER_BYTES {
+        if self.buffer.len() >= self.config.buffer_bytes {
             self.write_buffer()?;
         }
         Ok(())
@@ -147,7 +165,23 @@ impl WalWriter {
         }
         // Protects every acknowledged batch of this WAL against a power cut: after this returns
         // they are on disk (the WAL's name was made durable when it was created).
-        self.file.sync().ctx("syncing WAL", &self.path)?;
+        let mut result = self.file.sync();
+        if result.is_err() && self.config.retry_failed_sync {
+            result = self.file.sync();
+        }
+        result.ctx("syncing WAL", &self.path)?;
+        self.synced = self.written;
+        let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+        log_frame::encode_commit(self.synced, &mut commit);
+        self.file
+            .write_at(self.written, &commit)
+            .ctx("appending commit frame to WAL", &self.path)?;
+        self.written += commit.len() as u64;
+        // Protects the batches synced above against damage to the last of them being taken for
+        // a torn tail and cut silently: the durable commit frame proves they were durable.
+        self.file
+            .sync()
+            .ctx("syncing WAL commit frame", &self.path)?;
         self.synced = self.written;
         Ok(())
     }
@@ -159,12 +193,16 @@ impl WalWriter {
 }
 
 /// Reads a WAL back: its batches in order, and where a torn tail (if any) begins.
-pub fn replay(fs: &dyn Fs, path: &Path, bad_is_torn: bool) -> Result<(Vec<Vec<BatchOp>>, LogEnd)> {
+pub fn replay(
+    fs: &dyn Fs,
+    path: &Path,
+    leniency: log_frame::Leniency,
+) -> Result<(Vec<Vec<BatchOp>>, LogEnd)> {
     let file = fs.open(path).ctx("opening WAL", path)?;
     let len = file.len().ctx("reading length of WAL", path)?;
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(0, &mut bytes).ctx("reading WAL", path)?;
-    let (frames, end) = log_frame::read_log(&bytes, bad_is_torn)
+    let (frames, end) = log_frame::read_log(&bytes, leniency)
         .map_err(|d| Error::corruption(path, d.offset, d.reason))?;
     let mut batches = Vec::with_capacity(frames.len());
     for frame in frames {

@@ -74,7 +74,18 @@ impl Inner {
             return Ok(());
         }
         let outputs = self.merge_inputs(task)?;
-        if !outputs.is_empty() {
+        let obsolete: Vec<_> = task
+            .inputs
+            .iter()
+            .map(|m| filename::sst_path(&self.dir, m.number))
+            .collect();
+        if bug!(self.options, ObsoleteRemovedBeforeEdit) {
+            // The defect removes the inputs first; the directory sync below makes it durable.
+            for path in &obsolete {
+                self.fs.remove(path).ctx("removing compacted SST", path)?;
+            }
+        }
+        if !outputs.is_empty() && !bug!(self.options, SstDirEntryNotSynced) {
             // Protects against a power cut that keeps the edit naming the outputs but loses
             // their directory entries.
             self.fs
@@ -101,16 +112,6 @@ impl Inner {
                 largest: built.largest,
                 epoch,
             });
-        }
-        let obsolete: Vec<_> = task
-            .inputs
-            .iter()
-            .map(|m| filename::sst_path(&self.dir, m.number))
-            .collect();
-        if bug!(self.options, ObsoleteRemovedBeforeEdit) {
-            for path in &obsolete {
-                self.fs.remove(path).ctx("removing compacted SST", path)?;
-            }
         }
         {
             let mut v = lock(&self.versions);
@@ -167,11 +168,11 @@ impl Inner {
                 && b.estimated_bytes() >= self.options.sst_target_bytes
                 && let Some(done) = builder.take()
             {
-                outputs.push(done.finish(true)?);
+                outputs.push(done.finish(!bug!(self.options, EditBeforeSstSync))?);
             }
         }
         if let Some(b) = builder {
-            outputs.push(b.finish(true)?);
+            outputs.push(b.finish(!bug!(self.options, EditBeforeSstSync))?);
         }
         Ok(outputs)
     }
@@ -184,6 +185,7 @@ impl Inner {
             number,
             self.options.block_bytes,
             self.options.bloom_bits_per_key,
+            bug!(self.options, FileNumbersFromManifestOnly),
         )
     }
 }

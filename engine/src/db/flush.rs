@@ -48,6 +48,11 @@ impl Inner {
     }
 
     fn flush_memtable(&self, mem: &Arc<Memtable>, number: u64) -> Result<()> {
+        let wal = filename::wal_path(&self.dir, mem.number);
+        let early_removal = self.options.wal && bug!(self.options, WalRemovedBeforeFlushDurable);
+        if early_removal {
+            self.fs.remove(&wal).ctx("removing WAL", &wal)?;
+        }
         let mut added = Vec::new();
         if !mem.is_empty() {
             added.push(write_l0(
@@ -80,11 +85,10 @@ impl Inner {
             }
             self.install_super_version(&v);
         }
-        if self.options.wal && !bug!(self.options, WalRemovedBeforeFlushDurable) {
+        if self.options.wal && !early_removal {
             // Only now that the edit is durable may the WAL go. If the removal itself is lost in
             // a crash, recovery skips the WAL (below log_number) and removes it again.
-            let path = filename::wal_path(&self.dir, mem.number);
-            self.fs.remove(&path).ctx("removing flushed WAL", &path)?;
+            self.fs.remove(&wal).ctx("removing flushed WAL", &wal)?;
         }
         Ok(())
     }
@@ -137,7 +141,14 @@ impl Inner {
         let number = v.alloc_file_number();
         let mut state = v.state.clone();
         state.next_file_number = v.next_file;
-        let manifest = ManifestWriter::create(&*self.fs, &self.dir, number, &self.options, &state)?;
+        let manifest = ManifestWriter::create(
+            &*self.fs,
+            &self.dir,
+            number,
+            &self.options,
+            &state,
+            !bug!(self.options, CurrentBeforeManifestDurable),
+        )?;
         if !bug!(self.options, CurrentBeforeManifestDurable) {
             // Protects against CURRENT naming a MANIFEST whose own directory entry is lost.
             self.fs
@@ -179,10 +190,9 @@ pub(super) fn write_l0(
         number,
         options.block_bytes,
         options.bloom_bits_per_key,
+        bug!(options, FileNumbersFromManifestOnly),
     )?;
-    for (key, slot) in mem.newest_entries() {
-        builder.add(&key, &slot)?;
-    }
+    mem.try_for_each_newest(|key, slot| builder.add(key, slot))?;
     let built = builder.finish(!bug!(options, EditBeforeSstSync))?;
     if sync_dir && !bug!(options, SstDirEntryNotSynced) {
         // Protects against a power cut that keeps the edit naming this SST but loses the SST's

@@ -33,6 +33,14 @@ impl Inner {
         if let Some(wal) = &w.wal {
             live_wals.insert(wal.number);
         }
+        for n in &live_wals {
+            if !on_disk.contains(&FileKind::Wal(*n)) {
+                return broken(format!(
+                    "the live WAL {} does not exist",
+                    filename::wal_name(*n)
+                ));
+            }
+        }
         for kind in &on_disk {
             let unreferenced = match *kind {
                 FileKind::Sst(n) => !v.state.contains(n),

@@ -23,7 +23,7 @@ use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
 use crate::filename::{self, FileKind};
-use crate::log_frame::LogEnd;
+use crate::log_frame::{Leniency, LogEnd};
 use crate::manifest::{self, ManifestWriter};
 use crate::memtable::Memtable;
 use crate::options::{Background, Options};
@@ -52,7 +52,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     let found = list(&*fs, dir)?;
     let manifest_number = current::read(&*fs, dir)?;
     let mut state = match manifest_number {
-        Some(n) => manifest::replay(&*fs, dir, n, bug!(options, BadRecordIsTornTail))?.state,
+        Some(n) => manifest::replay(&*fs, dir, n, leniency(&options))?.state,
         None => {
             refuse_data_without_current(&*fs, dir, &found)?;
             VersionState::empty(options.levels)
@@ -116,15 +116,25 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             &*fs,
             filename::wal_path(dir, wal_number),
             wal_number,
+            super::wal_config(&options),
         )?)
     } else {
         None
     };
-    let manifest = ManifestWriter::create(&*fs, dir, new_manifest, &options, &state)?;
-    // Protects against CURRENT naming a MANIFEST (or a WAL receiving synced writes) whose
-    // directory entry a power cut could still take away.
-    fs.sync_dir(dir)
-        .ctx("syncing directory during recovery of", dir)?;
+    let manifest = ManifestWriter::create(
+        &*fs,
+        dir,
+        new_manifest,
+        &options,
+        &state,
+        !bug!(options, CurrentBeforeManifestDurable),
+    )?;
+    if !bug!(options, CurrentBeforeManifestDurable) {
+        // Protects against CURRENT naming a MANIFEST (or a WAL receiving synced writes) whose
+        // directory entry a power cut could still take away.
+        fs.sync_dir(dir)
+            .ctx("syncing directory during recovery of", dir)?;
+    }
     current::install(&*fs, dir, new_manifest, bug!(options, CurrentInPlace))?;
     // The new MANIFEST is live and durable: the old one and the replayed WALs are obsolete.
     if let Some(old) = manifest_number {
@@ -300,7 +310,7 @@ fn replay_wals(
     let mut logs = Vec::with_capacity(wal_numbers.len());
     for &n in &wal_numbers {
         let path = filename::wal_path(dir, n);
-        let (batches, end) = wal::replay(fs, &path, bug!(options, BadRecordIsTornTail))?;
+        let (batches, end) = wal::replay(fs, &path, leniency(options))?;
         logs.push((path, batches, end));
     }
     // Each WAL was synced before the next one received a write, so a torn tail in a WAL that
@@ -360,4 +370,12 @@ fn remove_unreferenced(
         fs.remove(&path).ctx("removing unreferenced", &path)?;
     }
     Ok(())
+}
+
+/// How forgiving log readers are: strict, unless a defect says otherwise.
+fn leniency(options: &Options) -> Leniency {
+    Leniency {
+        bad_is_torn: bug!(options, BadRecordIsTornTail),
+        zeros_are_padding: bug!(options, ZeroFrameAccepted),
+    }
 }

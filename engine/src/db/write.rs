@@ -120,7 +120,7 @@ impl Inner {
         let number = lock(&self.versions).alloc_file_number();
         let wal = if self.options.wal && new_wal {
             let path = filename::wal_path(&self.dir, number);
-            let wal = WalWriter::create(&*self.fs, path, number)?;
+            let wal = WalWriter::create(&*self.fs, path, number, super::wal_config(&self.options))?;
             // Protects against a power cut that keeps this WAL's synced records but loses its
             // name: synced writes would vanish with the whole file.
             self.fs

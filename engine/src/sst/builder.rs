@@ -49,7 +49,11 @@ impl SstBuilder {
         number: u64,
         block_bytes: usize,
         bloom_bits_per_key: u32,
+        overwrite_existing: bool,
     ) -> Result<SstBuilder> {
+        if overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
+            fs.remove(&path).ctx("removing to reuse", &path)?;
+        }
         let file = fs.create(&path).ctx("creating SST", &path)?;
         Ok(SstBuilder {
             number,

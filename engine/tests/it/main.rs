@@ -7,6 +7,8 @@
 #![allow(clippy::disallowed_methods)]
 
 mod basics;
+#[cfg(feature = "bugs")]
+mod bugs;
 mod cli;
 mod common;
 mod concurrency;

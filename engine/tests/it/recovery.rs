@@ -65,8 +65,9 @@ fn damaged_wal_record_followed_by_valid_records_is_corruption() {
     let t = TestDir::new();
     wal_with_synced_writes(&t, 3);
     let wal = only(&t, ".wal");
-    // The second record starts after the first; flip a byte inside its payload.
-    let first_len = 16 + 4 + 1 + 4 + key(0).len() + 4 + value(0, 0).len();
+    // The second record starts after the first and its commit frame (16 + 1 bytes); flip a
+    // byte inside its payload.
+    let first_len = 16 + 4 + 1 + 4 + key(0).len() + 4 + value(0, 0).len() + 17;
     flip_byte(&t.real(&wal), (first_len + 20) as u64);
     match t.open(small_options()) {
         Err(Error::Corruption { file, offset, .. }) => {
