@@ -177,13 +177,8 @@ fn classify(
     let n = history.issued();
     let expected = history.state_after(closest_k);
     let diffs = diff_states(&expected, recovered);
-    let (kind, message) = if let Some(d) = find_phantom(history, recovered) {
-        (ViolationKind::Phantom, d)
-    } else if let Some(d) = find_torn_batch(history, recovered) {
-        (ViolationKind::TornBatch, d)
-    } else if let Some(d) = find_resurrected(history, &diffs) {
-        (ViolationKind::Resurrected, d)
-    } else if let Some(k) = below_lower_match {
+    // An exact prefix below D is the most precise diagnosis: nothing is wrong but its length.
+    let (kind, message) = if let Some(k) = below_lower_match {
         (
             ViolationKind::LostDurable,
             format!(
@@ -192,6 +187,12 @@ fn classify(
                 k + 1
             ),
         )
+    } else if let Some(d) = find_phantom(history, recovered) {
+        (ViolationKind::Phantom, d)
+    } else if let Some(d) = find_torn_batch(history, recovered) {
+        (ViolationKind::TornBatch, d)
+    } else if let Some(d) = find_resurrected(history, &diffs) {
+        (ViolationKind::Resurrected, d)
     } else if all_older(history, &diffs, lower) {
         (
             ViolationKind::LostDurable,
@@ -253,7 +254,12 @@ fn find_phantom(history: &History, recovered: &State) -> Option<String> {
         let ok = known
             .get(k.as_str())
             .is_some_and(|set| set.contains(v.as_str()));
-        (!ok).then(|| format!("key {k:?} holds {v:?}, a value never written to it"))
+        (!ok).then(|| {
+            format!(
+                "key {k:?} holds {}, a value never written to it",
+                crate::report::short_value(Some(v))
+            )
+        })
     })
 }
 
@@ -347,8 +353,9 @@ fn find_resurrected(history: &History, diffs: &[KeyDiff]) -> Option<String> {
         });
         deleted_after.then(|| {
             format!(
-                "key {:?} was deleted but came back with the older value {v:?}",
-                d.key
+                "key {:?} was deleted but came back with the older value {}",
+                d.key,
+                crate::report::short_value(Some(v))
             )
         })
     })

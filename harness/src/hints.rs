@@ -13,7 +13,8 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-/// Hints for a crash at the end of `events` (the events since the last reboot).
+/// Hints about what was not durable at the end of `events` (the events from a reboot up to the
+/// moment the store last claimed durability): anything listed there was promised and not safe.
 pub fn durability_hints(events: &[Event]) -> Vec<String> {
     // Names created or renamed into a directory, waiting for a sync_dir of that directory.
     let mut unsynced_names: BTreeMap<String, u64> = BTreeMap::new();
@@ -52,13 +53,90 @@ pub fn durability_hints(events: &[Event]) -> Vec<String> {
             let dir = parent(name);
             let dir = if dir.is_empty() { "." } else { dir };
             format!(
-                "{name} was created (or renamed into place) at event #{at} but its directory \
-                 {dir:?} was never synced (sync_dir) before the crash: the name was not durable"
+                "{name} was created (or renamed into place) at event #{at}, but its directory \
+                 {dir:?} was not synced (sync_dir) before the store last reported durability: \
+                 the name, and every byte in the file, could still vanish"
             )
         })
         .collect();
     hints.extend(unsynced_data.iter().map(|(path, at)| {
-        format!("{path} was written from event #{at} on and not synced before the crash")
+        format!(
+            "{path} was written at event #{at} and not synced before the store last reported \
+             durability"
+        )
     }));
     hints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultfs::Phase;
+
+    fn ev(index: u64, op: EventOp) -> Event {
+        Event {
+            index,
+            phase: Phase::Write,
+            op,
+            result: "ok".into(),
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn a_created_file_without_a_directory_sync_is_named() {
+        let events = vec![
+            ev(
+                0,
+                EventOp::Create {
+                    path: "db/log".into(),
+                },
+            ),
+            ev(
+                1,
+                EventOp::Write {
+                    path: "db/log".into(),
+                    offset: 0,
+                    len: 5,
+                },
+            ),
+            ev(
+                2,
+                EventOp::Sync {
+                    path: "db/log".into(),
+                },
+            ),
+        ];
+        let hints = durability_hints(&events);
+        assert_eq!(hints.len(), 1, "{hints:?}");
+        assert!(hints[0].contains("db/log") && hints[0].contains("sync_dir"));
+    }
+
+    #[test]
+    fn a_synced_file_in_a_synced_directory_gives_no_hint() {
+        let events = vec![
+            ev(
+                0,
+                EventOp::Create {
+                    path: "db/log".into(),
+                },
+            ),
+            ev(
+                1,
+                EventOp::Write {
+                    path: "db/log".into(),
+                    offset: 0,
+                    len: 5,
+                },
+            ),
+            ev(
+                2,
+                EventOp::Sync {
+                    path: "db/log".into(),
+                },
+            ),
+            ev(3, EventOp::SyncDir { path: "db".into() }),
+        ];
+        assert!(durability_hints(&events).is_empty());
+    }
 }

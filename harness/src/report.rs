@@ -72,6 +72,22 @@ impl Report {
     }
 }
 
+/// A value as a report shows it: quoted, long values cut after their write tag.
+pub fn short_value(v: Option<&str>) -> String {
+    const SHOWN_MAX: usize = 32;
+    match v {
+        None => "(absent)".to_string(),
+        Some(v) if v.len() <= SHOWN_MAX => format!("{v:?}"),
+        Some(v) => {
+            let cut = (0..=SHOWN_MAX)
+                .rev()
+                .find(|i| v.is_char_boundary(*i))
+                .unwrap_or(0);
+            format!("{:?}... ({} bytes)", &v[..cut], v.len())
+        }
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -93,9 +109,14 @@ impl fmt::Display for Report {
             }
         }
         if let Some(c) = &self.crash {
+            let at = if c.path.is_empty() {
+                "between operations".to_string()
+            } else {
+                format!("on {}", c.path)
+            };
             writeln!(
                 f,
-                "crash: event #{} in phase {}{} on {:?}; bounds D..N = {}..{}",
+                "crash: event #{} in phase {}{} {at}; bounds D..N = {}..{} writes",
                 c.event_index,
                 c.phase,
                 if c.during_recovery {
@@ -103,7 +124,6 @@ impl fmt::Display for Report {
                 } else {
                     ""
                 },
-                c.path,
                 c.bounds.0,
                 c.bounds.1
             )?;
@@ -118,8 +138,10 @@ impl fmt::Display for Report {
             for d in self.violation.diffs.iter().take(20) {
                 writeln!(
                     f,
-                    "  {:?}: expected {:?}, recovered {:?}",
-                    d.key, d.expected, d.recovered
+                    "  {:?}: expected {}, recovered {}",
+                    d.key,
+                    short_value(d.expected.as_deref()),
+                    short_value(d.recovered.as_deref())
                 )?;
             }
             if self.violation.diffs.len() > 20 {
@@ -183,26 +205,25 @@ pub fn build(
     let end = crash.map_or(events.len(), |c| {
         (c.event_index as usize + 1).min(events.len())
     });
-    // The event where the last durable point's mutating-op count was reached.
+    // The first event after the last durability point (where `durable_mark` mutating ops had run).
     let mut seen = 0u64;
-    let mut start = 0;
+    let mut durable_at = end;
     for (i, e) in events[..end].iter().enumerate() {
         if seen >= durable_mark {
-            start = i;
+            durable_at = i;
             break;
         }
         if is_mutating(e) {
             seen += 1;
         }
-        start = i + 1;
     }
-    let epoch = events[..end]
-        .iter()
-        .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
-        .map_or(0, |i| i + 1);
-    let start = start
-        .max(epoch.min(end))
-        .max(end.saturating_sub(REPORT_EVENTS_MAX));
+    let epoch_of = |at: usize| {
+        events[..at]
+            .iter()
+            .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
+            .map_or(0, |i| i + 1)
+    };
+    let start = durable_at.max(end.saturating_sub(REPORT_EVENTS_MAX));
     let quoted = events[start..end]
         .iter()
         .filter(|e| {
@@ -230,8 +251,9 @@ pub fn build(
             .filter(|e| e.fault.is_some())
             .map(|e| format!("fired: {}", Report::event_line(e))),
     );
+    // What was still pending when the store last claimed durability: usually the missing sync.
     let hints = if crash.is_some() {
-        durability_hints(&events[epoch.min(end)..end])
+        durability_hints(&events[epoch_of(durable_at)..durable_at])
     } else {
         Vec::new()
     };

@@ -46,14 +46,18 @@ pub struct Finished {
 }
 
 /// The fault classes after which any prefix (and a clean refusal) is an allowed recovery: their
-/// damage can look exactly like a torn tail, or a sync lied about durability.
-const LENIENT: [FaultClass; 5] = [
+/// damage can look exactly like a torn tail.
+const LENIENT: [FaultClass; 4] = [
     FaultClass::Truncate,
     FaultClass::MisdirectedWrite,
     FaultClass::BitFlip,
     FaultClass::TornSector,
-    FaultClass::FsyncReportLater,
 ];
+
+/// Fault classes after which a clean refusal is allowed but the bounds stay D..N. A sync that
+/// lied (ReportLater) did not advance D (rule (a)), but it can leave a file the MANIFEST names
+/// full of bytes that never reached the disk: refusing to open is then the only right answer.
+const REFUSAL_OK: [FaultClass; 1] = [FaultClass::FsyncReportLater];
 
 pub struct Runner<'a, S: Store> {
     case: &'a Case,
@@ -72,6 +76,8 @@ pub struct Runner<'a, S: Store> {
     faults_armed: bool,
     /// A ReportLater fault is armed and has not fired yet: durability points must be checked.
     report_later_armed: bool,
+    /// How many ReportLater faults were injected.
+    report_later_injected: usize,
     /// Fault classes seen firing in the log so far, and how far the log was read.
     fired: BTreeSet<FaultClass>,
     events_read: usize,
@@ -113,6 +119,7 @@ impl<'a, S: Store> Runner<'a, S> {
             damage: Vec::new(),
             faults_armed: false,
             report_later_armed: false,
+            report_later_injected: 0,
             fired: BTreeSet::new(),
             events_read: 0,
             damaged_files: BTreeSet::new(),
@@ -172,6 +179,7 @@ impl<'a, S: Store> Runner<'a, S> {
                     }
                 ) {
                     self.report_later_armed = true;
+                    self.report_later_injected += 1;
                 }
                 self.sim.inject(f.clone());
             }
@@ -300,7 +308,15 @@ impl<'a, S: Store> Runner<'a, S> {
 
     /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
     fn sync_lied(&mut self, fired_before: usize) -> bool {
-        self.report_later_armed && self.report_later_count() > fired_before
+        if !self.report_later_armed {
+            return false;
+        }
+        let fired = self.report_later_count();
+        if fired >= self.report_later_injected {
+            // Every ReportLater fault has fired: stop reading the log at each durability point.
+            self.report_later_armed = false;
+        }
+        fired > fired_before
     }
 
     fn get(&mut self, key: &str) {
@@ -524,9 +540,12 @@ impl<'a, S: Store> Runner<'a, S> {
         }
         let events = self.sim.events();
         for e in events.iter().skip(self.events_read) {
-            if let Some(c) = e.fault {
+            let Some(c) = e.fault else { continue };
+            self.counts.faults_fired += 1;
+            // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
+            let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if self.damaged_files.contains(path));
+            if !aimed {
                 self.fired.insert(c);
-                self.counts.faults_fired += 1;
             }
         }
         self.events_read = events.len();
@@ -543,7 +562,11 @@ impl<'a, S: Store> Runner<'a, S> {
             .damaged_files
             .iter()
             .any(|p| p.ends_with(&name) && !name.is_empty());
-        aimed || LENIENT.iter().any(|c| self.fired.contains(c))
+        aimed
+            || LENIENT
+                .iter()
+                .chain(REFUSAL_OK.iter())
+                .any(|c| self.fired.contains(c))
     }
 
     fn set_result(&mut self, result: RecoveryResult) {

@@ -41,20 +41,24 @@ pub struct ShrinkOutcome {
     pub kind: ViolationKind,
 }
 
-struct Shrinker {
+struct Shrinker<'a> {
     kind: ViolationKind,
     runs: usize,
     max_runs: usize,
+    run: &'a dyn Fn(&Case) -> RunOutcome,
 }
 
-impl Shrinker {
+impl Shrinker<'_> {
     /// Runs a candidate; true if it fails the same way (and the budget is not spent).
     fn fails(&mut self, case: &Case) -> bool {
         if self.runs >= self.max_runs {
             return false;
         }
         self.runs += 1;
-        execute(case).violations.iter().any(|v| v.kind == self.kind)
+        (self.run)(case)
+            .violations
+            .iter()
+            .any(|v| v.kind == self.kind)
     }
 
     /// Tries `candidate`; adopts it into `best` if it still fails.
@@ -224,10 +228,22 @@ fn simpler(step: &Step, i: usize) -> Vec<Step> {
 /// Shrinks `case`, which fails with `kind`, to a smaller case failing with `kind`. If `case`
 /// does not fail that way, it comes back unchanged.
 pub fn shrink(case: &Case, kind: ViolationKind, opts: &ShrinkOptions) -> ShrinkOutcome {
+    shrink_by(case, kind, opts, &execute)
+}
+
+/// [`shrink`] with your own executor, for a store of your own:
+/// `shrink_by(&case, kind, &opts, &|c| harness::run::execute_with::<MyStore>(c, &config))`.
+pub fn shrink_by(
+    case: &Case,
+    kind: ViolationKind,
+    opts: &ShrinkOptions,
+    run: &dyn Fn(&Case) -> RunOutcome,
+) -> ShrinkOutcome {
     let mut s = Shrinker {
         kind,
         runs: 0,
         max_runs: opts.max_runs,
+        run,
     };
     let mut best = case.clone();
     loop {
@@ -238,7 +254,7 @@ pub fn shrink(case: &Case, kind: ViolationKind, opts: &ShrinkOptions) -> ShrinkO
             break;
         }
     }
-    let mut outcome = execute(&best);
+    let mut outcome = run(&best);
     let name = format!("shrunk_{}", kind.name());
     if let Some(r) = outcome.report.as_mut() {
         r.test_snippet = Some(test_snippet(&name, &best));

@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub allowed_faults: Vec<FaultClass>,
     /// Whether the caller fixed the policy (a replay must pass it again).
     pub policy_fixed: bool,
+    /// The most crashes the schedule could draw (a replay must pass it again).
+    pub crashes_max: u32,
 }
 
 /// Derives an independent seed for one stream (`tag`) of a run.
@@ -79,6 +81,7 @@ impl RunConfig {
             faults,
             allowed_faults: opts.faults.clone(),
             policy_fixed: opts.policy.is_some(),
+            crashes_max: opts.crashes_max,
         }
     }
 
@@ -98,8 +101,12 @@ impl RunConfig {
         for b in &self.bugs {
             cmd.push_str(&format!(" --bug {b}"));
         }
-        if self.workload.ops != RunOptions::default().ops {
+        let defaults = RunOptions::default();
+        if self.workload.ops != defaults.ops {
             cmd.push_str(&format!(" --ops {}", self.workload.ops));
+        }
+        if self.crashes_max != defaults.crashes_max {
+            cmd.push_str(&format!(" --crashes {}", self.crashes_max));
         }
         cmd
     }

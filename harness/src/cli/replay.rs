@@ -26,6 +26,9 @@ pub struct Args {
     /// Workload length.
     #[arg(long, default_value_t = 100)]
     pub ops: usize,
+    /// At most this many crashes per run (plus the final power cut).
+    #[arg(long, default_value_t = 3)]
+    pub crashes: u32,
     /// Print the outcome as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -59,6 +62,7 @@ pub fn run_options(a: &Args) -> RunOptions {
         faults: a.faults.clone(),
         bugs: a.bugs.clone(),
         ops: a.ops,
+        crashes_max: a.crashes,
         ..RunOptions::default()
     }
 }

@@ -145,3 +145,31 @@ fn the_scenario_command_exits_2_on_a_malformed_file_and_1_on_a_violation() {
         1
     );
 }
+
+#[test]
+fn aimed_damage_in_the_wal_is_refused_cleanly_or_recovered_within_bounds() {
+    for class in ["bit_flip", "torn_sector"] {
+        for pick in 0..8 {
+            let s = parse(&format!(
+                r#"{{"name": "x", "description": "d",
+                    "steps": [{{"put": {{"key": "a", "value": "{big}", "sync": true}}}},
+                              {{"put": {{"key": "b", "value": "{big}", "sync": true}}}},
+                              {{"put": {{"key": "c", "value": "{big}", "sync": true}}}},
+                              {{"damage": {{"class": "{class}", "file": "wal", "pick": {pick}}}}},
+                              {{"crash": {{"policy": {{"kind": "strict"}}}}}}]}}"#,
+                big = "x".repeat(700)
+            ));
+            let o = run_scenario(&s);
+            assert!(o.passed(), "{}", o.report.unwrap());
+            assert!(
+                o.counts.faults_fired > 0,
+                "{class} pick {pick}: the damage was aimed somewhere"
+            );
+            match &o.crashes[0].result {
+                RecoveryResult::Refused { file } => assert!(file.contains(".wal"), "{file}"),
+                RecoveryResult::Recovered { k } => assert_eq!(*k, 3),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
