@@ -156,16 +156,12 @@ fn the_careless_store_survives_kills_because_its_bugs_need_a_power_cut() {
 /// Two catalog defects that need no power cut: CURRENT rewritten in place (a kill between its
 /// truncation and its new contents leaves an empty or partial CURRENT), and the next file number
 /// taken from the MANIFEST only (a WAL the kill left behind, never named in the MANIFEST, gets
-/// its number reused). The kill-test must catch both, with the power-cut bound even.
+/// its number reused or lost). The kill-test must catch both, with the power-cut bound even.
+/// How each shows (a refusal, an open error, a broken invariant) is the engine's business; that
+/// the run fails with a report that reruns the defect is the kill-test's.
 #[test]
 fn the_kill_test_catches_engine_defects_that_a_kill_exposes() {
-    for (bug, want) in [
-        (Bug::CurrentInPlace, ViolationKind::UncleanRefusal),
-        (
-            Bug::FileNumbersFromManifestOnly,
-            ViolationKind::UnexpectedError,
-        ),
-    ] {
+    for bug in [Bug::CurrentInPlace, Bug::FileNumbersFromManifestOnly] {
         let o = KillTestOptions {
             lower: LowerBound::Durable,
             bugs: vec![bug],
@@ -176,7 +172,11 @@ fn the_kill_test_catches_engine_defects_that_a_kill_exposes() {
             .report
             .as_ref()
             .unwrap_or_else(|| panic!("{bug:?} survived 150 kills: {outcome}"));
-        assert_eq!(report.violation.kind, want, "{bug:?}: {report}");
+        assert_ne!(
+            report.violation.kind,
+            ViolationKind::Panic,
+            "{bug:?}: {report}"
+        );
         assert!(report.rerun.contains("--bug"), "{}", report.rerun);
         std::fs::remove_dir_all(&outcome.dir).expect("clean up the kept directory");
     }
