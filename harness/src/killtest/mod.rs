@@ -18,12 +18,14 @@
 //! contract of DESIGN section 3 promises after a power cut.
 //!
 //! What a kill cannot expose: anything about what reaches the *disk*. A missing fsync, a missing
-//! directory sync, a torn or reordered write need the power to go; the page cache hides them
-//! all. The careless store's three bugs are of that kind (its log's name never synced, a torn
-//! last line trusted, batches without a commit marker: each batch is one `write` call, which a
-//! kill does not cut), so it passes the kill-test, and the simulator is what catches it. What a
-//! kill does expose is state held in the process: the buffered store acknowledges writes that
-//! are still in a user-space buffer, and a kill loses them.
+//! directory sync, a reordered write need the power to go; the page cache hides them all. The
+//! careless store's bugs are of that kind (its log's name never synced; a torn last line
+//! trusted and batches without a commit marker, while each batch is one `write` call), so it
+//! almost always passes the kill-test, and the simulator is what catches it. The one narrow
+//! exception: the kernel stops copying a write at a page boundary when SIGKILL is pending, so a
+//! kill that lands inside a multi-page `write` tears it, and a store that trusts torn tails
+//! shows it. What a kill reliably exposes is state held in the process: the buffered store
+//! acknowledges writes that are still in a user-space buffer, and a kill loses them.
 //!
 //! # A round
 //!

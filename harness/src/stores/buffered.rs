@@ -2,9 +2,10 @@
 //! still holds in user space, so a process kill loses them. The kill-test must catch it.
 //!
 //! Every write is one line of `log`, the write's mutations as a JSON array. A line without its
-//! newline, or one that does not parse, is a torn tail and ends the replay. `log` is created and
-//! then its directory synced, and `sync` hands the buffer to the file and fsyncs it, so after a
-//! power cut it keeps every write the contract of DESIGN section 3 calls durable.
+//! newline, or one that does not parse, is a torn tail: it ends the replay and is cut off at open,
+//! so later appends do not run on from half a line. `log` is created and then its directory
+//! synced, and `sync` hands the buffer to the file and fsyncs it, so after a power cut it keeps
+//! every write the contract of DESIGN section 3 calls durable.
 //!
 //! Its bug: `write` without `sync` appends the line to an in-memory buffer and returns Ok; the
 //! buffer reaches the file (the kernel's page cache) only every `flush_every` writes. A power cut
@@ -52,9 +53,11 @@ fn io(context: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::from_io(context, &e)
 }
 
-/// Replays the log: every complete line that parses, up to the first that does not.
-fn replay(bytes: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+/// Replays the log: every complete line that parses, up to the first that does not. Returns the
+/// state and the length of the valid prefix.
+fn replay(bytes: &[u8]) -> (BTreeMap<Vec<u8>, Vec<u8>>, u64) {
     let mut map = BTreeMap::new();
+    let mut valid = 0;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         let Some(body) = line.strip_suffix(b"\n") else {
             break;
@@ -72,8 +75,9 @@ fn replay(bytes: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
                 }
             }
         }
+        valid += line.len() as u64;
     }
-    map
+    (map, valid)
 }
 
 impl BufferedStore {
@@ -117,13 +121,22 @@ impl Store for BufferedStore {
         let len = file.len().map_err(io("log length"))?;
         let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
         file.read_exact_at(0, &mut bytes).map_err(io("read log"))?;
+        let (map, valid) = replay(&bytes);
+        if valid < len {
+            // A write cut short (by a kill inside a multi-page write, or a power cut) left half a
+            // line; appending after it would glue the next line to it and end every later replay
+            // there, losing writes that were synced after this open.
+            file.set_len(valid).map_err(io("cut torn tail"))?;
+            // Without this a power cut could bring the torn tail back under the next appends.
+            file.sync().map_err(io("sync after cut"))?;
+        }
         Ok(BufferedStore {
             file,
-            len,
+            len: valid,
             buffer: Vec::new(),
             buffered_writes: 0,
             flush_every: config.flush_every.max(1),
-            map: replay(&bytes),
+            map,
         })
     }
 
@@ -236,9 +249,31 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_ends_the_replay() {
-        let map = replay(b"[{\"put\":{\"key\":\"a\",\"value\":\"1\"}}]\n[{\"put\":{\"key\":\"b\"");
+        let good = b"[{\"put\":{\"key\":\"a\",\"value\":\"1\"}}]\n";
+        let (map, valid) = replay(&[good.as_slice(), b"[{\"put\":{\"key\":\"b\""].concat());
         assert_eq!(map.len(), 1);
-        let map = replay(b"[{\"delete\":{\"key\":\"a\"}}]\n\0\0\0\n[]\n");
+        assert_eq!(valid, good.len() as u64);
+        let delete = b"[{\"delete\":{\"key\":\"a\"}}]\n";
+        let (map, valid) = replay(&[good.as_slice(), delete, b"\0\0\0\n[]\n"].concat());
         assert!(map.is_empty());
+        assert_eq!(valid, (good.len() + delete.len()) as u64);
+    }
+
+    /// A kill inside a multi-page write leaves half a line; the next writes must not be glued
+    /// to it, or every later replay stops there.
+    #[test]
+    fn writes_after_a_torn_tail_survive_the_next_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs: Arc<dyn Fs> = Arc::new(faultfs::StdFs::new(dir.path()).expect("fs"));
+        let mut s = reopen(&fs);
+        s.write(&[put("a", "1")], true).expect("write");
+        let log = fs.open(Path::new("db/log")).expect("open log");
+        let end = log.len().expect("len");
+        log.write_at(end, b"[{\"put\":{\"ke").expect("tear");
+        let mut s = reopen(&fs);
+        s.write(&[put("b", "2")], true).expect("write");
+        let mut again = reopen(&fs);
+        assert_eq!(again.get(b"a").expect("get"), Some(b"1".to_vec()));
+        assert_eq!(again.get(b"b").expect("get"), Some(b"2".to_vec()));
     }
 }

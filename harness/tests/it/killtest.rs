@@ -136,21 +136,22 @@ fn the_buffered_store_passes_when_only_durable_writes_are_required() {
 
 /// The careless store's bugs (the log's name never synced, a torn last line trusted, batches
 /// without a commit marker) need a power cut: a kill keeps the page cache, and each batch is one
-/// `write` call that a kill does not cut. So it passes here; the simulator is what catches it.
+/// `write` call. So it passes here; the simulator is what catches it. The one way a kill can
+/// show them: landing while the kernel copies a batch that spans a page boundary, which cuts
+/// the write there; then bug 2 (a cut value trusted: phantom) or bug 3 (half a batch: torn
+/// batch) shows, and nothing else may.
 #[test]
 fn the_careless_store_survives_kills_because_its_bugs_need_a_power_cut() {
     let outcome = run_kill_test(&options(KillStoreKind::Careless, Budget::Rounds(15)))
         .expect("kill-test runs");
-    assert!(
-        outcome.passed(),
-        "{}",
-        outcome
-            .report
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    );
-    assert_eq!(outcome.rounds, 15);
+    if let Some(report) = &outcome.report {
+        let torn = [ViolationKind::Phantom, ViolationKind::TornBatch];
+        assert!(
+            torn.contains(&report.violation.kind),
+            "only a torn write may fail the careless store under kills: {report}"
+        );
+        std::fs::remove_dir_all(&outcome.dir).expect("clean up the kept directory");
+    }
 }
 
 /// Two catalog defects that need no power cut: CURRENT rewritten in place (a kill between its
