@@ -29,15 +29,18 @@
 //!
 //! # A round
 //!
-//! 1. The parent draws the round's seed and the kill delay (log-uniform from 1 ms to
-//!    `delay_max`, so many kills land early, during the child's recovery) from the run's seed.
+//! 1. The parent draws the round's seed and the kill's timing from the run's seed: a delay
+//!    log-uniform from 1 ms to `delay_max` (as many kills in the first milliseconds as in the
+//!    last hundreds), counted in one round of four from the child's start, so the kill may
+//!    land in its recovery, and otherwise from its open store, so most kills land while it
+//!    writes, flushes, compacts and rolls the MANIFEST over.
 //! 2. It starts the same binary's hidden `kill-test-child` subcommand with the directory, the
 //!    store, the round seed and the id of the round's first write ([`child`]).
 //! 3. The child opens the store (recovering from the last kill) on `StdFs` wrapped in
 //!    [`phase_fs::PhaseFs`], then runs the endless seeded workload of [`workload`], reporting
 //!    each issued and acknowledged write, each durability point and each phase label as a line
 //!    on stdout ([`protocol`]).
-//! 4. `delay` after the child's first line the parent sends SIGKILL, reaps the child, replays
+//! 4. At that moment the parent sends SIGKILL, reaps the child, replays
 //!    its lines into the [`History`] (regenerating each write from the round's seed, [`round`]),
 //!    opens the store itself (which proves the dead child's LOCK was released), checks the
 //!    store's invariants and the recovered state ([`recover`], [`crate::checker`]), and rebases
@@ -59,6 +62,7 @@ use std::time::{Duration, Instant};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use round::KillTiming;
 use runner::Run;
 
 pub use child::{ChildArgs, run_child};
@@ -194,9 +198,12 @@ pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillT
             break;
         }
         let round_seed: u64 = rng.random();
-        let delay = draw_delay(&mut rng, options.delay_max);
+        let timing = KillTiming {
+            delay: draw_delay(&mut rng, options.delay_max),
+            from_open: !rng.random_ratio(1, 4),
+        };
         run.outcome.rounds += 1;
-        if let Some(report) = run.round(round_seed, delay)? {
+        if let Some(report) = run.round(round_seed, timing)? {
             run.outcome.report = Some(report);
             break;
         }
@@ -211,8 +218,8 @@ pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillT
     Ok(run.outcome)
 }
 
-/// A delay log-uniform between 1 ms and `max`: as many kills in the first milliseconds (the
-/// child's recovery) as in the last hundreds (steady writing with background work).
+/// A delay log-uniform between 1 ms and `max`: as many kills in the first milliseconds as in the
+/// last hundreds.
 fn draw_delay(rng: &mut ChaCha8Rng, max: Duration) -> Duration {
     let lo = 1_000f64.ln();
     let hi = (max.as_micros().max(1_001) as f64).ln();

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::checker::{KeyDiff, Violation};
+use crate::killtest::round::KillTiming;
 use crate::model::{History, Mutation, State};
 
 /// Which write the recovered state must at least hold.
@@ -59,8 +60,8 @@ pub struct KillReport {
     pub round_seed: u64,
     /// The global id of the round's first write.
     pub first_id: u64,
-    /// How long after its start the child was killed (`None`: it died on its own).
-    pub kill_delay: Option<Duration>,
+    /// When the child was killed (`None`: it died on its own).
+    pub kill_timing: Option<KillTiming>,
     /// The phase label in force when the kill landed.
     pub kill_phase: String,
     pub lower_bound: LowerBound,
@@ -153,11 +154,16 @@ impl fmt::Display for KillReport {
             "seed: {}, round {} (round seed {}, first write id {})",
             self.seed, self.round, self.round_seed, self.first_id
         )?;
-        match self.kill_delay {
-            Some(d) => writeln!(
+        match self.kill_timing {
+            Some(t) => writeln!(
                 f,
-                "kill: SIGKILL {:.1} ms after the child started, in phase {}",
-                d.as_secs_f64() * 1e3,
+                "kill: SIGKILL {:.1} ms after the child {}, in phase {}",
+                t.delay.as_secs_f64() * 1e3,
+                if t.from_open {
+                    "opened the store"
+                } else {
+                    "started"
+                },
                 self.kill_phase
             )?,
             None => writeln!(f, "kill: none, the child died on its own")?,
@@ -227,6 +233,9 @@ pub struct KillTestOutcome {
     pub unacked_recovered: u64,
     /// Acknowledged but not yet durable writes at the kills (what a power cut could have lost).
     pub acked_not_durable: u64,
+    /// Children that opened the store before their kill, and their open (recovery) time in all.
+    pub opens_timed: u64,
+    pub open_time_total: Duration,
     /// The first violation, which ended the run.
     pub report: Option<KillReport>,
 }
@@ -267,6 +276,14 @@ impl fmt::Display for KillTestOutcome {
              durable, {} unacknowledged writes were recovered anyway",
             self.writes_issued, self.writes_acked, self.acked_not_durable, self.unacked_recovered
         )?;
+        if self.opens_timed > 0 {
+            writeln!(
+                f,
+                "child open (recovery) time: {:.1} ms on average over {} opens",
+                self.open_time_total.as_secs_f64() * 1e3 / self.opens_timed as f64,
+                self.opens_timed
+            )?;
+        }
         if self.dir_kept {
             write!(f, "directory: {}", self.dir.display())?;
         } else {

@@ -27,17 +27,28 @@ pub struct ChildRun {
     pub lines: Vec<String>,
     /// Whether the child reported its start in time (if not, it is not a kill-test child).
     pub started: bool,
+    /// How long the child took from its start to an open store (when that was before the kill).
+    pub open_time: Option<Duration>,
     /// Whether the child died of the parent's SIGKILL (not on its own before it).
     pub killed: bool,
     pub status: ExitStatus,
     pub stderr: String,
 }
 
-/// Spawns `exe kill-test-child ...`, kills it `delay` after it reported its start, and reaps it.
+/// When the parent kills a round's child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KillTiming {
+    pub delay: Duration,
+    /// The delay counts from the child's open store (`false`: from its start, so the kill may
+    /// land in recovery).
+    pub from_open: bool,
+}
+
+/// Spawns `exe kill-test-child ...`, kills it at `timing`, and reaps it.
 pub fn run_child_process(
     exe: &Path,
     args: &ChildArgs,
-    delay: Duration,
+    timing: KillTiming,
 ) -> std::io::Result<ChildRun> {
     let mut child = Command::new(exe)
         .args(args.to_args())
@@ -78,12 +89,23 @@ pub fn run_child_process(
         }
         Err(_) => false,
     };
+    let mut open_time = None;
     if started {
-        let deadline = Instant::now() + delay;
+        let start = Instant::now();
+        let mut deadline = (!timing.from_open).then(|| start + timing.delay);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            // Before the open, a kill timed from it waits as long as a start may take.
+            let left = deadline.map_or(STARTUP_TIMEOUT, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             match rx.recv_timeout(left) {
-                Ok(line) => lines.push(line),
+                Ok(line) => {
+                    if line == "o" {
+                        open_time = Some(start.elapsed());
+                        deadline = deadline.or_else(|| Some(Instant::now() + timing.delay));
+                    }
+                    lines.push(line);
+                }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -97,6 +119,7 @@ pub fn run_child_process(
     Ok(ChildRun {
         lines,
         started,
+        open_time,
         killed: killed_by_sigkill(&status),
         status,
         stderr,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::checker::{self, Verdict, Violation, ViolationKind};
 use crate::killtest::child::ChildArgs;
 use crate::killtest::report::{self, KillReport, KillTestOutcome, LowerBound};
-use crate::killtest::round::{self, ChildRun, RoundTally};
+use crate::killtest::round::{self, ChildRun, KillTiming, RoundTally};
 use crate::killtest::{KillTestError, KillTestOptions, io_error, recover, stores, workload};
 use crate::model::{History, Outcome, State};
 
@@ -27,7 +27,7 @@ pub(crate) struct Run<'a> {
 struct RoundFacts {
     round_seed: u64,
     first_id: u64,
-    delay: Duration,
+    timing: KillTiming,
     child: ChildRun,
     tally: RoundTally,
     issued: usize,
@@ -51,6 +51,8 @@ impl<'a> Run<'a> {
                 writes_acked: 0,
                 unacked_recovered: 0,
                 acked_not_durable: 0,
+                opens_timed: 0,
+                open_time_total: Duration::ZERO,
                 report: None,
             },
             dir,
@@ -61,10 +63,10 @@ impl<'a> Run<'a> {
     pub fn round(
         &mut self,
         round_seed: u64,
-        delay: Duration,
+        timing: KillTiming,
     ) -> Result<Option<KillReport>, KillTestError> {
         let first_id = self.history.next_id;
-        let child = self.spawn(round_seed, first_id, delay)?;
+        let child = self.spawn(round_seed, first_id, timing)?;
         let mut workload = workload::RoundWorkload::new(round_seed, first_id);
         let tally = round::apply_lines(&mut self.history, &mut workload, &child.lines);
         self.account(&child, &tally);
@@ -79,7 +81,7 @@ impl<'a> Run<'a> {
         let facts = RoundFacts {
             round_seed,
             first_id,
-            delay,
+            timing,
             issued: self.history.issued(),
             child,
             tally,
@@ -88,7 +90,12 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the round's child until the kill; refuses a child that never reports its start.
-    fn spawn(&self, seed: u64, first_id: u64, delay: Duration) -> Result<ChildRun, KillTestError> {
+    fn spawn(
+        &self,
+        seed: u64,
+        first_id: u64,
+        timing: KillTiming,
+    ) -> Result<ChildRun, KillTestError> {
         let exe = &self.options.child_exe;
         let args = ChildArgs {
             dir: self.dir.clone(),
@@ -97,7 +104,7 @@ impl<'a> Run<'a> {
             first_id,
             bugs: self.options.bugs.clone(),
         };
-        let child = round::run_child_process(exe, &args, delay)
+        let child = round::run_child_process(exe, &args, timing)
             .map_err(io_error(format!("running the child {}", exe.display())))?;
         if child.started {
             return Ok(child);
@@ -122,6 +129,10 @@ impl<'a> Run<'a> {
         o.writes_issued += self.history.issued() as u64;
         o.writes_acked += tally.acked as u64;
         o.acked_not_durable += tally.acked.saturating_sub(tally.durable) as u64;
+        if let Some(t) = child.open_time {
+            o.opens_timed += 1;
+            o.open_time_total += t;
+        }
         if child.killed {
             *o.kills_by_phase
                 .entry(tally.kill_phase().to_string())
@@ -147,7 +158,7 @@ impl<'a> Run<'a> {
             round: self.outcome.rounds,
             round_seed: f.round_seed,
             first_id: f.first_id,
-            kill_delay: f.child.killed.then_some(f.delay),
+            kill_timing: f.child.killed.then_some(f.timing),
             kill_phase: f.tally.kill_phase().to_string(),
             lower_bound: self.options.lower,
             durable: f.tally.durable,
