@@ -194,9 +194,9 @@ impl Bug {
                  records after it are silently cut instead of reported as corruption"
             }
             Bug::ZeroFrameAccepted => {
-                "Reorder power cut (or a zeroed torn sector) leaving a zero-filled hole in a \
-                 WAL's unsynced tail: records after the hole are replayed, so the recovered \
-                 history is not a prefix"
+                "Reorder power cut leaving a zero-filled hole in a WAL's unsynced tail (small \
+                 memtables, so unsynced records reach the file), or a zeroed torn sector: \
+                 records after the hole are replayed, so the recovered history is not a prefix"
             }
             Bug::FileNumbersFromManifestOnly => {
                 "Strict power cut after a memtable switch and synced writes to the new WAL but \
@@ -210,12 +210,16 @@ impl Bug {
             Bug::FsyncRetried => {
                 "FsyncFailure MarkClean (or ReportLater) on the WAL, then a Strict power cut: the \
                  retried sync succeeds on pages that were dropped, so an acknowledged synced \
-                 write is lost"
+                 write is lost (or the commit frame written after it vouches for the dropped \
+                 bytes and recovery refuses a database no damage touched)"
             }
             Bug::ReplayFlushedWal => {
-                "a WAL whose removal after its flush never became durable (Strict power cut \
-                 right after a flush), reopened after newer writes to the same keys were \
-                 compacted: old values or deleted keys come back"
+                "a flushed WAL that reappears while newer writes to its keys live only in SSTs: \
+                 old values or deleted keys come back. In this engine a crash alone rarely \
+                 produces that state, since every later flush or WAL switch syncs the directory \
+                 and so makes the older WAL's removal durable, and replaying the newest flushed \
+                 WAL before the live ones is idempotent; a lost directory entry update (a \
+                 restored or leftover WAL file) exposes it at once"
             }
             Bug::TombstoneDroppedEarly => {
                 "no crash needed: deletes followed by compactions that leave older values deeper \

@@ -69,6 +69,9 @@ pub fn install(fs: &dyn Fs, dir: &Path, manifest_number: u64, in_place: bool) ->
         };
         file.set_len(0).ctx("truncating", &current)?;
         file.write_at(0, &bytes).ctx("writing", &current)?;
+        // The defect still syncs (protecting the finished bytes and a newly created name);
+        // what it lacks is atomicity: a power cut between the truncation and this sync can
+        // leave CURRENT empty or half-written.
         file.sync().ctx("syncing", &current)?;
         return fs.sync_dir(dir).ctx("syncing directory", dir);
     }

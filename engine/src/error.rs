@@ -39,10 +39,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Tells whether this error comes from a simulated power cut.
+    /// Tells whether this error comes from a simulated power cut, directly or as the refusal of
+    /// an engine that a power cut poisoned.
     pub fn is_power_loss(&self) -> bool {
         match self {
             Error::Io { source, .. } => faultfs::is_power_loss(source),
+            Error::Poisoned { cause } => cause.contains(&faultfs::power_loss_error().to_string()),
             _ => false,
         }
     }

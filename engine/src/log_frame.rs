@@ -16,6 +16,9 @@
 //! that never reached a sync (a torn tail, or sectors lost out of order) can only be followed by
 //! frames written before the next sync, whose `synced_upto` stops at or before the bad offset.
 //! A zero-length frame is never valid, so a zero-filled tail is never mistaken for records.
+//! After every sync the writer appends and syncs a one-byte commit frame whose `synced_upto`
+//! covers everything before it: without it, damage to the last synced record would look exactly
+//! like a torn tail and be cut silently. A damaged commit frame carries no data to lose.
 
 use std::ops::Range;
 

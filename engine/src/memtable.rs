@@ -3,12 +3,17 @@
 //! Each write gets a sequence number; entries are ordered by key, then newest first. A reader
 //! takes the published sequence number when it starts and ignores newer entries, so it never
 //! sees half of a batch that the writer is still applying.
+//!
+//! A small bloom filter of atomic words rides along, so a point lookup of a key the memtable
+//! does not hold usually skips the skiplist search (dozens of cache misses in a large one).
 
 use std::cmp::Reverse;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
+
+use crate::sst::bloom::key_hash;
 
 /// Approximate bookkeeping bytes per entry (skiplist node, two vectors).
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -26,22 +31,71 @@ pub struct Memtable {
     pub number: u64,
     map: SkipMap<(Vec<u8>, Reverse<u64>), Slot>,
     bytes: AtomicUsize,
+    /// Bloom filter bits; empty means "no filter".
+    filter: Vec<AtomicU64>,
 }
 
+const FILTER_PROBES: u8 = 6;
+
 impl Memtable {
+    /// A memtable without a filter (recovery, tests).
     pub fn new(number: u64) -> Memtable {
         Memtable {
             number,
             map: SkipMap::new(),
             bytes: AtomicUsize::new(0),
+            filter: Vec::new(),
         }
     }
 
-    /// Inserts one entry with sequence number `seq`.
+    /// A memtable whose filter is sized for about `capacity_bytes` of entries.
+    pub fn with_filter(number: u64, capacity_bytes: usize) -> Memtable {
+        // One bit per 16 bytes of capacity: about 10 bits per entry of a 16-byte key and a
+        // 100-byte value as the memtable counts it (~180 bytes); 8 MiB at most.
+        let words = (capacity_bytes / 1024)
+            .clamp(8, 1 << 20)
+            .next_multiple_of(8);
+        Memtable {
+            number,
+            map: SkipMap::new(),
+            bytes: AtomicUsize::new(0),
+            filter: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn filter_bits(&self, hash: u64) -> impl Iterator<Item = (usize, u64)> + use<> {
+        let nbits = self.filter.len() as u64 * 64;
+        crate::sst::bloom::probe_positions(hash, FILTER_PROBES, nbits)
+            .map(|bit| ((bit / 64) as usize, 1u64 << (bit % 64)))
+    }
+
+    /// Inserts one entry with sequence number `seq`. Inserts must not run concurrently (the
+    /// single writer holds the writer lock); reads may.
     pub fn insert(&self, key: Vec<u8>, seq: u64, slot: Slot) {
         let size = key.len() + slot.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD_BYTES;
+        if !self.filter.is_empty() {
+            // Set before the entry is inserted, and so before the batch is published: a reader
+            // that may see the entry sees its bits.
+            // Only the single writer (under the writer lock) inserts, so a load and a store do
+            // the work of an atomic read-modify-write at a fraction of its cost.
+            for (word, mask) in self.filter_bits(key_hash(&key)) {
+                let bits = &self.filter[word];
+                let old = bits.load(Ordering::Relaxed);
+                if old & mask == 0 {
+                    bits.store(old | mask, Ordering::Release);
+                }
+            }
+        }
         self.map.insert((key, Reverse(seq)), slot);
         self.bytes.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// False only if no entry for the key with this hash is in the memtable.
+    pub fn may_contain(&self, hash: u64) -> bool {
+        self.filter.is_empty()
+            || self
+                .filter_bits(hash)
+                .all(|(word, mask)| self.filter[word].load(Ordering::Acquire) & mask != 0)
     }
 
     /// Approximate memory used.

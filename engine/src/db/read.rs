@@ -85,13 +85,17 @@ impl Inner {
 
 /// The newest entry for `key` in a snapshot: `None` if absent, `Some(None)` if deleted.
 fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
-    let start = (key.to_vec(), std::cmp::Reverse(seq));
+    let hash = key_hash(key);
+    // The lookup key is built only if some memtable's filter lets the key through.
+    let mut start = None;
     for mem in &sv.mems {
-        if let Some(slot) = mem.get_at(&start) {
-            return Ok(Some(slot));
+        if mem.may_contain(hash) {
+            let start = start.get_or_insert_with(|| (key.to_vec(), std::cmp::Reverse(seq)));
+            if let Some(slot) = mem.get_at(start) {
+                return Ok(Some(slot));
+            }
         }
     }
-    let hash = key_hash(key);
     for (meta, table) in sv.levels.first().into_iter().flatten() {
         if in_range(meta, key)
             && let Some(slot) = table.get(key, hash)?

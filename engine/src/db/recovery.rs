@@ -145,7 +145,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         let path = filename::wal_path(dir, *number);
         fs.remove(&path).ctx("removing replayed WAL", &path)?;
     }
-    let active = Arc::new(Memtable::new(wal_number));
+    let active = Arc::new(Memtable::with_filter(wal_number, options.memtable_bytes));
     let versions = Versions {
         state,
         tables: inner_tables,

@@ -130,7 +130,7 @@ impl Inner {
         } else {
             None
         };
-        let mem = Arc::new(Memtable::new(number));
+        let mem = Arc::new(Memtable::with_filter(number, self.options.memtable_bytes));
         {
             let mut v = lock(&self.versions);
             let old = std::mem::replace(&mut v.active, Arc::clone(&mem));

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! An empty block (length 0) means no filter: every key "may" be present.
-//! Probes use double hashing of the key's xxh3 hash.
+//! The filter is blocked: the key's xxh3 hash picks one 512-bit (cache-line) block, and every
+//! probe falls inside it, so a lookup costs one cache miss per table, not one per probe.
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -23,14 +24,17 @@ pub struct Bloom {
     probes: u8,
 }
 
-fn probe_positions(hash: u64, probes: u8, nbits: u64) -> impl Iterator<Item = u64> {
-    let h1 = hash;
-    let h2 = hash.rotate_left(21) | 1;
-    // Multiply-shift maps a 64-bit hash onto 0..nbits without a division.
-    (0..u64::from(probes)).map(move |i| {
-        let h = h1.wrapping_add(i.wrapping_mul(h2));
-        ((u128::from(h) * u128::from(nbits)) >> 64) as u64
-    })
+/// Bits per block: one 64-byte cache line.
+const BLOCK_BITS: u64 = 512;
+
+/// The bit positions a key's hash probes in a filter of `nbits` (a multiple of `BLOCK_BITS`).
+pub fn probe_positions(hash: u64, probes: u8, nbits: u64) -> impl Iterator<Item = u64> {
+    // Multiply-shift maps the hash onto a block without a division.
+    let block = ((u128::from(hash) * u128::from(nbits / BLOCK_BITS)) >> 64) as u64;
+    let h1 = hash.rotate_left(32);
+    let h2 = hash.rotate_left(13) | 1;
+    (0..u64::from(probes))
+        .map(move |i| block * BLOCK_BITS + (h1.wrapping_add(i.wrapping_mul(h2)) % BLOCK_BITS))
 }
 
 impl Bloom {
@@ -39,9 +43,9 @@ impl Bloom {
         if bits_per_key == 0 || hashes.is_empty() {
             return Vec::new();
         }
-        let nbits = (hashes.len() as u64 * u64::from(bits_per_key)).max(64);
-        let nbytes = nbits.div_ceil(8) as usize;
-        let nbits = nbytes as u64 * 8;
+        let wanted = (hashes.len() as u64 * u64::from(bits_per_key)).max(BLOCK_BITS);
+        let nbits = wanted.div_ceil(BLOCK_BITS) * BLOCK_BITS;
+        let nbytes = (nbits / 8) as usize;
         // ln 2 * bits per key probes minimise false positives.
         let probes = ((f64::from(bits_per_key) * 0.69) as u8).clamp(1, 30);
         let mut out = vec![0u8; nbytes];
@@ -73,6 +77,9 @@ impl Bloom {
         let probes = bytes[crc_at - 1];
         if probes == 0 || probes > 30 {
             return Err("bloom probe count out of range");
+        }
+        if !(crc_at - 1).is_multiple_of((BLOCK_BITS / 8) as usize) {
+            return Err("bloom bits are not whole blocks");
         }
         bytes.truncate(crc_at - 1);
         Ok(Bloom {

@@ -153,6 +153,7 @@ fn threaded_background_work_keeps_every_write() {
     let t = TestDir::new();
     let options = Options {
         background: engine::Background::Threads,
+        memtable_bytes: 16 << 10,
         ..small_options()
     };
     let db = t.open(options.clone()).unwrap();

@@ -26,6 +26,7 @@ fn readers_see_consistent_snapshots_during_writes_and_compactions() {
     let t = TestDir::new();
     let options = Options {
         background: Background::Threads,
+        memtable_bytes: 8 << 10,
         ..small_options()
     };
     let db = Arc::new(t.open(options).unwrap());

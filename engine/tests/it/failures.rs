@@ -239,7 +239,7 @@ fn crash_after_every_mutating_call_recovers_a_prefix() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(150);
-    for budget in (0..limit).step_by(3) {
+    for budget in (0..limit).step_by(5) {
         let t = TestDir::new();
         let fs = failing(&t, budget, true);
         let mut history = vec![BTreeMap::new()];

@@ -110,20 +110,33 @@ pub fn cases() -> u32 {
     std::env::var("POWERCUT_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(24)
+        .unwrap_or(16)
 }
 
 pub fn options_strategy() -> impl Strategy<Value = Options> {
-    (any::<bool>(), any::<bool>(), 1usize..4).prop_map(|(tiered, wal, trigger)| Options {
-        compaction: if tiered {
-            CompactionStyle::Tiered
-        } else {
-            CompactionStyle::Leveled
-        },
-        wal,
-        l0_compaction_trigger: trigger,
-        ..small_options()
-    })
+    (
+        any::<bool>(),
+        any::<bool>(),
+        1usize..4,
+        any::<bool>(),
+        prop::sample::select(vec![600usize, 2048]),
+    )
+        .prop_map(|(tiered, wal, trigger, threads, memtable_bytes)| Options {
+            compaction: if tiered {
+                CompactionStyle::Tiered
+            } else {
+                CompactionStyle::Leveled
+            },
+            wal,
+            l0_compaction_trigger: trigger,
+            memtable_bytes,
+            background: if threads {
+                engine::Background::Threads
+            } else {
+                engine::Background::Inline
+            },
+            ..small_options()
+        })
 }
 
 proptest! {
