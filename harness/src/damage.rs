@@ -85,7 +85,10 @@ pub fn aim(events: &[Event], step: &DamageStep) -> Option<(String, Fault)> {
                 DamageClass::BitFlip => offset + len,
                 DamageClass::TornSector => (offset / SECTOR_BYTES + 1) * SECTOR_BYTES,
             };
-            if durable.iter().any(|l| l.0 > w.0 && l.1 >= end) {
+            // An SST is immutable once synced and the MANIFEST records its length, so damage
+            // anywhere in it can never pass for a torn tail: any durable write is a target.
+            let immutable = step.file == FileKind::Sst;
+            if immutable || durable.iter().any(|l| l.0 > w.0 && l.1 >= end) {
                 eligible.push((path.clone(), offset, len));
             }
         }

@@ -24,14 +24,23 @@ pub struct ExploreOptions {
     pub bound: usize,
     /// Stop after this many violations.
     pub max_violations: usize,
+    /// Also crash inside the recovery of every distinct disk: each crash point of that recovery
+    /// with its distinct disks, checked against the same D..N (a second crash in recovery).
+    #[serde(default)]
+    pub recovery_crashes: bool,
 }
 
 impl Default for ExploreOptions {
     fn default() -> Self {
         ExploreOptions {
-            policies: vec![CrashPolicy::Torn { sector: 512 }],
+            // Torn (ordered metadata, cut tails) and Reorder (the ALICE worst case) together.
+            policies: vec![
+                CrashPolicy::Torn { sector: 512 },
+                CrashPolicy::Reorder { sector: 512 },
+            ],
             bound: 8,
             max_violations: 1,
+            recovery_crashes: false,
         }
     }
 }
@@ -63,6 +72,8 @@ pub struct ExploreOutcome {
     /// Mutating fs operations the run made (every one is a crash point, so this equals `points`
     /// when every point was visited).
     pub mutating_ops: u64,
+    /// Crash points visited inside recoveries (with `recovery_crashes`).
+    pub recovery_points: u64,
 }
 
 /// Runs `case` once without crashing, visiting every crash point through the `SimFs` mutation
@@ -145,7 +156,11 @@ fn visit<S: Store>(
                 continue;
             }
             g.out.disks_tried += 1;
-            if let Err(violation) = check_image::<S>(&g.history, config, &image) {
+            let mut result = check_image::<S>(&g.history, config, &image);
+            if result.is_ok() && opts.recovery_crashes {
+                result = check_recovery_crashes::<S>(&mut g, config, opts, &image);
+            }
+            if let Err(violation) = result {
                 g.out.violations.push(PointViolation {
                     op_index: point.op_index,
                     phase: point.phase,
@@ -157,6 +172,46 @@ fn visit<S: Store>(
             }
         }
     }
+}
+
+/// Recovers `image` once more, this time visiting every crash point of the recovery itself, and
+/// checks each distinct disk such a second crash leaves against the same D..N.
+fn check_recovery_crashes<S: Store>(
+    g: &mut Shared,
+    config: &S::Config,
+    opts: &ExploreOptions,
+    image: &DiskImage,
+) -> Result<(), Violation> {
+    let fs = SimFs::from_image(image);
+    let found: Arc<Mutex<(u64, Vec<DiskImage>)>> = Arc::default();
+    let hook_found = found.clone();
+    let (policies, bound) = (opts.policies.clone(), opts.bound);
+    fs.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
+        let mut f = hook_found.lock().unwrap_or_else(PoisonError::into_inner);
+        f.0 += 1;
+        for policy in &policies {
+            f.1.extend(point.crash_images(*policy, bound));
+        }
+    })));
+    let opened = S::open(Arc::new(fs.clone()), Path::new(DB_DIR), config);
+    fs.set_mutation_hook(None);
+    drop(opened);
+    let (points, images) =
+        std::mem::take(&mut *found.lock().unwrap_or_else(PoisonError::into_inner));
+    g.out.recovery_points += points;
+    for second in images {
+        let key = (second.content_hash(), g.history.durable, g.epoch);
+        if !g.seen.insert(key) {
+            g.out.disks_skipped += 1;
+            continue;
+        }
+        g.out.disks_tried += 1;
+        check_image::<S>(&g.history, config, &second).map_err(|mut v| {
+            v.message = format!("after a second crash inside recovery: {}", v.message);
+            v
+        })?;
+    }
+    Ok(())
 }
 
 /// Recovers one post-crash disk and checks it against the history's D..N.

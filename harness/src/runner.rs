@@ -14,17 +14,25 @@ use std::sync::Arc;
 use faultfs::{CrashPolicy, FaultClass, Fs, FsyncMode, SimFs};
 
 use crate::case::{Case, CrashStep, DamageStep, Step};
-use crate::checker::{Verdict, Violation, ViolationKind, check_recovery, diff_states};
+use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::damage;
 use crate::model::{History, Outcome, State};
 use crate::run::{Counts, RecoveryResult};
 use crate::store::{Durability, Store, StoreError};
+
+mod faults;
+mod reads;
+
+use faults::unclean_refusal;
 
 /// The directory every store lives in on the simulated disk.
 pub const DB_DIR: &str = "db";
 
 /// At most this many power cycles in a row while a store keeps failing to open with I/O errors.
 const OPEN_RETRIES_MAX: u32 = 4;
+
+/// At most this many crashes nested inside the checking of earlier recoveries.
+const CRASH_DEPTH_MAX: u32 = 16;
 
 /// A crash as the runner saw it; event index and phase are filled in from the log afterwards.
 #[derive(Clone, Debug)]
@@ -90,6 +98,8 @@ pub struct Runner<'a, S: Store> {
     violation: Option<Violation>,
     /// The run cannot go on (violation, or a clean refusal left a damaged store).
     stopped: bool,
+    /// How many crashes are being handled inside one another right now.
+    crash_depth: u32,
     counts: Counts,
     durable_mark: u64,
 }
@@ -128,6 +138,7 @@ impl<'a, S: Store> Runner<'a, S> {
             crashes: Vec::new(),
             violation: None,
             stopped: false,
+            crash_depth: 0,
             counts: Counts::default(),
             durable_mark: 0,
         }
@@ -247,6 +258,10 @@ impl<'a, S: Store> Runner<'a, S> {
         let Some(store) = self.store.as_mut() else {
             return;
         };
+        let before: Vec<(String, Option<String>)> = mutations
+            .iter()
+            .map(|m| (m.key().to_string(), self.history.live.get(m.key()).cloned()))
+            .collect();
         let pos = self.history.issue(mutations, sync);
         self.counts.writes += 1;
         let result = store.write(&self.history.writes[pos].mutations, sync);
@@ -265,7 +280,62 @@ impl<'a, S: Store> Runner<'a, S> {
                     Outcome::Failed
                 };
                 self.history.settle(pos, outcome);
+                if outcome == Outcome::Failed && self.faults_armed {
+                    self.check_unlogged_write_invisible(&before);
+                    if self.stopped {
+                        return;
+                    }
+                }
                 self.on_error(e, true);
+            }
+        }
+    }
+
+    /// The injected fault that made the last write fail, if it refused the write's WAL append
+    /// itself (EIO or ENOSPC on a write to a WAL since the last reboot).
+    fn failed_wal_append(&self) -> Option<String> {
+        let events = self.sim.events();
+        events
+            .iter()
+            .rev()
+            .take_while(|e| !matches!(e.op, faultfs::EventOp::Reboot { .. }))
+            .find(|e| {
+                matches!(e.fault, Some(FaultClass::WriteError | FaultClass::NoSpace))
+                    && matches!(&e.op, faultfs::EventOp::Write { path, .. }
+                        if crate::coverage::FileKind::of(path) == crate::coverage::FileKind::Wal)
+            })
+            .map(crate::report::Report::event_line)
+    }
+
+    /// A write whose WAL append failed never reached the log and can never survive a crash, so
+    /// reads must not show it (the memtable must not be updated before the log append
+    /// succeeds). `before` holds the written keys' values before the write.
+    fn check_unlogged_write_invisible(&mut self, before: &[(String, Option<String>)]) {
+        let Some(event) = self.failed_wal_append() else {
+            return;
+        };
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        for (key, old) in before {
+            let Ok(got) = store.get(key.as_bytes()) else {
+                continue;
+            };
+            let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+            if got != *old {
+                let m = format!(
+                    "the write to {key:?} failed before reaching the WAL ({event}), yet reads \
+                     show it: a value that cannot survive a crash was made visible"
+                );
+                let diff = crate::checker::KeyDiff {
+                    key: key.clone(),
+                    expected: old.clone(),
+                    recovered: got,
+                };
+                return self.fail(Violation {
+                    diffs: vec![diff],
+                    ..Violation::new(ViolationKind::ReadYourWrites, m)
+                });
             }
         }
     }
@@ -294,119 +364,6 @@ impl<'a, S: Store> Runner<'a, S> {
         self.durable_mark = self.sim.mutating_ops();
     }
 
-    /// How many ReportLater faults fired so far (read from the log only while one is armed).
-    fn report_later_count(&mut self) -> usize {
-        if !self.report_later_armed {
-            return 0;
-        }
-        self.sim
-            .events()
-            .iter()
-            .filter(|e| e.fault == Some(FaultClass::FsyncReportLater))
-            .count()
-    }
-
-    /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
-    fn sync_lied(&mut self, fired_before: usize) -> bool {
-        if !self.report_later_armed {
-            return false;
-        }
-        let fired = self.report_later_count();
-        if fired >= self.report_later_injected {
-            // Every ReportLater fault has fired: stop reading the log at each durability point.
-            self.report_later_armed = false;
-        }
-        fired > fired_before
-    }
-
-    fn get(&mut self, key: &str) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        match store.get(key.as_bytes()) {
-            Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
-                let want = self.history.live.get(key).cloned();
-                if got != want {
-                    self.fail(Violation {
-                        diffs: vec![crate::checker::KeyDiff {
-                            key: key.to_string(),
-                            expected: want,
-                            recovered: got,
-                        }],
-                        ..Violation::new(
-                            ViolationKind::ReadYourWrites,
-                            format!("get({key:?}) while running did not return the last write"),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
-    fn scan(&mut self, start: Option<&str>, end: Option<&str>) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        let lower = start.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
-        let upper = end.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
-        match store.scan(lower, upper) {
-            Ok(pairs) => {
-                let got = to_state(pairs);
-                let want: State = self
-                    .history
-                    .live
-                    .iter()
-                    .filter(|(k, _)| {
-                        start.is_none_or(|s| k.as_str() >= s) && end.is_none_or(|e| k.as_str() <= e)
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if got != want {
-                    self.fail(Violation {
-                        diffs: diff_states(&want, &got),
-                        ..Violation::new(
-                            ViolationKind::ReadYourWrites,
-                            format!(
-                                "scan({start:?}..={end:?}) while running did not match the writes"
-                            ),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
-    fn expect(&mut self, key: &str, value: Option<&str>) {
-        if !self.ensure_open() {
-            return;
-        }
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        match store.get(key.as_bytes()) {
-            Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
-                if got.as_deref() != value {
-                    self.fail(Violation {
-                        diffs: vec![crate::checker::KeyDiff {
-                            key: key.to_string(),
-                            expected: value.map(str::to_string),
-                            recovered: got,
-                        }],
-                        ..Violation::new(
-                            ViolationKind::Expectation,
-                            format!("expect {key:?} failed"),
-                        )
-                    });
-                }
-            }
-            Err(e) => self.on_error(e, false),
-        }
-    }
-
     /// A clean close (a durability point) and reopen, checked like a recovery.
     fn reopen(&mut self) {
         let Some(mut store) = self.store.take() else {
@@ -427,79 +384,22 @@ impl<'a, S: Store> Runner<'a, S> {
         }
     }
 
-    /// Handles a failed store call: a power cut reboots; damage may be a clean refusal; any
-    /// other I/O error must poison the store, and the run power-cycles.
-    fn on_error(&mut self, err: StoreError, write_path: bool) {
-        match err {
-            StoreError::PowerLoss(_) => {
-                let crash = self.armed.take().unwrap_or_else(|| self.cycle_crash());
-                self.crash(crash, false);
-            }
-            StoreError::Damaged { ref file, .. } => {
-                if self.refusal_allowed(file) {
-                    self.counts.refusals += 1;
-                    self.power_cycle();
-                } else {
-                    self.fail(unclean_refusal(&err));
-                }
-            }
-            StoreError::Io(ref msg) | StoreError::Poisoned(ref msg) => {
-                if !self.faults_armed {
-                    let m = format!("the store failed with no fault armed: {msg}");
-                    return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
-                }
-                if write_path && matches!(err, StoreError::Io(_)) {
-                    self.probe_poison(msg);
-                }
-                if !self.stopped {
-                    self.power_cycle();
-                }
-            }
-            StoreError::Other(msg) => {
-                let m = format!("the store failed: {msg}");
-                self.fail(Violation::new(ViolationKind::UnexpectedError, m));
-            }
-        }
-    }
-
-    /// After a write-path I/O error the store must refuse writes until reopened.
-    fn probe_poison(&mut self, cause: &str) {
-        let Some(store) = self.store.as_mut() else {
-            return;
-        };
-        let probe = [crate::model::Mutation::Put {
-            key: "~poison-probe".into(),
-            value: "must be refused".into(),
-        }];
-        if store.write(&probe, false).is_ok() {
-            let m = format!("after the I/O error ({cause}) the store accepted another write");
-            self.fail(Violation::new(ViolationKind::PoisonIgnored, m));
-        }
-    }
-
-    /// A crash for a power cycle forced by an error.
-    fn cycle_crash(&mut self) -> CrashStep {
-        self.cycle_seed = self
-            .cycle_seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        CrashStep {
-            policy: self.cycle_policy,
-            after_ops: None,
-            seed: self.cycle_seed,
-        }
-    }
-
-    fn power_cycle(&mut self) {
-        self.sim.power_off();
-        let crash = self.cycle_crash();
-        self.crash(crash, false);
-    }
-
     /// The power is off: reboot under the crash's policy and recover.
     fn crash(&mut self, crash: CrashStep, during_recovery: bool) {
         self.store = None;
         self.counts.crashes += 1;
+        // Power cycles nest (an error while checking a recovery cycles again); a store that
+        // fails every recovery must end the run, not the stack.
+        if self.crash_depth >= CRASH_DEPTH_MAX {
+            let m = format!("the store failed {CRASH_DEPTH_MAX} recoveries in a row");
+            return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
+        }
+        self.crash_depth += 1;
+        self.reboot_and_recover(crash, during_recovery);
+        self.crash_depth -= 1;
+    }
+
+    fn reboot_and_recover(&mut self, crash: CrashStep, during_recovery: bool) {
         self.refresh_fired();
         if !self.damage.is_empty() {
             let events = self.sim.events();
@@ -520,53 +420,6 @@ impl<'a, S: Store> Runner<'a, S> {
         });
         self.arm_next();
         self.recover(true);
-    }
-
-    /// The lower bound of an acceptable recovery: D, or 0 after damage that can pass for a torn
-    /// tail or a sync that lied.
-    fn lower(&mut self) -> usize {
-        self.refresh_fired();
-        if LENIENT.iter().any(|c| self.fired.contains(c)) {
-            0
-        } else {
-            self.history.durable
-        }
-    }
-
-    /// Reads newly logged events for faults that fired (only when faults are in play).
-    fn refresh_fired(&mut self) {
-        if !self.faults_armed {
-            return;
-        }
-        let events = self.sim.events();
-        for e in events.iter().skip(self.events_read) {
-            let Some(c) = e.fault else { continue };
-            self.counts.faults_fired += 1;
-            // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
-            let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if self.damaged_files.contains(path));
-            if !aimed {
-                self.fired.insert(c);
-            }
-        }
-        self.events_read = events.len();
-    }
-
-    /// Whether a clean refusal naming `file` is allowed now.
-    fn refusal_allowed(&mut self, file: &std::path::Path) -> bool {
-        self.refresh_fired();
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let aimed = self
-            .damaged_files
-            .iter()
-            .any(|p| p.ends_with(&name) && !name.is_empty());
-        aimed
-            || LENIENT
-                .iter()
-                .chain(REFUSAL_OK.iter())
-                .any(|c| self.fired.contains(c))
     }
 
     fn set_result(&mut self, result: RecoveryResult) {
@@ -634,6 +487,16 @@ impl<'a, S: Store> Runner<'a, S> {
     fn check_opened(&mut self, mut store: S, after_crash: bool) {
         let pairs = match store.scan(Bound::Unbounded, Bound::Unbounded) {
             Ok(p) => p,
+            // Damage found while reading the recovered state back is a refusal of this
+            // recovery; power-cycling would only find it again, forever.
+            Err(StoreError::Damaged { file, detail }) if self.refusal_allowed(&file) => {
+                self.counts.refusals += 1;
+                self.set_result(RecoveryResult::Refused {
+                    file: format!("{} ({detail})", file.display()),
+                });
+                self.stopped = true;
+                return;
+            }
             Err(e) => {
                 self.store = Some(store);
                 return self.on_error(e, false);
@@ -671,13 +534,6 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
     }
-}
-
-fn unclean_refusal(err: &StoreError) -> Violation {
-    Violation::new(
-        ViolationKind::UncleanRefusal,
-        format!("the store refused with no damage that could justify it: {err}"),
-    )
 }
 
 /// Bytes pairs as a model state (lossy UTF-8: anything odd shows up as a phantom value).

@@ -18,13 +18,19 @@ pub struct Args {
     /// A scenario file to explore instead.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// The store for seeded workloads: engine or careless.
+    #[arg(long, default_value = "engine", value_parser = super::replay::parse_store)]
+    pub store: crate::case::StoreKind,
     /// Workload length (seeded workloads).
     #[arg(long, default_value_t = 1000)]
     pub ops: usize,
     /// Distinct post-crash disks per crash point, at most.
     #[arg(long, default_value_t = 8)]
     pub bound: usize,
-    /// Crash policy whose disks are enumerated (repeatable; default torn).
+    /// Also crash inside the recovery of every distinct disk (a second crash, exhaustively).
+    #[arg(long)]
+    pub recovery: bool,
+    /// Crash policy whose disks are enumerated (repeatable; default torn and reorder).
     #[arg(long = "policy", value_parser = super::parse_policy)]
     pub policies: Vec<faultfs::CrashPolicy>,
 }
@@ -41,6 +47,7 @@ pub fn run(a: &Args) -> Result<u8> {
         None => {
             let opts = RunOptions {
                 ops: a.ops,
+                store: a.store,
                 ..RunOptions::default()
             };
             crate::explore::explorable(&RunConfig::from_seed(a.seed.unwrap_or(0), &opts).case())
@@ -48,6 +55,7 @@ pub fn run(a: &Args) -> Result<u8> {
     };
     let mut opts = ExploreOptions {
         bound: a.bound,
+        recovery_crashes: a.recovery,
         ..ExploreOptions::default()
     };
     if !a.policies.is_empty() {
@@ -56,8 +64,9 @@ pub fn run(a: &Args) -> Result<u8> {
     let started = std::time::Instant::now();
     let out = explore(&case, &opts);
     println!(
-        "crash points: {}, disks tried: {}, duplicates skipped: {}, violations: {}, time: {:.2?}",
+        "crash points: {} (+{} inside recoveries), disks tried: {}, duplicates skipped: {}, violations: {}, time: {:.2?}",
         out.points,
+        out.recovery_points,
         out.disks_tried,
         out.disks_skipped,
         out.violations.len(),

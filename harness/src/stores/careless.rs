@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use faultfs::{File, Fs};
@@ -29,7 +29,6 @@ pub struct CarelessConfig;
 #[derive(Debug)]
 pub struct CarelessStore {
     file: Box<dyn File>,
-    path: PathBuf,
     len: u64,
     map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
@@ -83,7 +82,6 @@ impl Store for CarelessStore {
         file.read_exact_at(0, &mut bytes).map_err(io("read log"))?;
         Ok(CarelessStore {
             file,
-            path,
             len,
             map: replay(&bytes),
         })
@@ -145,8 +143,8 @@ impl Store for CarelessStore {
         self.sync()
     }
 
+    /// A log has no structure to check beyond what replaying it already did.
     fn check_invariants(&mut self) -> Result<(), StoreError> {
-        let _ = &self.path;
         Ok(())
     }
 }

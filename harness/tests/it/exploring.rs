@@ -44,3 +44,36 @@ fn explore_finds_the_careless_store_losing_synced_writes() {
         out.violations
     );
 }
+
+#[test]
+fn explore_with_recovery_crashes_finds_a_defect_a_second_crash_exposes() {
+    // replay_flushed_wal: recovery replays a WAL the MANIFEST says was flushed. A single crash
+    // leaves that WAL already deleted or harmless; a crash inside the recovery that rewrote the
+    // state brings the stale log back to be replayed over newer data.
+    let mut case = standard_case(300, 1);
+    case.bugs = vec!["replay_flushed_wal".to_string()];
+    let opts = ExploreOptions {
+        policies: vec![
+            faultfs::CrashPolicy::Torn { sector: 512 },
+            faultfs::CrashPolicy::Reorder { sector: 512 },
+        ],
+        recovery_crashes: true,
+        ..ExploreOptions::default()
+    };
+    let out = explore(&case, &opts);
+    assert!(out.recovery_points > 0);
+    assert!(!out.violations.is_empty(), "the defect was not found");
+    assert!(out.violations[0].violation.message.contains("second crash"));
+}
+
+#[test]
+fn the_explore_command_exits_1_on_a_violation_and_2_on_bad_input() {
+    let run = |args: &[&str]| harness::cli::main_with(["powercut", "explore"].iter().chain(args));
+    assert_eq!(
+        run(&["--seed", "3", "--ops", "60", "--store", "careless"]),
+        1
+    );
+    assert_eq!(run(&["--seed", "3", "--ops", "60"]), 0);
+    assert_eq!(run(&["--scenario", "/nonexistent/x.json"]), 2);
+    assert_eq!(run(&["--seed", "3", "--policy", "sideways"]), 2);
+}

@@ -87,3 +87,32 @@ fn faults_fire_in_a_sweep() {
         "no fault fired: the fault schedule misses the engine's files"
     );
 }
+
+#[test]
+fn seeded_crashes_land_in_every_engine_phase() {
+    use std::collections::BTreeSet;
+    let phases: BTreeSet<faultfs::Phase> = (0..seeds().min(200))
+        .flat_map(|s| run_seed(s, &RunOptions::default()).crashes)
+        .map(|c| c.phase)
+        .collect();
+    for p in faultfs::Phase::ALL {
+        assert!(
+            phases.contains(&p),
+            "no crash fell in phase {p}: {phases:?}"
+        );
+    }
+}
+
+#[test]
+fn seeded_crashes_fall_inside_recovery() {
+    let inside: usize = (0..seeds().min(200))
+        .map(|s| {
+            run_seed(s, &RunOptions::default())
+                .crashes
+                .iter()
+                .filter(|c| c.during_recovery)
+                .count()
+        })
+        .sum();
+    assert!(inside > 0, "no crash fell inside a recovery");
+}

@@ -1,0 +1,99 @@
+//! Reads while running: every `get` and `scan` must match the live model (read-your-writes),
+//! and scenario `expect` steps must hold.
+
+use std::ops::Bound;
+
+use super::{Runner, to_state};
+use crate::checker::{KeyDiff, Violation, ViolationKind, diff_states};
+use crate::model::State;
+use crate::store::Store;
+
+impl<S: Store> Runner<'_, S> {
+    pub(super) fn get(&mut self, key: &str) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.get(key.as_bytes()) {
+            Ok(got) => {
+                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                let want = self.history.live.get(key).cloned();
+                if got != want {
+                    self.fail(Violation {
+                        diffs: vec![KeyDiff {
+                            key: key.to_string(),
+                            expected: want,
+                            recovered: got,
+                        }],
+                        ..Violation::new(
+                            ViolationKind::ReadYourWrites,
+                            format!("get({key:?}) while running did not return the last write"),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+
+    pub(super) fn scan(&mut self, start: Option<&str>, end: Option<&str>) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let lower = start.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
+        let upper = end.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
+        match store.scan(lower, upper) {
+            Ok(pairs) => {
+                let got = to_state(pairs);
+                let want: State = self
+                    .history
+                    .live
+                    .iter()
+                    .filter(|(k, _)| {
+                        start.is_none_or(|s| k.as_str() >= s) && end.is_none_or(|e| k.as_str() <= e)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if got != want {
+                    self.fail(Violation {
+                        diffs: diff_states(&want, &got),
+                        ..Violation::new(
+                            ViolationKind::ReadYourWrites,
+                            format!(
+                                "scan({start:?}..={end:?}) while running did not match the writes"
+                            ),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+
+    pub(super) fn expect(&mut self, key: &str, value: Option<&str>) {
+        if !self.ensure_open() {
+            return;
+        }
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.get(key.as_bytes()) {
+            Ok(got) => {
+                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                if got.as_deref() != value {
+                    self.fail(Violation {
+                        diffs: vec![KeyDiff {
+                            key: key.to_string(),
+                            expected: value.map(str::to_string),
+                            recovered: got,
+                        }],
+                        ..Violation::new(
+                            ViolationKind::Expectation,
+                            format!("expect {key:?} failed"),
+                        )
+                    });
+                }
+            }
+            Err(e) => self.on_error(e, false),
+        }
+    }
+}
