@@ -158,7 +158,10 @@ impl WorkDir {
             )));
         }
         std::fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
-        Ok(WorkDir::Given(dir.to_path_buf()))
+        // Absolute, so the report names the directory wherever it is read.
+        let dir =
+            std::fs::canonicalize(dir).map_err(io_error(format!("resolving {}", dir.display())))?;
+        Ok(WorkDir::Given(dir))
     }
 
     fn path(&self) -> &Path {
