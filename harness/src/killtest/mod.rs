@@ -40,8 +40,8 @@
 //!    [`phase_fs::PhaseFs`], then runs the endless seeded workload of [`workload`], reporting
 //!    each issued and acknowledged write, each durability point and each phase label as a line
 //!    on stdout ([`protocol`]).
-//! 4. At that moment the parent sends SIGKILL, reaps the child, replays
-//!    its lines into the [`History`] (regenerating each write from the round's seed, [`round`]),
+//! 4. At that moment the parent sends SIGKILL, reaps the child, replays its lines into the
+//!    [`crate::model::History`] (regenerating each write from the round's seed, [`round`]),
 //!    opens the store itself (which proves the dead child's LOCK was released), checks the
 //!    store's invariants and the recovered state ([`recover`], [`crate::checker`]), and rebases
 //!    the model on the accepted prefix for the next round, on the same directory.

@@ -40,9 +40,10 @@ fn options(store: KillStoreKind, budget: Budget) -> KillTestOptions {
 }
 
 /// The engine with background flush and compaction keeps the prefix the contract promises
-/// through every kill. The bound is the last durability point: the engine buffers up to 64 KiB
-/// of WAL frames in user space before handing them to the kernel, so a kill may take
-/// acknowledged writes that no durability point covered, which DESIGN section 3 allows.
+/// through every kill. The bound is the last durability point: the engine buffers WAL frames in
+/// user space (an eighth of a memtable, at most 64 KiB) before handing them to the kernel, so a
+/// kill may take acknowledged writes that no durability point covered, which DESIGN section 3
+/// allows and `powercut kill-test` (bound: acknowledged) reports.
 #[test]
 fn the_engine_survives_kills_during_background_flush_and_compaction() {
     let o = KillTestOptions {
