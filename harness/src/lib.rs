@@ -42,7 +42,9 @@ pub use coverage::{Cause, CoverageFact, FileKind, PolicyKind};
 pub use explore::{ExploreOptions, ExploreOutcome, explore};
 pub use model::{History, Mutation, Outcome, WriteRecord};
 pub use report::Report;
-pub use run::{Counts, CrashRecord, RecoveryResult, RunOptions, RunOutcome, execute, run_seed};
+pub use run::{
+    Counts, CrashRecord, DamageDone, RecoveryResult, RunOptions, RunOutcome, execute, run_seed,
+};
 pub use scenario::{Scenario, ScenarioError, run_scenario};
 pub use shrink::{ShrinkOptions, ShrinkOutcome, shrink};
 pub use store::{Durability, Store, StoreError};

@@ -118,6 +118,17 @@ pub struct RunOutcome {
     pub counts: Counts,
     /// The failure report, when a violation was found.
     pub report: Option<Report>,
+    /// Every damage a fault did at a reboot (file, offset, class), from the event log.
+    #[serde(default)]
+    pub damage: Vec<DamageDone>,
+}
+
+/// One damage applied at a reboot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamageDone {
+    pub path: String,
+    pub offset: u64,
+    pub class: faultfs::FaultClass,
 }
 
 impl RunOutcome {
@@ -215,6 +226,17 @@ fn outcome_of(case: &Case, f: Finished) -> RunOutcome {
     let report = violations.first().map(|v| {
         crate::report::build(case, v, crashes.last(), &events, f.durable_mark, trace_hash)
     });
+    let damage = events
+        .iter()
+        .filter_map(|e| match (&e.op, e.fault) {
+            (EventOp::Damage { path, offset, .. }, Some(class)) => Some(DamageDone {
+                path: path.clone(),
+                offset: *offset,
+                class,
+            }),
+            _ => None,
+        })
+        .collect();
     RunOutcome {
         seed: None,
         config: None,
@@ -225,6 +247,7 @@ fn outcome_of(case: &Case, f: Finished) -> RunOutcome {
         coverage,
         counts,
         report,
+        damage,
     }
 }
 

@@ -246,6 +246,11 @@ pub fn shrink_by(
         run,
     };
     let mut best = case.clone();
+    // Damage at a seeded offset moves whenever a removed step changes a file's length, which
+    // would hide the failure from every candidate: pin it to where it struck first.
+    if let Some(pinned) = pin_damage(&best, &run(&best)) {
+        s.try_adopt(&mut best, pinned);
+    }
     loop {
         let mut progress = s.remove_runs(&mut best);
         progress |= s.earlier_crashes(&mut best);
@@ -268,6 +273,46 @@ pub fn shrink_by(
         runs: s.runs,
         kind,
     }
+}
+
+/// The case with each raw damage fault that struck at a seeded offset (`offset: null`) replaced
+/// by faults at the exact files and offsets it struck in `outcome`; `None` if there is none.
+fn pin_damage(case: &Case, outcome: &RunOutcome) -> Option<Case> {
+    use faultfs::{Fault, FaultClass, PathPattern};
+    let mut pinned = case.clone();
+    let mut changed = false;
+    pinned.steps = Vec::with_capacity(case.steps.len());
+    for step in &case.steps {
+        let class = match step {
+            Step::Fault(Fault::Truncate { offset: None, .. }) => FaultClass::Truncate,
+            Step::Fault(Fault::BitFlip { offset: None, .. }) => FaultClass::BitFlip,
+            Step::Fault(Fault::TornSector { offset: None, .. }) => FaultClass::TornSector,
+            other => {
+                pinned.steps.push(other.clone());
+                continue;
+            }
+        };
+        let struck: Vec<_> = outcome.damage.iter().filter(|d| d.class == class).collect();
+        if struck.is_empty() {
+            pinned.steps.push(step.clone());
+            continue;
+        }
+        changed = true;
+        for d in struck {
+            let path = PathPattern(d.path.clone());
+            let at = Some(d.offset);
+            pinned.steps.push(Step::Fault(match step {
+                Step::Fault(Fault::TornSector { sector, .. }) => Fault::TornSector {
+                    path,
+                    offset: at,
+                    sector: *sector,
+                },
+                Step::Fault(Fault::BitFlip { .. }) => Fault::BitFlip { path, offset: at },
+                _ => Fault::Truncate { path, offset: at },
+            }));
+        }
+    }
+    changed.then_some(pinned)
 }
 
 /// A `#[test]` that reproduces a case without the seed.
