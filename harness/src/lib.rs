@@ -22,6 +22,7 @@ pub mod cli;
 pub mod coverage;
 pub mod damage;
 pub mod explore;
+pub mod gate;
 pub mod hints;
 pub mod killtest;
 pub mod model;

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 pub mod explore;
+pub mod gate;
 pub mod killtest;
 pub mod replay;
 pub mod scenario;
@@ -27,6 +28,8 @@ pub enum Command {
     Scenario(scenario::Args),
     /// Tries every crash point of a workload or scenario with every distinct post-crash disk.
     Explore(explore::Args),
+    /// The durability gate: sweeps seeds over crash policies and fault classes within a budget.
+    Gate(gate::Args),
     /// Kills the store in a child process with SIGKILL on a real disk and checks each recovery.
     KillTest(killtest::Args),
     /// One child process of the kill-test (started by `kill-test`, not by hand).
@@ -52,6 +55,7 @@ where
         Command::Replay(a) => replay::run(&a),
         Command::Scenario(a) => scenario::run(&a),
         Command::Explore(a) => explore::run(&a),
+        Command::Gate(a) => gate::run(&a),
         Command::KillTest(a) => killtest::run(&a),
         Command::KillTestChild(a) => killtest::run_child_command(&a),
     };

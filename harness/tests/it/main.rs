@@ -5,9 +5,14 @@
 mod careless;
 mod checker;
 mod exploring;
+mod gate_bugs;
+mod gate_exit_codes;
+mod gate_reports;
+mod gate_support;
 mod killtest;
 mod replay;
 mod scenarios;
+mod scenarios_files;
 mod shrinking;
 mod strategies;
 mod sweep;
