@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod explore;
 pub mod gate;
+pub mod killtest;
 pub mod replay;
 pub mod scenario;
 
@@ -29,6 +30,11 @@ pub enum Command {
     Explore(explore::Args),
     /// The durability gate: sweeps seeds over crash policies and fault classes within a budget.
     Gate(gate::Args),
+    /// Kills the store in a child process with SIGKILL on a real disk and checks each recovery.
+    KillTest(killtest::Args),
+    /// One child process of the kill-test (started by `kill-test`, not by hand).
+    #[command(hide = true)]
+    KillTestChild(killtest::ChildArgs),
 }
 
 /// Parses `args` (program name first), runs the command and returns the exit code.
@@ -50,6 +56,8 @@ where
         Command::Scenario(a) => scenario::run(&a),
         Command::Explore(a) => explore::run(&a),
         Command::Gate(a) => gate::run(&a),
+        Command::KillTest(a) => killtest::run(&a),
+        Command::KillTestChild(a) => killtest::run_child_command(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! The stores Powercut ships: the LSM engine, and a careless log store that must fail.
 
+pub mod buffered;
 pub mod careless;
 pub mod engine;
 

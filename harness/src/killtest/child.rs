@@ -1,0 +1,202 @@
+//! The child process of a round: opens the store on the real disk and runs the round's workload
+//! until the parent kills it, reporting every step on stdout (see [`super::protocol`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faultfs::{Fs, Phase, StdFs};
+
+use crate::killtest::phase_fs::PhaseFs;
+use crate::killtest::protocol::{ChildEvent, Reporter};
+use crate::killtest::recover::{DB_DIR, read_state};
+use crate::killtest::stores::{KillStoreKind, ThreadedEngine, bug_name, engine_options_with};
+use crate::killtest::workload::{KillOp, RoundWorkload};
+use crate::model::State;
+use crate::store::{Store, StoreError};
+use crate::stores::buffered::{BufferedConfig, BufferedStore};
+use crate::stores::{CarelessConfig, CarelessStore};
+
+/// Exit code of a child that saw a contract violation itself (a read that missed a write).
+pub const EXIT_VIOLATION: u8 = 1;
+/// Exit code of a child whose store failed (open, write, sync, ...).
+pub const EXIT_STORE_ERROR: u8 = 3;
+
+/// What one child runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildArgs {
+    /// The kill-test directory (the store lives in its `db` subdirectory).
+    pub dir: PathBuf,
+    pub store: KillStoreKind,
+    /// The round's seed.
+    pub seed: u64,
+    /// The global id of the round's first write.
+    pub first_id: u64,
+    /// Engine defects switched on.
+    pub bugs: Vec<engine::bugs::Bug>,
+}
+
+impl ChildArgs {
+    /// The command-line arguments of the hidden `kill-test-child` subcommand.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "kill-test-child".to_string(),
+            "--dir".to_string(),
+            self.dir.display().to_string(),
+            "--store".to_string(),
+            self.store.name().to_string(),
+            "--seed".to_string(),
+            self.seed.to_string(),
+            "--first-id".to_string(),
+            self.first_id.to_string(),
+        ]
+        .into_iter()
+        .chain(
+            self.bugs
+                .iter()
+                .flat_map(|b| ["--bug".to_string(), bug_name(*b)]),
+        )
+        .collect()
+    }
+}
+
+/// Runs the child until it is killed (or the parent stops listening); returns its exit code.
+pub fn run_child(args: &ChildArgs) -> u8 {
+    let reporter = Arc::new(Reporter);
+    if !reporter.send(&ChildEvent::Started) {
+        return 0;
+    }
+    match args.store {
+        KillStoreKind::Engine => {
+            drive::<ThreadedEngine>(args, &engine_options_with(&args.bugs), &reporter)
+        }
+        KillStoreKind::Careless => drive::<CarelessStore>(args, &CarelessConfig, &reporter),
+        KillStoreKind::Buffered => {
+            drive::<BufferedStore>(args, &BufferedConfig::default(), &reporter)
+        }
+    }
+}
+
+fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter>) -> u8 {
+    let fail = |what: String| {
+        reporter.send(&ChildEvent::Error(what));
+        EXIT_STORE_ERROR
+    };
+    let std_fs = match StdFs::new(&args.dir) {
+        Ok(fs) => fs,
+        Err(e) => return fail(format!("the kill-test directory: {e}")),
+    };
+    let fs: Arc<dyn Fs> = Arc::new(PhaseFs::new(Arc::new(std_fs), reporter.clone()));
+    // Labelled here too, so a kill before the store's own first label counts as recovery.
+    fs.set_phase(Phase::Recovery);
+    let mut store = match open_when_unlocked::<S>(&fs, config) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("open: {e}")),
+    };
+    if !reporter.send(&ChildEvent::Opened) {
+        return 0;
+    }
+    if !args.store.labels_phases() {
+        fs.set_phase(Phase::Write);
+    }
+    let mut live = match read_state(&mut store) {
+        Ok(state) => state,
+        Err(e) => return fail(format!("reading the store after open: {e}")),
+    };
+    let mut workload = RoundWorkload::new(args.seed, args.first_id);
+    loop {
+        if let Some(code) = step(&mut store, &mut workload, &mut live, reporter) {
+            return code;
+        }
+    }
+}
+
+/// How long the child waits for the LOCK before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the store, waiting a little while the LOCK is held.
+///
+/// The parent drops its own handle before it starts the child, but when the parent process runs
+/// other threads that spawn processes (a test binary), a `fork` of one of them may still share
+/// the parent's LOCK descriptor for the microseconds before its `exec` closes it. The parent's
+/// own open after a kill does not wait: that one checks that the kernel released the dead
+/// child's lock.
+fn open_when_unlocked<S: Store>(fs: &Arc<dyn Fs>, config: &S::Config) -> Result<S, StoreError> {
+    let start = Instant::now();
+    loop {
+        match S::open(fs.clone(), Path::new(DB_DIR), config) {
+            Err(e) if e.to_string().contains("already locked") && start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs one operation; `Some(code)` ends the child.
+fn step<S: Store>(
+    store: &mut S,
+    workload: &mut RoundWorkload,
+    live: &mut State,
+    reporter: &Reporter,
+) -> Option<u8> {
+    let fail = |what: String| {
+        reporter.send(&ChildEvent::Error(what));
+        Some(EXIT_STORE_ERROR)
+    };
+    match workload.next_op() {
+        KillOp::Write {
+            id,
+            mutations,
+            sync,
+        } => {
+            if !reporter.send(&ChildEvent::Issued(id)) {
+                return Some(0);
+            }
+            if let Err(e) = store.write(&mutations, sync) {
+                return fail(format!("write {id}: {e}"));
+            }
+            for m in &mutations {
+                m.apply(live);
+            }
+            if !reporter.send(&ChildEvent::Acked(id)) {
+                return Some(0);
+            }
+            if sync && !reporter.send(&ChildEvent::Durable(id + 1)) {
+                return Some(0);
+            }
+        }
+        KillOp::Get { key } => {
+            let got = match store.get(key.as_bytes()) {
+                Ok(v) => v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                Err(e) => return fail(format!("get {key:?}: {e}")),
+            };
+            let want = live.get(&key);
+            if got.as_ref() != want {
+                reporter.send(&ChildEvent::Violation(format!(
+                    "read-your-writes: get {key:?} returned {got:?}, the model holds {want:?}"
+                )));
+                return Some(EXIT_VIOLATION);
+            }
+        }
+        op @ (KillOp::Sync | KillOp::Flush) => {
+            let result = if op == KillOp::Sync {
+                store.sync()
+            } else {
+                store.flush()
+            };
+            if let Err(e) = result {
+                return fail(format!("{op:?}: {e}"));
+            }
+            if !reporter.send(&ChildEvent::Durable(workload.next_id())) {
+                return Some(0);
+            }
+        }
+        KillOp::Compact => {
+            if let Err(e) = store.compact() {
+                return fail(format!("compact: {e}"));
+            }
+        }
+    }
+    None
+}
