@@ -276,14 +276,39 @@ impl SimFs {
         self.lock_state().hook = hook;
     }
 
-    /// The event log so far.
+    /// The event log so far (a copy; see [`SimFs::events_since`] and [`SimFs::with_events`] for
+    /// cheaper looks at a long log).
     pub fn events(&self) -> Vec<Event> {
         self.lock_state().events.clone()
     }
 
+    /// How many events the log holds; the index the next event will get.
+    pub fn event_count(&self) -> usize {
+        self.lock_state().events.len()
+    }
+
+    /// A copy of the events from index `first` on (none if `first` is past the end), so a caller
+    /// that polls the log copies each event once.
+    pub fn events_since(&self, first: usize) -> Vec<Event> {
+        let st = self.lock_state();
+        st.events
+            .get(first..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` on the event log without copying it.
+    ///
+    /// `f` runs while the simulator's lock is held: it must not call back into this `SimFs`, its
+    /// clones or its handles, or it deadlocks.
+    pub fn with_events<R>(&self, f: impl FnOnce(&[Event]) -> R) -> R {
+        f(&self.lock_state().events)
+    }
+
     /// A digest of the event log; the same operations with the same seeds give the same digest.
+    /// It is kept up to date as events are logged, so asking costs nothing.
     pub fn trace_hash(&self) -> u64 {
-        events::trace_hash(&self.lock_state().events)
+        self.lock_state().trace.digest()
     }
 
     /// The state, even if another thread panicked while holding it (the state is only changed
@@ -357,11 +382,13 @@ fn log(st: &mut State, op: EventOp, result: String) {
         result,
         fault: st.fired.take(),
     };
+    st.trace.add(&event);
     st.events.push(event);
 }
 
+/// A path as events show it (the same text as `Path::display`, without the formatting machinery).
 fn shown(path: &Path) -> String {
-    path.display().to_string()
+    path.to_string_lossy().into_owned()
 }
 
 impl Fs for SimFs {
@@ -454,6 +481,8 @@ struct SimFile {
     fs: SimFs,
     /// The confined path it was opened by: for events, errors and fault patterns.
     path: PathBuf,
+    /// `path` as events show it, made once rather than at every operation.
+    name: String,
     ino: u64,
     generation: u64,
 }
@@ -462,6 +491,7 @@ impl SimFile {
     fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
         SimFile {
             fs: fs.clone(),
+            name: shown(&path),
             path,
             ino,
             generation,
@@ -469,7 +499,7 @@ impl SimFile {
     }
 
     fn name(&self) -> String {
-        shown(&self.path)
+        self.name.clone()
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::events::TraceHasher;
 use super::faults::Armed;
 use super::image::DiskImage;
 use super::{Event, FaultClass, MutationHook};
@@ -203,6 +204,8 @@ pub(crate) struct State {
     pub mutating_ops: u64,
     pub phase: Phase,
     pub events: Vec<Event>,
+    /// The running digest of `events`.
+    pub trace: TraceHasher,
     /// Held locks: path -> the id of the guard that holds it.
     pub locks: BTreeMap<PathBuf, u64>,
     pub next_lock_id: u64,
@@ -248,6 +251,7 @@ impl State {
             mutating_ops: 0,
             phase: Phase::default(),
             events: Vec::new(),
+            trace: TraceHasher::default(),
             locks: BTreeMap::new(),
             next_lock_id: 1,
             faults: Vec::new(),
@@ -272,6 +276,7 @@ impl State {
             mutating_ops: self.mutating_ops,
             phase: self.phase,
             events: self.events.clone(),
+            trace: self.trace.clone(),
             locks: BTreeMap::new(),
             next_lock_id: self.next_lock_id,
             faults: self.faults.clone(),
@@ -332,9 +337,17 @@ impl State {
 
     /// What `path` names now, if anything.
     pub fn lookup(&self, path: &Path) -> Option<Entry> {
-        match split(path) {
-            None => Some(Entry::Dir),
-            Some((parent, name)) => self.dirs.get(&parent)?.live.get(&name).copied(),
+        // Borrowed parent and name: a lookup runs for nearly every operation, so it allocates
+        // nothing (only a name that is not UTF-8 is looked up by its lossy form, as `split`
+        // binds it).
+        let Some(name) = path.file_name() else {
+            return Some(Entry::Dir);
+        };
+        let parent = path.parent().unwrap_or(Path::new(""));
+        let live = &self.dirs.get(parent)?.live;
+        match name.to_str() {
+            Some(name) => live.get(name).copied(),
+            None => live.get(name.to_string_lossy().as_ref()).copied(),
         }
     }
 
