@@ -1,6 +1,7 @@
 //! The simulated disk's state: inodes with live, durable and pending bytes; directories with live
 //! and durable namespaces; the pending namespace operations in the order they were made.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -338,17 +339,11 @@ impl State {
     /// What `path` names now, if anything.
     pub fn lookup(&self, path: &Path) -> Option<Entry> {
         // Borrowed parent and name: a lookup runs for nearly every operation, so it allocates
-        // nothing (only a name that is not UTF-8 is looked up by its lossy form, as `split`
-        // binds it).
-        let Some(name) = path.file_name() else {
+        // nothing.
+        let Some((parent, name)) = parts(path) else {
             return Some(Entry::Dir);
         };
-        let parent = path.parent().unwrap_or(Path::new(""));
-        let live = &self.dirs.get(parent)?.live;
-        match name.to_str() {
-            Some(name) => live.get(name).copied(),
-            None => live.get(name.to_string_lossy().as_ref()).copied(),
-        }
+        self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
     /// The live path of an inode (the first name that binds it), for reports.
@@ -381,9 +376,28 @@ impl State {
     }
 }
 
+/// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
+/// come out lossy (so they are bound and found by the same text).
+fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
+    if let Some(s) = path.to_str() {
+        // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
+        // without the component parsing `Path::parent` and `Path::file_name` do.
+        let (parent, name) = s.rsplit_once('/').unwrap_or(("", s));
+        let plain =
+            !s.starts_with('/') && !parent.ends_with('/') && !matches!(name, "" | "." | "..");
+        if plain {
+            return Some((Path::new(parent), Cow::Borrowed(name)));
+        }
+    }
+    let name = path.file_name()?;
+    Some((
+        path.parent().unwrap_or(Path::new("")),
+        name.to_string_lossy(),
+    ))
+}
+
 /// Splits a confined path into its parent directory and its name; `None` for the root.
 pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Some((parent, name))
+    let (parent, name) = parts(path)?;
+    Some((parent.to_path_buf(), name.into_owned()))
 }
