@@ -1,5 +1,6 @@
 //! The event log: how operations are written down, and the digest that replays compare.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -212,16 +213,17 @@ fn encode_op(b: &mut Vec<u8>, op: &EventOp) {
     }
 }
 
-/// The result column of an event: `ok`, `power_loss`, an errno name, or the error kind.
-pub(crate) fn result_name<T>(result: &io::Result<T>) -> String {
+/// The result column of an event: `ok`, `power_loss`, an errno name, or the error kind. The
+/// common results are static text, so logging them allocates nothing.
+pub(crate) fn result_name<T>(result: &io::Result<T>) -> Cow<'static, str> {
     match result {
-        Ok(_) => "ok".to_string(),
-        Err(e) if crate::is_power_loss(e) => "power_loss".to_string(),
+        Ok(_) => Cow::Borrowed("ok"),
+        Err(e) if crate::is_power_loss(e) => Cow::Borrowed("power_loss"),
         Err(e) => match crate::os_error_code(e) {
-            Some(libc::EIO) => "EIO".to_string(),
-            Some(libc::ENOSPC) => "ENOSPC".to_string(),
-            Some(code) => format!("errno {code}"),
-            None => format!("{:?}", e.kind()),
+            Some(libc::EIO) => Cow::Borrowed("EIO"),
+            Some(libc::ENOSPC) => Cow::Borrowed("ENOSPC"),
+            Some(code) => Cow::Owned(format!("errno {code}")),
+            None => Cow::Owned(format!("{:?}", e.kind())),
         },
     }
 }

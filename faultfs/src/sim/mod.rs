@@ -70,6 +70,7 @@
 //! Runtime choices (misdirected offsets) come from the seed of [`SimFs::with_seed`]; reboot
 //! choices come from the reboot seed. Nothing depends on time, threads or hash order.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -185,7 +186,7 @@ impl SimFs {
         let mut st = self.lock_state();
         st.powered = false;
         st.countdown = None;
-        log(&mut st, EventOp::PowerOff, "ok".to_string());
+        log(&mut st, EventOp::PowerOff, Cow::Borrowed("ok"));
     }
 
     /// Lets `n` more mutating operations (create, write_at, set_len, sync, rename, remove,
@@ -224,11 +225,11 @@ impl SimFs {
                 seed,
                 outcome,
             },
-            "ok".to_string(),
+            Cow::Borrowed("ok"),
         );
         for (op, class) in damage {
             st.fired = Some(class);
-            log(&mut st, op, "ok".to_string());
+            log(&mut st, op, Cow::Borrowed("ok"));
         }
         st.load_image(&image);
         st.generation += 1;
@@ -332,7 +333,7 @@ impl SimFs {
         let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
         let mut result_text = events::result_name(&result);
         if let Some(note) = st.note.take() {
-            result_text = format!("{result_text} ({note})");
+            result_text = Cow::Owned(format!("{result_text} ({note})"));
         }
         log(&mut st, op, result_text);
         result
@@ -374,7 +375,7 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 }
 
 /// Appends an event, taking the fault that fired during the operation.
-fn log(st: &mut State, op: EventOp, result: String) {
+fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
     let event = Event {
         index: st.events.len() as u64,
         phase: st.phase,
