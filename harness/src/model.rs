@@ -160,9 +160,20 @@ impl History {
     /// A recovery was accepted at prefix `k`: the state after `k` writes becomes the new base.
     /// Writes after `k` are gone for good.
     pub fn rebase(&mut self, k: usize) {
-        self.base = self.state_after(k);
+        // The accepted writes' keys and values move into the base rather than being copied.
+        for w in std::mem::take(&mut self.writes).into_iter().take(k) {
+            for m in w.mutations {
+                match m {
+                    Mutation::Put { key, value } => {
+                        self.base.insert(key, value);
+                    }
+                    Mutation::Delete { key } => {
+                        self.base.remove(&key);
+                    }
+                }
+            }
+        }
         self.live = self.base.clone();
-        self.writes.clear();
         self.durable = 0;
     }
 }
