@@ -125,11 +125,22 @@ pub enum Verdict {
 pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Verdict {
     let n = history.issued();
     let lower = lower.min(n);
-    let mut model = history.base.clone();
-    let mut mismatch: BTreeSet<String> = BTreeSet::new();
-    for key in model.keys().chain(recovered.keys()) {
-        if model.get(key) != recovered.get(key) {
-            mismatch.insert(key.clone());
+    // The model borrows its keys and values from the history (a recovery is checked at every
+    // crash, and values run to kilobytes, so copying them would dominate the check).
+    let mut model: BTreeMap<&str, &str> = history
+        .base
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let recovered_value = |key: &str| recovered.get(key).map(String::as_str);
+    let mut mismatch: BTreeSet<&str> = BTreeSet::new();
+    for key in model
+        .keys()
+        .copied()
+        .chain(recovered.keys().map(String::as_str))
+    {
+        if model.get(key).copied() != recovered_value(key) {
+            mismatch.insert(key);
         }
     }
     let mut below_lower_match = None;
@@ -137,12 +148,15 @@ pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Ver
     for k in 0..=n {
         if k > 0 {
             for m in &history.writes[k - 1].mutations {
-                m.apply(&mut model);
                 let key = m.key();
-                if model.get(key) == recovered.get(key) {
+                match m.value_after() {
+                    Some(value) => model.insert(key, value),
+                    None => model.remove(key),
+                };
+                if model.get(key).copied() == recovered_value(key) {
                     mismatch.remove(key);
                 } else {
-                    mismatch.insert(key.to_string());
+                    mismatch.insert(key);
                 }
             }
         }

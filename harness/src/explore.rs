@@ -233,15 +233,7 @@ fn check_image<S: Store>(
     let pairs = store
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
-    let state: State = pairs
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                String::from_utf8_lossy(&k).into_owned(),
-                String::from_utf8_lossy(&v).into_owned(),
-            )
-        })
-        .collect();
+    let state: State = crate::model::state_of(pairs);
     match check_recovery(history, &state, history.durable) {
         Verdict::Accepted { .. } => store.check_invariants().map_err(|e| {
             Violation::new(

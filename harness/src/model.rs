@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 /// The state of the store as the model sees it: key -> value.
 pub type State = BTreeMap<String, String>;
 
+/// Bytes a store returned, as model text: the buffer itself when it is UTF-8 (workload keys and
+/// values always are), a lossy copy otherwise, so a store's garbage still compares unequal.
+pub fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A store's scan as a model state.
+pub fn state_of(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> State {
+    pairs.into_iter().map(|(k, v)| (text(k), text(v))).collect()
+}
+
 /// One mutation of a write (a batch has several).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -149,9 +160,20 @@ impl History {
     /// A recovery was accepted at prefix `k`: the state after `k` writes becomes the new base.
     /// Writes after `k` are gone for good.
     pub fn rebase(&mut self, k: usize) {
-        self.base = self.state_after(k);
+        // The accepted writes' keys and values move into the base rather than being copied.
+        for w in std::mem::take(&mut self.writes).into_iter().take(k) {
+            for m in w.mutations {
+                match m {
+                    Mutation::Put { key, value } => {
+                        self.base.insert(key, value);
+                    }
+                    Mutation::Delete { key } => {
+                        self.base.remove(&key);
+                    }
+                }
+            }
+        }
         self.live = self.base.clone();
-        self.writes.clear();
         self.durable = 0;
     }
 }

@@ -141,8 +141,7 @@ impl RunOutcome {
 /// Runs one seed: expands it ([`RunConfig::from_seed`]) and executes the case.
 pub fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
     let config = RunConfig::from_seed(seed, opts);
-    let case = config.case();
-    let mut outcome = execute(&case);
+    let mut outcome = execute_owned(config.case());
     outcome.seed = Some(seed);
     if let Some(r) = outcome.report.as_mut() {
         r.seed = Some(seed);
@@ -155,21 +154,33 @@ pub fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
 
 /// Runs a case on a fresh `SimFs`, crashing, recovering and checking as its steps say.
 pub fn execute(case: &Case) -> RunOutcome {
-    match case.store {
+    execute_owned(case.clone())
+}
+
+/// [`execute`] on a case the outcome may keep, so it is not copied.
+fn execute_owned(case: Case) -> RunOutcome {
+    let finished = match case.store {
         StoreKind::Engine => {
             let config = EngineConfig {
                 options: case.options.clone(),
                 bugs: case.bugs.clone(),
             };
-            execute_with::<EngineStore>(case, &config)
+            finish::<EngineStore>(&case, &config)
         }
-        StoreKind::Careless => execute_with::<CarelessStore>(case, &CarelessConfig),
-    }
+        StoreKind::Careless => finish::<CarelessStore>(&case, &CarelessConfig),
+    };
+    outcome_of(case, finished)
 }
 
 /// Runs a case on any [`Store`]. A panic inside the store is caught and reported as a
 /// [`ViolationKind::Panic`].
 pub fn execute_with<S: Store>(case: &Case, config: &S::Config) -> RunOutcome {
+    let finished = finish::<S>(case, config);
+    outcome_of(case.clone(), finished)
+}
+
+/// Runs the crash/recover loop, turning a panic of the store into a violation.
+fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
     let sim_slot: std::sync::Mutex<Option<faultfs::SimFs>> = std::sync::Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let runner = Runner::<S>::new(case, config);
@@ -178,7 +189,7 @@ pub fn execute_with<S: Store>(case: &Case, config: &S::Config) -> RunOutcome {
         }
         runner.run()
     }));
-    let finished = match result {
+    match result {
         Ok(f) => f,
         Err(payload) => {
             let msg = payload
@@ -202,31 +213,56 @@ pub fn execute_with<S: Store>(case: &Case, config: &S::Config) -> RunOutcome {
                 durable_mark: 0,
             }
         }
-    };
-    outcome_of(case, finished)
+    }
 }
 
-/// Reads the event log once to place each crash and list what was covered.
-fn outcome_of(case: &Case, f: Finished) -> RunOutcome {
-    let events = f.sim.events();
-    let crashes = place_crashes(&events, f.crashes);
-    let mut coverage = coverage::fault_facts(&events);
-    coverage.extend(crashes.iter().map(|c| CoverageFact {
-        cause: Cause::Crash(PolicyKind::of(&c.policy)),
-        file: FileKind::of(&c.path),
-        path: c.path.clone(),
-        phase: c.phase,
-    }));
-    coverage.sort();
-    coverage.dedup();
-    let mut counts = f.counts;
-    counts.events = events.len() as u64;
+/// Reads the event log once (in place, without copying it) to place each crash and list what
+/// was covered.
+fn outcome_of(case: Case, f: Finished) -> RunOutcome {
     let trace_hash = f.sim.trace_hash();
-    let violations: Vec<Violation> = f.violation.into_iter().collect();
-    let report = violations.first().map(|v| {
-        crate::report::build(case, v, crashes.last(), &events, f.durable_mark, trace_hash)
+    let Finished {
+        sim,
+        crashes,
+        violation,
+        mut counts,
+        durable_mark,
+    } = f;
+    let violations: Vec<Violation> = violation.into_iter().collect();
+    let (crashes, coverage, damage, report) = sim.with_events(|events| {
+        let crashes = place_crashes(events, crashes);
+        let mut coverage = coverage::fault_facts(events);
+        coverage.extend(crashes.iter().map(|c| CoverageFact {
+            cause: Cause::Crash(PolicyKind::of(&c.policy)),
+            file: FileKind::of(&c.path),
+            path: c.path.clone(),
+            phase: c.phase,
+        }));
+        coverage.sort();
+        coverage.dedup();
+        counts.events = events.len() as u64;
+        // Only a failing run needs a report (the events between D and the crash, the diffs).
+        let report = violations.first().map(|v| {
+            crate::report::build(&case, v, crashes.last(), events, durable_mark, trace_hash)
+        });
+        (crashes, coverage, damage_done(events), report)
     });
-    let damage = events
+    RunOutcome {
+        seed: None,
+        config: None,
+        case,
+        trace_hash,
+        crashes,
+        violations,
+        coverage,
+        counts,
+        report,
+        damage,
+    }
+}
+
+/// Every damage a fault did at a reboot.
+fn damage_done(events: &[Event]) -> Vec<DamageDone> {
+    events
         .iter()
         .filter_map(|e| match (&e.op, e.fault) {
             (EventOp::Damage { path, offset, .. }, Some(class)) => Some(DamageDone {
@@ -236,19 +272,7 @@ fn outcome_of(case: &Case, f: Finished) -> RunOutcome {
             }),
             _ => None,
         })
-        .collect();
-    RunOutcome {
-        seed: None,
-        config: None,
-        case: case.clone(),
-        trace_hash,
-        crashes,
-        violations,
-        coverage,
-        counts,
-        report,
-        damage,
-    }
+        .collect()
 }
 
 /// Matches each crash to the log: the k-th `Reboot` event closes the k-th crash, and the crash

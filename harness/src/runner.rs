@@ -16,7 +16,7 @@ use faultfs::{CrashPolicy, FaultClass, Fs, FsyncMode, SimFs};
 use crate::case::{Case, CrashStep, DamageStep, Step};
 use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::damage;
-use crate::model::{History, Outcome, State};
+use crate::model::{History, Outcome};
 use crate::run::{Counts, RecoveryResult};
 use crate::store::{Durability, Store, StoreError};
 
@@ -298,17 +298,18 @@ impl<'a, S: Store> Runner<'a, S> {
     /// The injected fault that made the last write fail, if it refused the write's WAL append
     /// itself (EIO or ENOSPC on a write to a WAL since the last reboot).
     fn failed_wal_append(&self) -> Option<String> {
-        let events = self.sim.events();
-        events
-            .iter()
-            .rev()
-            .take_while(|e| !matches!(e.op, faultfs::EventOp::Reboot { .. }))
-            .find(|e| {
-                matches!(e.fault, Some(FaultClass::WriteError | FaultClass::NoSpace))
-                    && matches!(&e.op, faultfs::EventOp::Write { path, .. }
+        self.sim.with_events(|events| {
+            events
+                .iter()
+                .rev()
+                .take_while(|e| !matches!(e.op, faultfs::EventOp::Reboot { .. }))
+                .find(|e| {
+                    matches!(e.fault, Some(FaultClass::WriteError | FaultClass::NoSpace))
+                        && matches!(&e.op, faultfs::EventOp::Write { path, .. }
                         if crate::coverage::FileKind::of(path) == crate::coverage::FileKind::Wal)
-            })
-            .map(crate::report::Report::event_line)
+                })
+                .map(crate::report::Report::event_line)
+        })
     }
 
     /// A write whose WAL append failed never reached the log and can never survive a crash, so
@@ -325,7 +326,7 @@ impl<'a, S: Store> Runner<'a, S> {
             let Ok(got) = store.get(key.as_bytes()) else {
                 continue;
             };
-            let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+            let got = got.map(crate::model::text);
             if got != *old {
                 let m = format!(
                     "the write to {key:?} failed before reaching the WAL ({event}), yet reads \
@@ -406,12 +407,16 @@ impl<'a, S: Store> Runner<'a, S> {
     fn reboot_and_recover(&mut self, crash: CrashStep, during_recovery: bool) {
         self.refresh_fired();
         if !self.damage.is_empty() {
-            let events = self.sim.events();
-            for d in std::mem::take(&mut self.damage) {
-                if let Some((path, fault)) = damage::aim(&events, &d) {
-                    self.damaged_files.insert(path);
-                    self.sim.inject(fault);
-                }
+            let steps = std::mem::take(&mut self.damage);
+            let aimed: Vec<_> = self.sim.with_events(|events| {
+                steps
+                    .iter()
+                    .filter_map(|d| damage::aim(events, d))
+                    .collect()
+            });
+            for (path, fault) in aimed {
+                self.damaged_files.insert(path);
+                self.sim.inject(fault);
             }
         }
         self.sim.reboot(crash.policy, crash.seed);
@@ -506,7 +511,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 return self.on_error(e, false);
             }
         };
-        let recovered = to_state(pairs);
+        let recovered = crate::model::state_of(pairs);
         // After a clean close D = N anyway; lower() only widens it after damage.
         let lower = self.lower();
         match check_recovery(&self.history, &recovered, lower) {
@@ -538,17 +543,4 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
     }
-}
-
-/// Bytes pairs as a model state (lossy UTF-8: anything odd shows up as a phantom value).
-fn to_state(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> State {
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                String::from_utf8_lossy(&k).into_owned(),
-                String::from_utf8_lossy(&v).into_owned(),
-            )
-        })
-        .collect()
 }

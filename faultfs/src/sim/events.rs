@@ -1,11 +1,13 @@
 //! The event log: how operations are written down, and the digest that replays compare.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{CrashPolicy, Event, EventOp};
+use super::{CrashPolicy, Event, EventOp, FaultClass};
+use crate::Phase;
 
 impl fmt::Display for CrashPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,27 +61,169 @@ impl fmt::Display for Event {
     }
 }
 
-/// The digest of a log: xxh3 over each event's display line, which names every field.
-pub(crate) fn trace_hash(events: &[Event]) -> u64 {
-    let mut h = Xxh3::new();
-    for event in events {
-        let line = event.to_string();
-        h.update(&(line.len() as u64).to_le_bytes());
-        h.update(line.as_bytes());
-    }
-    h.digest()
+/// The running digest of a log: every event is fed to xxh3 as it is logged, in a stable binary
+/// encoding that names every field (a tag per operation, integers as little-endian u64, strings
+/// length-prefixed), so `trace_hash` costs nothing however long the log, and no event is ever
+/// formatted just to be hashed.
+#[derive(Clone)]
+pub(crate) struct TraceHasher {
+    hash: Xxh3,
+    /// Reused between events, so encoding allocates nothing once it has grown.
+    scratch: Vec<u8>,
 }
 
-/// The result column of an event: `ok`, `power_loss`, an errno name, or the error kind.
-pub(crate) fn result_name<T>(result: &io::Result<T>) -> String {
+impl Default for TraceHasher {
+    fn default() -> Self {
+        TraceHasher {
+            hash: Xxh3::new(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl TraceHasher {
+    /// Feeds one event.
+    pub fn add(&mut self, event: &Event) {
+        let b = &mut self.scratch;
+        b.clear();
+        put_u64(b, event.index);
+        b.push(phase_tag(event.phase));
+        encode_op(b, &event.op);
+        put_str(b, &event.result);
+        b.push(event.fault.map_or(0, |c| fault_tag(c) + 1));
+        // The whole record is length-prefixed, so no two logs share a byte stream.
+        self.hash.update(&(b.len() as u64).to_le_bytes());
+        self.hash.update(b);
+    }
+
+    /// The digest of every event fed so far.
+    pub fn digest(&self) -> u64 {
+        self.hash.digest()
+    }
+}
+
+fn put_u64(b: &mut Vec<u8>, n: u64) {
+    b.extend_from_slice(&n.to_le_bytes());
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_u64(b, s.len() as u64);
+    b.extend_from_slice(s.as_bytes());
+}
+
+/// A tag byte and one path.
+fn tagged(b: &mut Vec<u8>, tag: u8, path: &str) {
+    b.push(tag);
+    put_str(b, path);
+}
+
+fn phase_tag(phase: Phase) -> u8 {
+    match phase {
+        Phase::Write => 0,
+        Phase::Flush => 1,
+        Phase::Compaction => 2,
+        Phase::Rollover => 3,
+        Phase::Recovery => 4,
+    }
+}
+
+fn fault_tag(class: FaultClass) -> u8 {
+    match class {
+        FaultClass::ReadError => 0,
+        FaultClass::WriteError => 1,
+        FaultClass::SyncError => 2,
+        FaultClass::NoSpace => 3,
+        FaultClass::FsyncMarkClean => 4,
+        FaultClass::FsyncReportLater => 5,
+        FaultClass::FsyncRevert => 6,
+        FaultClass::BitFlip => 7,
+        FaultClass::TornSector => 8,
+        FaultClass::MisdirectedWrite => 9,
+        FaultClass::Truncate => 10,
+    }
+}
+
+fn encode_policy(b: &mut Vec<u8>, policy: CrashPolicy) {
+    match policy {
+        CrashPolicy::Strict => b.push(0),
+        CrashPolicy::KeepAll => b.push(1),
+        CrashPolicy::Torn { sector } => {
+            b.push(2);
+            put_u64(b, u64::from(sector));
+        }
+        CrashPolicy::Reorder { sector } => {
+            b.push(3);
+            put_u64(b, u64::from(sector));
+        }
+    }
+}
+
+/// One operation: a tag byte, then its fields in declaration order.
+fn encode_op(b: &mut Vec<u8>, op: &EventOp) {
+    match op {
+        EventOp::Create { path } => tagged(b, 0, path),
+        EventOp::Open { path } => tagged(b, 1, path),
+        EventOp::Read { path, offset, len } | EventOp::Write { path, offset, len } => {
+            b.push(if matches!(op, EventOp::Read { .. }) {
+                2
+            } else {
+                3
+            });
+            put_str(b, path);
+            put_u64(b, *offset);
+            put_u64(b, *len);
+        }
+        EventOp::SetLen { path, len } => {
+            b.push(4);
+            put_str(b, path);
+            put_u64(b, *len);
+        }
+        EventOp::Sync { path } => tagged(b, 5, path),
+        EventOp::Rename { from, to } => {
+            b.push(6);
+            put_str(b, from);
+            put_str(b, to);
+        }
+        EventOp::Remove { path } => tagged(b, 7, path),
+        EventOp::List { path } => tagged(b, 8, path),
+        EventOp::CreateDir { path } => tagged(b, 9, path),
+        EventOp::SyncDir { path } => tagged(b, 10, path),
+        EventOp::Exists { path } => tagged(b, 11, path),
+        EventOp::Lock { path } => tagged(b, 12, path),
+        EventOp::PowerOff => b.push(13),
+        EventOp::Reboot {
+            policy,
+            seed,
+            outcome,
+        } => {
+            b.push(14);
+            encode_policy(b, *policy);
+            put_u64(b, *seed);
+            put_u64(b, outcome.len() as u64);
+            for line in outcome {
+                put_str(b, line);
+            }
+        }
+        EventOp::Damage { path, offset, what } => {
+            b.push(15);
+            put_str(b, path);
+            put_u64(b, *offset);
+            put_str(b, what);
+        }
+    }
+}
+
+/// The result column of an event: `ok`, `power_loss`, an errno name, or the error kind. The
+/// common results are static text, so logging them allocates nothing.
+pub(crate) fn result_name<T>(result: &io::Result<T>) -> Cow<'static, str> {
     match result {
-        Ok(_) => "ok".to_string(),
-        Err(e) if crate::is_power_loss(e) => "power_loss".to_string(),
+        Ok(_) => Cow::Borrowed("ok"),
+        Err(e) if crate::is_power_loss(e) => Cow::Borrowed("power_loss"),
         Err(e) => match crate::os_error_code(e) {
-            Some(libc::EIO) => "EIO".to_string(),
-            Some(libc::ENOSPC) => "ENOSPC".to_string(),
-            Some(code) => format!("errno {code}"),
-            None => format!("{:?}", e.kind()),
+            Some(libc::EIO) => Cow::Borrowed("EIO"),
+            Some(libc::ENOSPC) => Cow::Borrowed("ENOSPC"),
+            Some(code) => Cow::Owned(format!("errno {code}")),
+            None => Cow::Owned(format!("{:?}", e.kind())),
         },
     }
 }

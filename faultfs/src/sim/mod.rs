@@ -70,6 +70,7 @@
 //! Runtime choices (misdirected offsets) come from the seed of [`SimFs::with_seed`]; reboot
 //! choices come from the reboot seed. Nothing depends on time, threads or hash order.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -185,7 +186,7 @@ impl SimFs {
         let mut st = self.lock_state();
         st.powered = false;
         st.countdown = None;
-        log(&mut st, EventOp::PowerOff, "ok".to_string());
+        log(&mut st, EventOp::PowerOff, Cow::Borrowed("ok"));
     }
 
     /// Lets `n` more mutating operations (create, write_at, set_len, sync, rename, remove,
@@ -224,11 +225,11 @@ impl SimFs {
                 seed,
                 outcome,
             },
-            "ok".to_string(),
+            Cow::Borrowed("ok"),
         );
         for (op, class) in damage {
             st.fired = Some(class);
-            log(&mut st, op, "ok".to_string());
+            log(&mut st, op, Cow::Borrowed("ok"));
         }
         st.load_image(&image);
         st.generation += 1;
@@ -276,14 +277,39 @@ impl SimFs {
         self.lock_state().hook = hook;
     }
 
-    /// The event log so far.
+    /// The event log so far (a copy; see [`SimFs::events_since`] and [`SimFs::with_events`] for
+    /// cheaper looks at a long log).
     pub fn events(&self) -> Vec<Event> {
         self.lock_state().events.clone()
     }
 
+    /// How many events the log holds; the index the next event will get.
+    pub fn event_count(&self) -> usize {
+        self.lock_state().events.len()
+    }
+
+    /// A copy of the events from index `first` on (none if `first` is past the end), so a caller
+    /// that polls the log copies each event once.
+    pub fn events_since(&self, first: usize) -> Vec<Event> {
+        let st = self.lock_state();
+        st.events
+            .get(first..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` on the event log without copying it.
+    ///
+    /// `f` runs while the simulator's lock is held: it must not call back into this `SimFs`, its
+    /// clones or its handles, or it deadlocks.
+    pub fn with_events<R>(&self, f: impl FnOnce(&[Event]) -> R) -> R {
+        f(&self.lock_state().events)
+    }
+
     /// A digest of the event log; the same operations with the same seeds give the same digest.
+    /// It is kept up to date as events are logged, so asking costs nothing.
     pub fn trace_hash(&self) -> u64 {
-        events::trace_hash(&self.lock_state().events)
+        self.lock_state().trace.digest()
     }
 
     /// The state, even if another thread panicked while holding it (the state is only changed
@@ -307,7 +333,7 @@ impl SimFs {
         let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
         let mut result_text = events::result_name(&result);
         if let Some(note) = st.note.take() {
-            result_text = format!("{result_text} ({note})");
+            result_text = Cow::Owned(format!("{result_text} ({note})"));
         }
         log(&mut st, op, result_text);
         result
@@ -349,7 +375,7 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 }
 
 /// Appends an event, taking the fault that fired during the operation.
-fn log(st: &mut State, op: EventOp, result: String) {
+fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
     let event = Event {
         index: st.events.len() as u64,
         phase: st.phase,
@@ -357,11 +383,13 @@ fn log(st: &mut State, op: EventOp, result: String) {
         result,
         fault: st.fired.take(),
     };
+    st.trace.add(&event);
     st.events.push(event);
 }
 
+/// A path as events show it (the same text as `Path::display`, without the formatting machinery).
 fn shown(path: &Path) -> String {
-    path.display().to_string()
+    path.to_string_lossy().into_owned()
 }
 
 impl Fs for SimFs {
@@ -454,6 +482,8 @@ struct SimFile {
     fs: SimFs,
     /// The confined path it was opened by: for events, errors and fault patterns.
     path: PathBuf,
+    /// `path` as events show it, made once rather than at every operation.
+    name: String,
     ino: u64,
     generation: u64,
 }
@@ -462,6 +492,7 @@ impl SimFile {
     fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
         SimFile {
             fs: fs.clone(),
+            name: shown(&path),
             path,
             ino,
             generation,
@@ -469,7 +500,7 @@ impl SimFile {
     }
 
     fn name(&self) -> String {
-        shown(&self.path)
+        self.name.clone()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The simulated disk's state: inodes with live, durable and pending bytes; directories with live
 //! and durable namespaces; the pending namespace operations in the order they were made.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::events::TraceHasher;
 use super::faults::Armed;
 use super::image::DiskImage;
 use super::{Event, FaultClass, MutationHook};
@@ -203,6 +205,8 @@ pub(crate) struct State {
     pub mutating_ops: u64,
     pub phase: Phase,
     pub events: Vec<Event>,
+    /// The running digest of `events`.
+    pub trace: TraceHasher,
     /// Held locks: path -> the id of the guard that holds it.
     pub locks: BTreeMap<PathBuf, u64>,
     pub next_lock_id: u64,
@@ -248,6 +252,7 @@ impl State {
             mutating_ops: 0,
             phase: Phase::default(),
             events: Vec::new(),
+            trace: TraceHasher::default(),
             locks: BTreeMap::new(),
             next_lock_id: 1,
             faults: Vec::new(),
@@ -272,6 +277,7 @@ impl State {
             mutating_ops: self.mutating_ops,
             phase: self.phase,
             events: self.events.clone(),
+            trace: self.trace.clone(),
             locks: BTreeMap::new(),
             next_lock_id: self.next_lock_id,
             faults: self.faults.clone(),
@@ -332,10 +338,12 @@ impl State {
 
     /// What `path` names now, if anything.
     pub fn lookup(&self, path: &Path) -> Option<Entry> {
-        match split(path) {
-            None => Some(Entry::Dir),
-            Some((parent, name)) => self.dirs.get(&parent)?.live.get(&name).copied(),
-        }
+        // Borrowed parent and name: a lookup runs for nearly every operation, so it allocates
+        // nothing.
+        let Some((parent, name)) = parts(path) else {
+            return Some(Entry::Dir);
+        };
+        self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
     /// The live path of an inode (the first name that binds it), for reports.
@@ -368,9 +376,28 @@ impl State {
     }
 }
 
+/// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
+/// come out lossy (so they are bound and found by the same text).
+fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
+    if let Some(s) = path.to_str() {
+        // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
+        // without the component parsing `Path::parent` and `Path::file_name` do.
+        let (parent, name) = s.rsplit_once('/').unwrap_or(("", s));
+        let plain =
+            !s.starts_with('/') && !parent.ends_with('/') && !matches!(name, "" | "." | "..");
+        if plain {
+            return Some((Path::new(parent), Cow::Borrowed(name)));
+        }
+    }
+    let name = path.file_name()?;
+    Some((
+        path.parent().unwrap_or(Path::new("")),
+        name.to_string_lossy(),
+    ))
+}
+
 /// Splits a confined path into its parent directory and its name; `None` for the root.
 pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Some((parent, name))
+    let (parent, name) = parts(path)?;
+    Some((parent.to_path_buf(), name.into_owned()))
 }

@@ -1,5 +1,7 @@
 //! The simulator's vocabulary: crash policies, faults, and the event log's records.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Phase;
@@ -173,7 +175,7 @@ pub struct Event {
     pub op: EventOp,
     /// `"ok"`, `"power_loss"`, or the error (`"EIO"`, `"ENOSPC"`, `"NotFound"`, ...); a
     /// misdirected write reads `"ok (landed at offset N)"`.
-    pub result: String,
+    pub result: Cow<'static, str>,
     /// The fault that fired on this operation, if any.
     pub fault: Option<FaultClass>,
 }

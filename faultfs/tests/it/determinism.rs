@@ -88,3 +88,42 @@ fn trace_hash_changes_when_one_operation_changes() {
     c.create(Path::new("x")).unwrap().write_at(0, b"1").unwrap();
     assert_eq!(a.trace_hash(), c.trace_hash());
 }
+
+#[test]
+fn a_fork_carries_the_trace_hash_and_diverges_with_its_operations() {
+    let a = SimFs::new();
+    a.create(Path::new("x")).unwrap().write_at(0, b"1").unwrap();
+    let b = a.fork();
+    assert_eq!(a.trace_hash(), b.trace_hash());
+    a.create(Path::new("y")).unwrap();
+    assert_ne!(a.trace_hash(), b.trace_hash());
+    b.create(Path::new("y")).unwrap();
+    assert_eq!(a.trace_hash(), b.trace_hash());
+}
+
+#[test]
+fn the_trace_hash_depends_on_event_order_not_only_content() {
+    let a = SimFs::new();
+    a.create(Path::new("x")).unwrap();
+    a.create(Path::new("y")).unwrap();
+    let b = SimFs::new();
+    b.create(Path::new("y")).unwrap();
+    b.create(Path::new("x")).unwrap();
+    assert_ne!(a.trace_hash(), b.trace_hash());
+}
+
+#[test]
+fn events_since_copies_only_the_tail_of_the_log() {
+    let fs = SimFs::new();
+    fs.create(Path::new("x")).unwrap();
+    let seen = fs.event_count();
+    assert_eq!(seen, 1);
+    fs.create(Path::new("y")).unwrap();
+    fs.sync_dir(Path::new("")).unwrap();
+    let tail = fs.events_since(seen);
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0].index, 1);
+    assert_eq!(tail, fs.events()[seen..]);
+    assert!(fs.events_since(99).is_empty());
+    assert_eq!(fs.with_events(|e| e.len()), 3);
+}

@@ -2,6 +2,9 @@
 //! on one core, and the time `explore` takes on a 1,000-operation workload.
 //!
 //! Run: `cargo run --release -p harness --bin powercut-bench [-- SECONDS]`
+//!
+//! `powercut-bench --seeds N` runs exactly seeds 0..N of the seeded cycle and nothing else, so a
+//! profiler that counts instructions (`valgrind --tool=callgrind`) sees the same work every time.
 
 use std::time::{Duration, Instant};
 
@@ -25,10 +28,13 @@ use harness::explore::{ExploreOptions, explore, standard_case};
 use harness::{RunOptions, run_seed};
 
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--seeds") {
+        let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
+        fixed_seeds(n);
+        return;
+    }
+    let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let opts = RunOptions::default();
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
@@ -87,4 +93,25 @@ fn main() {
     for (phase, n) in &out.points_by_phase {
         println!("  {phase}: {n} points");
     }
+}
+
+/// Runs seeds `0..n` once each and prints the totals: a fixed amount of work for profilers.
+fn fixed_seeds(n: u64) {
+    let opts = RunOptions::default();
+    let started = Instant::now();
+    let cpu = (started, cpu_seconds());
+    let (mut cycles, mut steps, mut failed, mut hash) = (0u64, 0u64, 0u64, 0u64);
+    for seed in 0..n {
+        let o = run_seed(seed, &opts);
+        cycles += o.counts.crashes;
+        steps += o.counts.steps;
+        failed += u64::from(!o.passed());
+        hash ^= o.trace_hash.rotate_left((seed % 64) as u32);
+    }
+    let secs = elapsed(cpu);
+    println!(
+        "seeds 0..{n}: crash-recover-check cycles: {cycles} ({:.0}/s CPU), steps: {steps}, \
+         failed runs: {failed}, combined trace hash: {hash:016x}",
+        cycles as f64 / secs
+    );
 }

@@ -15,11 +15,12 @@ impl<S: Store> Runner<'_, S> {
         if !self.report_later_armed {
             return 0;
         }
-        self.sim
-            .events()
-            .iter()
-            .filter(|e| e.fault == Some(FaultClass::FsyncReportLater))
-            .count()
+        self.sim.with_events(|events| {
+            events
+                .iter()
+                .filter(|e| e.fault == Some(FaultClass::FsyncReportLater))
+                .count()
+        })
     }
 
     /// Rule (a): a durability point during which a ReportLater fault fired made nothing durable.
@@ -120,8 +121,10 @@ impl<S: Store> Runner<'_, S> {
         if !self.faults_armed {
             return;
         }
-        let events = self.sim.events();
-        for e in events.iter().skip(self.events_read) {
+        // Only the events logged since the last look are copied.
+        let events = self.sim.events_since(self.events_read);
+        self.events_read += events.len();
+        for e in &events {
             let Some(c) = e.fault else { continue };
             self.counts.faults_fired += 1;
             // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
@@ -130,7 +133,6 @@ impl<S: Store> Runner<'_, S> {
                 self.fired.insert(c);
             }
         }
-        self.events_read = events.len();
     }
 
     /// Whether a clean refusal naming `file` is allowed now.

@@ -3,9 +3,10 @@
 
 use std::ops::Bound;
 
-use super::{Runner, to_state};
+use super::Runner;
 use crate::checker::{KeyDiff, Violation, ViolationKind, diff_states};
 use crate::model::State;
+use crate::model::state_of;
 use crate::store::Store;
 
 impl<S: Store> Runner<'_, S> {
@@ -15,7 +16,7 @@ impl<S: Store> Runner<'_, S> {
         };
         match store.get(key.as_bytes()) {
             Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                let got = got.map(crate::model::text);
                 let want = self.history.live.get(key).cloned();
                 if got != want {
                     self.fail(Violation {
@@ -43,7 +44,7 @@ impl<S: Store> Runner<'_, S> {
         let upper = end.map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
         match store.scan(lower, upper) {
             Ok(pairs) => {
-                let got = to_state(pairs);
+                let got = state_of(pairs);
                 let want: State = self
                     .history
                     .live
@@ -78,7 +79,7 @@ impl<S: Store> Runner<'_, S> {
         };
         match store.get(key.as_bytes()) {
             Ok(got) => {
-                let got = got.map(|v| String::from_utf8_lossy(&v).into_owned());
+                let got = got.map(crate::model::text);
                 if got.as_deref() != value {
                     self.fail(Violation {
                         diffs: vec![KeyDiff {
