@@ -17,6 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
+use super::sequence::{self, WalLog};
 use super::{Inner, SuperVersion, Versions, Writer};
 use crate::batch::BatchOp;
 use crate::cache::BlockCache;
@@ -29,7 +30,7 @@ use crate::memtable::Memtable;
 use crate::options::{Background, Options};
 use crate::sst::Table;
 use crate::version::{SstMeta, VersionEdit, VersionState};
-use crate::wal::{self, WalWriter};
+use crate::wal::{self, ReadRecord, WalRecord, WalWriter};
 
 /// What was found in the directory before anything changed.
 struct Found {
@@ -65,7 +66,8 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     };
     let cache = Arc::new(BlockCache::new(options.block_cache_bytes));
     let tables = open_tables(&*fs, dir, &state, &cache, options.background)?;
-    let replayed = replay_wals(&*fs, dir, &state, &found, &options)?;
+    // Refusals (damage, a break in the sequence chain) come before anything is removed.
+    let replayed = replay_wals(&*fs, dir, manifest_number, &state, &found, &options)?;
     remove_unreferenced(
         &*fs,
         dir,
@@ -107,6 +109,8 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     }
     edit.log_number = Some(wal_number);
     edit.next_file_number = Some(next_file);
+    // The recovered SST holds the replayed writes; the new WAL continues after them.
+    edit.last_sequence = Some(replayed.last_seq);
     state = state
         .apply(&edit)
         .map_err(|reason| Error::Invariant(format!("recovery edit does not apply: {reason}")))?;
@@ -116,6 +120,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             &*fs,
             filename::wal_path(dir, wal_number),
             wal_number,
+            replayed.last_seq + 1,
             super::wal_config(&options),
         )?)
     } else {
@@ -163,7 +168,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         writer: Mutex::new(Writer {
             active,
             wal,
-            last_seq: 0,
+            last_seq: replayed.last_seq,
         }),
         flush_lock: Mutex::new(()),
         compaction_lock: Mutex::new(()),
@@ -174,7 +179,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             mems: Vec::new(),
             levels: Vec::new(),
         })),
-        visible_seq: AtomicU64::new(0),
+        visible_seq: AtomicU64::new(replayed.last_seq),
         poisoned: AtomicBool::new(false),
         poison_cause: Mutex::new(None),
         closed: AtomicBool::new(false),
@@ -289,17 +294,20 @@ fn open_tables(
 struct Replayed {
     mem: Memtable,
     wal_numbers: Vec<u64>,
+    /// The sequence number of the newest write recovered (SSTs or WALs).
+    last_seq: u64,
 }
 
 fn replay_wals(
     fs: &dyn Fs,
     dir: &Path,
+    manifest: Option<u64>,
     state: &VersionState,
     found: &Found,
     options: &Options,
 ) -> Result<Replayed> {
     let replay_all = bug!(options, ReplayFlushedWal);
-    let wal_numbers: Vec<u64> = found
+    let mut wal_numbers: Vec<u64> = found
         .kinds
         .iter()
         .filter_map(|k| match k {
@@ -307,21 +315,24 @@ fn replay_wals(
             _ => None,
         })
         .collect();
+    wal_numbers.sort_unstable();
     let mut logs = Vec::with_capacity(wal_numbers.len());
+    let mut ends = Vec::with_capacity(wal_numbers.len());
     for &n in &wal_numbers {
         let path = filename::wal_path(dir, n);
-        let (batches, end) = wal::replay(fs, &path, leniency(options))?;
-        logs.push((path, batches, end));
+        let (records, end) = wal::replay(fs, &path, leniency(options))?;
+        logs.push(WalLog { path, records });
+        ends.push(end);
     }
     // Each WAL was synced before the next one received a write, so a torn tail in a WAL that
     // is followed by a WAL holding records was durable: damage, not a crash.
     if !bug!(options, BadRecordIsTornTail) {
-        for (i, (path, _, end)) in logs.iter().enumerate() {
+        for (i, (log, end)) in logs.iter().zip(&ends).enumerate() {
             if let LogEnd::TornTail { offset, reason } = end
-                && logs[i + 1..].iter().any(|(_, b, _)| !b.is_empty())
+                && logs[i + 1..].iter().any(|l| l.records.iter().any(is_batch))
             {
                 return Err(Error::corruption(
-                    path,
+                    &log.path,
                     *offset,
                     format!(
                         "{reason}, but a later WAL holds records, so these bytes had been synced"
@@ -330,20 +341,42 @@ fn replay_wals(
             }
         }
     }
+    // The defect replays flushed WALs too, whose sequence numbers the SSTs already cover: it
+    // skips the continuity check that would refuse them.
+    let last_seq = if replay_all {
+        state.last_sequence
+    } else {
+        let manifest_path = manifest.map_or_else(
+            || dir.join(filename::CURRENT),
+            |n| filename::manifest_path(dir, n),
+        );
+        sequence::check_chain(&manifest_path, state.last_sequence, &logs)?
+    };
     let mem = Memtable::new(0);
-    let mut seq = 0;
-    for (_, batches, _) in logs {
-        for batch in batches {
-            for op in batch {
-                seq += 1;
-                match op {
-                    BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
-                    BatchOp::Delete { key } => mem.insert(key, seq, None),
+    let mut newest = last_seq;
+    for log in logs {
+        for r in log.records {
+            if let WalRecord::Batch { seq, ops } = r.record {
+                for (i, op) in ops.into_iter().enumerate() {
+                    let seq = seq + i as u64;
+                    newest = newest.max(seq);
+                    match op {
+                        BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
+                        BatchOp::Delete { key } => mem.insert(key, seq, None),
+                    }
                 }
             }
         }
     }
-    Ok(Replayed { mem, wal_numbers })
+    Ok(Replayed {
+        mem,
+        wal_numbers,
+        last_seq: newest,
+    })
+}
+
+fn is_batch(r: &ReadRecord) -> bool {
+    matches!(r.record, WalRecord::Batch { .. })
 }
 
 fn remove_unreferenced(

@@ -48,7 +48,8 @@ impl Inner {
         let Some(wal) = w.wal.as_mut() else {
             return Ok(());
         };
-        wal.append(ops)?;
+        // This batch's operations take the sequence numbers after the last applied one.
+        wal.append(w.last_seq + 1, ops)?;
         if wo.sync {
             if bug!(self.options, SyncWriteWithoutWalSync) {
                 return wal.write_buffer();
@@ -120,7 +121,13 @@ impl Inner {
         let number = lock(&self.versions).alloc_file_number();
         let wal = if self.options.wal && new_wal {
             let path = filename::wal_path(&self.dir, number);
-            let wal = WalWriter::create(&*self.fs, path, number, super::wal_config(&self.options))?;
+            let wal = WalWriter::create(
+                &*self.fs,
+                path,
+                number,
+                w.last_seq + 1,
+                super::wal_config(&self.options),
+            )?;
             // Protects against a power cut that keeps this WAL's synced records but loses its
             // name: synced writes would vanish with the whole file.
             self.fs
