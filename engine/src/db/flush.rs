@@ -193,6 +193,7 @@ pub(super) fn write_l0(
         number,
         options.block_bytes,
         options.bloom_bits_per_key,
+        mem.last_seq(),
         bug!(options, FileNumbersFromManifestOnly),
     )?;
     mem.try_for_each_newest(|key, slot| builder.add(key, slot))?;

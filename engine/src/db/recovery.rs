@@ -29,6 +29,7 @@ use crate::manifest::{self, ManifestWriter};
 use crate::memtable::Memtable;
 use crate::options::{Background, Options};
 use crate::sst::Table;
+use crate::sst::table::read_largest_seq;
 use crate::version::{SstMeta, VersionEdit, VersionState};
 use crate::wal::{self, ReadRecord, WalRecord, WalWriter};
 
@@ -52,11 +53,14 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
     let found = list(&*fs, dir)?;
     let manifest_number = current::read(&*fs, dir)?;
-    let mut state = match manifest_number {
-        Some(n) => manifest::replay(&*fs, dir, n, leniency(&options))?.state,
+    let (mut state, manifest_wal) = match manifest_number {
+        Some(n) => {
+            let replayed = manifest::replay(&*fs, dir, n, leniency(&options))?;
+            (replayed.state, replayed.options.wal)
+        }
         None => {
             refuse_data_without_current(&*fs, dir, &found)?;
-            VersionState::empty(options.levels)
+            (VersionState::empty(options.levels), options.wal)
         }
     };
     let mut next_file = if bug!(options, FileNumbersFromManifestOnly) {
@@ -68,14 +72,12 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     let tables = open_tables(&*fs, dir, &state, &cache, options.background)?;
     // Refusals (damage, a break in the sequence chain) come before anything is removed.
     let replayed = replay_wals(&*fs, dir, manifest_number, &state, &found, &options)?;
-    remove_unreferenced(
-        &*fs,
-        dir,
-        &state,
-        &found,
-        manifest_number,
-        &replayed.wal_numbers,
-    )?;
+    let live = Live {
+        state: &state,
+        manifest: manifest_number,
+        wal: manifest_wal,
+    };
+    remove_unreferenced(&*fs, dir, &live, &found, &replayed)?;
 
     // Everything replayed goes into one L0 SST, made durable before the new MANIFEST names it.
     let mut inner_tables = tables;
@@ -341,9 +343,10 @@ fn replay_wals(
             }
         }
     }
-    // The defect replays flushed WALs too, whose sequence numbers the SSTs already cover: it
-    // skips the continuity check that would refuse them.
-    let last_seq = if replay_all {
+    // Two defects model readers without this check (as LevelDB's has none): one replays
+    // flushed WALs, whose sequence numbers the SSTs already cover, the other reads past a
+    // zeroed hole; the check would turn both into refusals and hide what they do.
+    let last_seq = if replay_all || bug!(options, ZeroFrameAccepted) {
         state.last_sequence
     } else {
         let manifest_path = manifest.map_or_else(
@@ -379,30 +382,86 @@ fn is_batch(r: &ReadRecord) -> bool {
     matches!(r.record, WalRecord::Batch { .. })
 }
 
+/// Removes the files nothing references, after checking that none of them holds writes the
+/// recovered state lacks: nothing is removed if recovery refuses.
 fn remove_unreferenced(
     fs: &dyn Fs,
     dir: &Path,
-    state: &VersionState,
+    live: &Live<'_>,
     found: &Found,
-    live_manifest: Option<u64>,
-    replayed_wals: &[u64],
+    replayed: &Replayed,
 ) -> Result<()> {
+    let mut doomed = Vec::new();
     for kind in &found.kinds {
         let name = match *kind {
-            FileKind::Sst(n) if !state.contains(n) => filename::sst_name(n),
-            FileKind::Wal(n) if n < state.log_number && !replayed_wals.contains(&n) => {
+            FileKind::Sst(n) if !live.state.contains(n) => {
+                check_sst_is_covered(fs, dir, live, n, replayed.last_seq)?;
+                filename::sst_name(n)
+            }
+            FileKind::Wal(n) if n < live.state.log_number && !replayed.wal_numbers.contains(&n) => {
                 filename::wal_name(n)
             }
-            FileKind::Manifest(n) if Some(n) != live_manifest => filename::manifest_name(n),
+            FileKind::Manifest(n) if Some(n) != live.manifest => filename::manifest_name(n),
             FileKind::CurrentTmp => filename::CURRENT_TMP.to_string(),
             _ => continue,
         };
+        doomed.push(dir.join(name));
+    }
+    for path in doomed {
         // Nothing refers to these (an interrupted flush or compaction, a flushed WAL, a MANIFEST
         // CURRENT moved away from); a crash that undoes the removal leaves them unreferenced again.
-        let path = dir.join(name);
         fs.remove(&path).ctx("removing unreferenced", &path)?;
     }
     Ok(())
+}
+
+/// What the live MANIFEST says.
+struct Live<'a> {
+    state: &'a VersionState,
+    manifest: Option<u64>,
+    /// Whether the session that wrote the live MANIFEST logged writes to WALs.
+    wal: bool,
+}
+
+/// An SST no edit names is an interrupted job's output, removable, only if every write it holds
+/// is in the recovered state anyway: a flush's writes are in the WAL still being replayed, a
+/// compaction's in its inputs, a recovery's in the WALs it replayed. One holding newer writes
+/// than anything recovered was named by an edit the MANIFEST lost (a truncation), while its
+/// WAL was already gone: removing it would make the loss permanent, so recovery refuses. With
+/// the WAL off, a flush interrupted before its edit leaves exactly such an SST, holding writes
+/// that were never durable: it goes.
+fn check_sst_is_covered(
+    fs: &dyn Fs,
+    dir: &Path,
+    live: &Live<'_>,
+    number: u64,
+    recovered_seq: u64,
+) -> Result<()> {
+    let path = filename::sst_path(dir, number);
+    let largest_seq = match read_largest_seq(fs, &path) {
+        Ok(seq) => seq,
+        // Its footer never reached the disk: the job was interrupted before the SST was synced,
+        // so no durable edit can have named it.
+        Err(Error::Corruption { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if largest_seq <= recovered_seq || !live.wal {
+        return Ok(());
+    }
+    let manifest = live.manifest.map_or_else(
+        || dir.join(filename::CURRENT),
+        |n| filename::manifest_path(dir, n),
+    );
+    Err(Error::corruption(
+        &manifest,
+        0,
+        format!(
+            "{} holds writes up to sequence number {largest_seq}, but the MANIFEST and the WALs \
+             end at {recovered_seq} and no edit names it: the MANIFEST lost the edit that added \
+             it (was it truncated?)",
+            path.display()
+        ),
+    ))
 }
 
 /// How forgiving log readers are: strict, unless a defect says otherwise.
