@@ -458,7 +458,8 @@ fn check_sst_is_covered(
         format!(
             "{} holds writes up to sequence number {largest_seq}, but the MANIFEST and the WALs \
              end at {recovered_seq} and no edit names it: the MANIFEST lost the edit that added \
-             it (was it truncated?)",
+             it (was it truncated?), or the WAL holding those writes was removed before that \
+             edit was durable",
             path.display()
         ),
     ))
