@@ -4,8 +4,12 @@
 //! 1. Take the LOCK; list the directory; read CURRENT and replay the MANIFEST it names.
 //! 2. Set the next file number above every number on disk, so no leftover is ever reused.
 //! 3. Check that every SST the MANIFEST names exists, and open them (in parallel with threads).
-//! 4. Replay the WALs at or above the logged `log_number`, oldest first, into one memtable.
-//! 5. Remove files nothing references (SSTs of interrupted jobs, flushed WALs, old MANIFESTs).
+//! 4. Replay the WALs at or above the logged `log_number`, oldest first, into one memtable,
+//!    after checking that their sequence numbers continue the MANIFEST's last one without a
+//!    break (see [`super::sequence`]); a break is refused before anything is changed.
+//! 5. Remove files nothing references (SSTs of interrupted jobs, flushed WALs, old MANIFEST),
+//!    unless an unreferenced SST holds writes newer than anything recovered: then the MANIFEST
+//!    lost the edit naming it, and recovery refuses instead of making the loss permanent.
 //! 6. Flush the replayed memtable to an L0 SST, write a new MANIFEST whose snapshot holds the
 //!    result, point CURRENT at it, and only then remove the replayed WALs and the old MANIFEST.
 
