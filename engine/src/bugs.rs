@@ -187,7 +187,9 @@ impl Bug {
             }
             Bug::WalRemovedBeforeFlushDurable => {
                 "Strict power cut during a flush, after the SST's directory sync made the WAL's \
-                 removal durable but before the edit: the memtable's writes are gone"
+                 removal durable but before the edit: the memtable's writes are gone, or (when \
+                 the SST was complete) recovery finds an SST holding writes no WAL and no edit \
+                 accounts for and refuses to open"
             }
             Bug::BadRecordIsTornTail => {
                 "a bit flip or torn sector in the middle of a WAL or MANIFEST: valid durable \
@@ -227,8 +229,9 @@ impl Bug {
             }
             Bug::NoWalSyncAtSwitch => {
                 "Strict or Torn power cut after a synced write to a new WAL while the previous \
-                 WAL still had unsynced acknowledged writes: recovery finds a hole (reported as \
-                 corruption) or loses writes acknowledged before a durable point"
+                 WAL still had unsynced acknowledged writes: the new WAL's header starts past \
+                 where the previous WAL now ends, so recovery refuses the hole as corruption (or \
+                 loses writes acknowledged before a durable point)"
             }
         }
     }

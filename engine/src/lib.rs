@@ -6,6 +6,11 @@
 //! acknowledged history, batches whole; any write-path I/O error poisons the engine until it is
 //! reopened; damaged files give [`Error::Corruption`], a torn log tail is cut away.
 //!
+//! Every write gets a sequence number, carried by its WAL record and recorded (the newest one
+//! flushed) in the MANIFEST and in each SST's footer. Recovery checks that the WALs continue the
+//! MANIFEST's sequence numbers without a break, so lost records or lost edits are refused as
+//! corruption instead of recovering later writes without earlier ones.
+//!
 //! Files in a database directory:
 //!
 //! | name              | what                                                        |

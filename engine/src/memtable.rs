@@ -31,6 +31,8 @@ pub struct Memtable {
     pub number: u64,
     map: SkipMap<(Vec<u8>, Reverse<u64>), Slot>,
     bytes: AtomicUsize,
+    /// The highest sequence number inserted (0: none): a flush records it in its edit.
+    last_seq: AtomicU64,
     /// Bloom filter bits; empty means "no filter".
     filter: Vec<AtomicU64>,
 }
@@ -44,6 +46,7 @@ impl Memtable {
             number,
             map: SkipMap::new(),
             bytes: AtomicUsize::new(0),
+            last_seq: AtomicU64::new(0),
             filter: Vec::new(),
         }
     }
@@ -59,6 +62,7 @@ impl Memtable {
             number,
             map: SkipMap::new(),
             bytes: AtomicUsize::new(0),
+            last_seq: AtomicU64::new(0),
             filter: (0..words).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -88,6 +92,15 @@ impl Memtable {
         }
         self.map.insert((key, Reverse(seq)), slot);
         self.bytes.fetch_add(size, Ordering::Relaxed);
+        // Single writer: a load and a store instead of a read-modify-write.
+        if seq > self.last_seq.load(Ordering::Relaxed) {
+            self.last_seq.store(seq, Ordering::Relaxed);
+        }
+    }
+
+    /// The highest sequence number inserted, 0 if none.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Relaxed)
     }
 
     /// False only if no entry for the key with this hash is in the memtable.

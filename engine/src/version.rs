@@ -43,6 +43,9 @@ pub struct VersionEdit {
     /// No file number below this will be handed out again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_file_number: Option<u64>,
+    /// Every write with a sequence number up to this is now in the SSTs (a flush's newest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sequence: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<SstMeta>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -56,6 +59,10 @@ pub struct VersionState {
     pub levels: Vec<Vec<SstMeta>>,
     pub log_number: u64,
     pub next_file_number: u64,
+    /// The sequence number of the newest write the SSTs hold: the WALs to replay must continue
+    /// from the next one.
+    #[serde(default)]
+    pub last_sequence: u64,
 }
 
 impl VersionState {
@@ -64,6 +71,7 @@ impl VersionState {
             levels: vec![Vec::new(); levels],
             log_number: 0,
             next_file_number: 1,
+            last_sequence: 0,
         }
     }
 
@@ -107,6 +115,15 @@ impl VersionState {
         }
         if let Some(n) = edit.next_file_number {
             next.next_file_number = next.next_file_number.max(n);
+        }
+        if let Some(seq) = edit.last_sequence {
+            if seq < next.last_sequence {
+                return Err(format!(
+                    "edit moves the last sequence number back from {} to {seq}",
+                    next.last_sequence
+                ));
+            }
+            next.last_sequence = seq;
         }
         for m in &edit.added {
             next.next_file_number = next.next_file_number.max(m.number + 1);
@@ -278,6 +295,7 @@ mod tests {
             }],
             log_number: Some(4),
             next_file_number: Some(9),
+            last_sequence: Some(17),
         };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<VersionEdit>(&json).unwrap(), e);

@@ -1,16 +1,24 @@
-//! The write-ahead log: one file per memtable, one frame (see [`crate::log_frame`]) per batch.
+//! The write-ahead log: one file per memtable, one frame (see [`crate::log_frame`]) per record.
 //!
-//! A frame's payload is one atomic batch:
+//! A frame's payload starts with a kind byte:
 //!
 //! ```text
-//! count u32                      number of operations
-//! then per operation:
-//!   tag u8                       1 = put, 2 = delete
-//!   key_len u32, key bytes
-//!   value_len u32, value bytes   (puts only)
+//! kind u8        0 = commit (see log_frame::COMMIT_PAYLOAD), 1 = header, 2 = batch
+//! header:        start_seq u64   the sequence number the WAL's first batch gets
+//! batch:         seq u64         the sequence number of its first operation
+//!                count u32       number of operations (each takes the next sequence number)
+//!                then per operation:
+//!                  tag u8                       1 = put, 2 = delete
+//!                  key_len u32, key bytes
+//!                  value_len u32, value bytes   (puts only)
 //! ```
 //!
 //! All integers little-endian. A batch is one frame, so after a crash it is whole or absent.
+//! Every WAL begins with a header, written when the WAL is created, right after the previous WAL
+//! was synced. Sequence numbers chain: a batch's `seq` is the previous batch's `seq + count`
+//! (the header's `start_seq` for the first). Recovery checks that chain from the MANIFEST's last
+//! sequence number through every WAL, so records lost in the middle (a misdirected write, a
+//! MANIFEST that lost edits whose WALs are gone) are refused instead of leaving a hole.
 
 use std::path::{Path, PathBuf};
 
@@ -23,11 +31,31 @@ use crate::log_frame::{self, LogEnd};
 const TAG_PUT: u8 = 1;
 const TAG_DELETE: u8 = 2;
 
+const KIND_HEADER: u8 = 1;
+const KIND_BATCH: u8 = 2;
+
 /// Buffered bytes are written to the file once they pass this, at most.
 pub const MAX_BUFFER_BYTES: usize = 64 << 10;
 
-/// Encodes a batch as a WAL payload.
-pub fn encode_batch(ops: &[BatchOp], out: &mut Vec<u8>) {
+/// One record of a WAL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalRecord {
+    /// The first record of every WAL: the sequence number its first batch gets.
+    Header { start_seq: u64 },
+    /// An atomic batch whose first operation has sequence number `seq`.
+    Batch { seq: u64, ops: Vec<BatchOp> },
+}
+
+/// Encodes a WAL header payload.
+pub fn encode_header(start_seq: u64, out: &mut Vec<u8>) {
+    out.push(KIND_HEADER);
+    out.extend_from_slice(&start_seq.to_le_bytes());
+}
+
+/// Encodes a batch whose first operation has sequence number `seq` as a WAL payload.
+pub fn encode_batch(seq: u64, ops: &[BatchOp], out: &mut Vec<u8>) {
+    out.push(KIND_BATCH);
+    out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&(ops.len() as u32).to_le_bytes());
     for op in ops {
         match op {
@@ -50,7 +78,27 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Decodes a WAL payload, or says what is wrong with it.
-pub fn decode_batch(mut payload: &[u8]) -> std::result::Result<Vec<BatchOp>, &'static str> {
+pub fn decode_record(payload: &[u8]) -> std::result::Result<WalRecord, &'static str> {
+    let (&kind, mut rest) = payload.split_first().ok_or("empty WAL record")?;
+    match kind {
+        KIND_HEADER => {
+            let start_seq = take_u64(&mut rest)?;
+            if !rest.is_empty() {
+                return Err("trailing bytes after WAL header");
+            }
+            Ok(WalRecord::Header { start_seq })
+        }
+        KIND_BATCH => {
+            let seq = take_u64(&mut rest)?;
+            let ops = decode_ops(rest)?;
+            Ok(WalRecord::Batch { seq, ops })
+        }
+        _ => Err("unknown WAL record kind"),
+    }
+}
+
+/// Decodes the operations of a batch payload (after its kind and sequence number).
+fn decode_ops(mut payload: &[u8]) -> std::result::Result<Vec<BatchOp>, &'static str> {
     let count = take_u32(&mut payload)?;
     let mut ops = Vec::with_capacity(count.min(1 << 16) as usize);
     for _ in 0..count {
@@ -70,6 +118,14 @@ pub fn decode_batch(mut payload: &[u8]) -> std::result::Result<Vec<BatchOp>, &'s
         return Err("trailing bytes after batch");
     }
     Ok(ops)
+}
+
+fn take_u64(input: &mut &[u8]) -> std::result::Result<u64, &'static str> {
+    let (head, rest) = input.split_at_checked(8).ok_or("record cut short")?;
+    *input = rest;
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(head);
+    Ok(u64::from_le_bytes(bytes))
 }
 
 fn take_u32(input: &mut &[u8]) -> std::result::Result<u32, &'static str> {
@@ -114,29 +170,42 @@ pub struct WalConfig {
 }
 
 impl WalWriter {
-    /// Creates a new, empty WAL. The caller makes its name durable (sync_dir).
-    /// `config` sizes the buffer and may switch on catalogued defects (issue 6).
-    pub fn create(fs: &dyn Fs, path: PathBuf, number: u64, config: WalConfig) -> Result<WalWriter> {
+    /// Creates a new WAL whose first batch will get sequence number `start_seq`. Its header
+    /// reaches the file with the first batch (or at the first sync). The caller makes its name
+    /// durable (sync_dir). `config` sizes the buffer and may switch on catalogued defects
+    /// (issue 6).
+    pub fn create(
+        fs: &dyn Fs,
+        path: PathBuf,
+        number: u64,
+        start_seq: u64,
+        config: WalConfig,
+    ) -> Result<WalWriter> {
         if config.overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
             fs.remove(&path).ctx("removing to reuse", &path)?;
         }
         let file = fs.create(&path).ctx("creating WAL", &path)?;
+        let mut buffer = Vec::with_capacity(config.buffer_bytes * 2);
+        let mut header = Vec::with_capacity(9);
+        encode_header(start_seq, &mut header);
+        log_frame::encode(&header, 0, &mut buffer);
         Ok(WalWriter {
             number,
             path,
             file,
             written: 0,
             synced: 0,
-            buffer: Vec::with_capacity(config.buffer_bytes * 2),
+            buffer,
             scratch: Vec::new(),
             config,
         })
     }
 
-    /// Appends one batch; it reaches the file when the buffer fills or at the next sync.
-    pub fn append(&mut self, ops: &[BatchOp]) -> Result<()> {
+    /// Appends one batch whose first operation has sequence number `seq`; it reaches the file
+    /// when the buffer fills or at the next sync.
+    pub fn append(&mut self, seq: u64, ops: &[BatchOp]) -> Result<()> {
         self.scratch.clear();
-        encode_batch(ops, &mut self.scratch);
+        encode_batch(seq, ops, &mut self.scratch);
         log_frame::encode(&self.scratch, self.synced, &mut self.buffer);
         if self.buffer.len() >= self.config.buffer_bytes {
             self.write_buffer()?;
@@ -192,26 +261,33 @@ impl WalWriter {
     }
 }
 
-/// Reads a WAL back: its batches in order, and where a torn tail (if any) begins.
+/// One record read back from a WAL, with the offset of its frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub offset: u64,
+    pub record: WalRecord,
+}
+
+/// Reads a WAL back: its records in order, and where a torn tail (if any) begins.
 pub fn replay(
     fs: &dyn Fs,
     path: &Path,
     leniency: log_frame::Leniency,
-) -> Result<(Vec<Vec<BatchOp>>, LogEnd)> {
+) -> Result<(Vec<ReadRecord>, LogEnd)> {
     let file = fs.open(path).ctx("opening WAL", path)?;
     let len = file.len().ctx("reading length of WAL", path)?;
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(0, &mut bytes).ctx("reading WAL", path)?;
     let (frames, end) = log_frame::read_log(&bytes, leniency)
         .map_err(|d| Error::corruption(path, d.offset, d.reason))?;
-    let mut batches = Vec::with_capacity(frames.len());
+    let mut records = Vec::with_capacity(frames.len());
     for frame in frames {
-        let ops = decode_batch(&bytes[frame.payload.clone()]).map_err(|reason| {
-            Error::corruption(path, frame.payload.start as u64, reason.to_string())
-        })?;
-        batches.push(ops);
+        let offset = (frame.payload.start - log_frame::HEADER_BYTES) as u64;
+        let record = decode_record(&bytes[frame.payload.clone()])
+            .map_err(|reason| Error::corruption(path, offset, reason.to_string()))?;
+        records.push(ReadRecord { offset, record });
     }
-    Ok((batches, end))
+    Ok((records, end))
 }
 
 #[cfg(test)]
@@ -235,16 +311,28 @@ mod tests {
     }
 
     #[test]
-    fn batch_payload_round_trips() {
+    fn batch_and_header_payloads_round_trip() {
         let mut out = Vec::new();
-        encode_batch(&sample(), &mut out);
-        assert_eq!(decode_batch(&out).unwrap(), sample());
+        encode_batch(42, &sample(), &mut out);
+        assert_eq!(
+            decode_record(&out).unwrap(),
+            WalRecord::Batch {
+                seq: 42,
+                ops: sample()
+            }
+        );
+        let mut out = Vec::new();
+        encode_header(7, &mut out);
+        assert_eq!(
+            decode_record(&out).unwrap(),
+            WalRecord::Header { start_seq: 7 }
+        );
     }
 
     #[test]
     fn every_single_byte_flip_of_a_wal_record_is_detected() {
         let mut payload = Vec::new();
-        encode_batch(&sample(), &mut payload);
+        encode_batch(1, &sample(), &mut payload);
         let mut record = Vec::new();
         log_frame::encode(&payload, 0, &mut record);
         for i in 0..record.len() {
@@ -257,9 +345,9 @@ mod tests {
     #[test]
     fn truncated_batch_payload_is_refused() {
         let mut out = Vec::new();
-        encode_batch(&sample(), &mut out);
+        encode_batch(1, &sample(), &mut out);
         for cut in 0..out.len() {
-            assert!(decode_batch(&out[..cut]).is_err());
+            assert!(decode_record(&out[..cut]).is_err());
         }
     }
 }

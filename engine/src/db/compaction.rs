@@ -150,6 +150,8 @@ impl Inner {
             .iter()
             .map(|t| Box::new(t.iter(Bound::Unbounded, Bound::Unbounded, false)) as Source)
             .collect();
+        // The outputs hold no write newer than the newest input holds.
+        let largest_seq = tables.iter().map(|t| t.largest_seq).max().unwrap_or(0);
         let drop_tombstones = task.drop_tombstones || bug!(self.options, TombstoneDroppedEarly);
         let split = task.output_level > 0;
         let mut outputs = Vec::new();
@@ -161,7 +163,7 @@ impl Inner {
             }
             let b = match builder.as_mut() {
                 Some(b) => b,
-                None => builder.insert(self.new_output()?),
+                None => builder.insert(self.new_output(largest_seq)?),
             };
             b.add(&key, &slot)?;
             if split
@@ -177,7 +179,7 @@ impl Inner {
         Ok(outputs)
     }
 
-    fn new_output(&self) -> Result<SstBuilder> {
+    fn new_output(&self, largest_seq: u64) -> Result<SstBuilder> {
         let number = lock(&self.versions).alloc_file_number();
         SstBuilder::create(
             &*self.fs,
@@ -185,6 +187,7 @@ impl Inner {
             number,
             self.options.block_bytes,
             self.options.bloom_bits_per_key,
+            largest_seq,
             bug!(self.options, FileNumbersFromManifestOnly),
         )
     }

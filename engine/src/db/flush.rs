@@ -69,6 +69,9 @@ impl Inner {
         let edit = VersionEdit {
             // Every WAL up to this memtable's is now covered by SSTs.
             log_number: Some(mem.number + 1),
+            // And so is every write up to this memtable's newest (memtables flush oldest first);
+            // the next WAL's records continue from there.
+            last_sequence: (!mem.is_empty()).then(|| mem.last_seq()),
             added: added.iter().map(|(m, _)| m.clone()).collect(),
             ..Default::default()
         };
@@ -190,6 +193,7 @@ pub(super) fn write_l0(
         number,
         options.block_bytes,
         options.bloom_bits_per_key,
+        mem.last_seq(),
         bug!(options, FileNumbersFromManifestOnly),
     )?;
     mem.try_for_each_newest(|key, slot| builder.add(key, slot))?;

@@ -11,6 +11,7 @@ mod flush;
 mod invariants;
 mod read;
 mod recovery;
+mod sequence;
 mod write;
 
 use std::borrow::Cow;

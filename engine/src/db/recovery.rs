@@ -4,8 +4,12 @@
 //! 1. Take the LOCK; list the directory; read CURRENT and replay the MANIFEST it names.
 //! 2. Set the next file number above every number on disk, so no leftover is ever reused.
 //! 3. Check that every SST the MANIFEST names exists, and open them (in parallel with threads).
-//! 4. Replay the WALs at or above the logged `log_number`, oldest first, into one memtable.
-//! 5. Remove files nothing references (SSTs of interrupted jobs, flushed WALs, old MANIFESTs).
+//! 4. Replay the WALs at or above the logged `log_number`, oldest first, into one memtable,
+//!    after checking that their sequence numbers continue the MANIFEST's last one without a
+//!    break (see [`super::sequence`]); a break is refused before anything is changed.
+//! 5. Remove files nothing references (SSTs of interrupted jobs, flushed WALs, old MANIFEST),
+//!    unless an unreferenced SST holds writes newer than anything recovered: then the MANIFEST
+//!    lost the edit naming it, and recovery refuses instead of making the loss permanent.
 //! 6. Flush the replayed memtable to an L0 SST, write a new MANIFEST whose snapshot holds the
 //!    result, point CURRENT at it, and only then remove the replayed WALs and the old MANIFEST.
 
@@ -17,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
+use super::sequence::{self, WalLog};
 use super::{Inner, SuperVersion, Versions, Writer};
 use crate::batch::BatchOp;
 use crate::cache::BlockCache;
@@ -28,8 +33,9 @@ use crate::manifest::{self, ManifestWriter};
 use crate::memtable::Memtable;
 use crate::options::{Background, Options};
 use crate::sst::Table;
+use crate::sst::table::read_largest_seq;
 use crate::version::{SstMeta, VersionEdit, VersionState};
-use crate::wal::{self, WalWriter};
+use crate::wal::{self, ReadRecord, WalRecord, WalWriter};
 
 /// What was found in the directory before anything changed.
 struct Found {
@@ -51,11 +57,14 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
     let found = list(&*fs, dir)?;
     let manifest_number = current::read(&*fs, dir)?;
-    let mut state = match manifest_number {
-        Some(n) => manifest::replay(&*fs, dir, n, leniency(&options))?.state,
+    let (mut state, manifest_wal) = match manifest_number {
+        Some(n) => {
+            let replayed = manifest::replay(&*fs, dir, n, leniency(&options))?;
+            (replayed.state, replayed.options.wal)
+        }
         None => {
             refuse_data_without_current(&*fs, dir, &found)?;
-            VersionState::empty(options.levels)
+            (VersionState::empty(options.levels), options.wal)
         }
     };
     let mut next_file = if bug!(options, FileNumbersFromManifestOnly) {
@@ -65,15 +74,14 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     };
     let cache = Arc::new(BlockCache::new(options.block_cache_bytes));
     let tables = open_tables(&*fs, dir, &state, &cache, options.background)?;
-    let replayed = replay_wals(&*fs, dir, &state, &found, &options)?;
-    remove_unreferenced(
-        &*fs,
-        dir,
-        &state,
-        &found,
-        manifest_number,
-        &replayed.wal_numbers,
-    )?;
+    // Refusals (damage, a break in the sequence chain) come before anything is removed.
+    let replayed = replay_wals(&*fs, dir, manifest_number, &state, &found, &options)?;
+    let live = Live {
+        state: &state,
+        manifest: manifest_number,
+        wal: manifest_wal,
+    };
+    remove_unreferenced(&*fs, dir, &live, &found, &replayed)?;
 
     // Everything replayed goes into one L0 SST, made durable before the new MANIFEST names it.
     let mut inner_tables = tables;
@@ -107,6 +115,8 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     }
     edit.log_number = Some(wal_number);
     edit.next_file_number = Some(next_file);
+    // The recovered SST holds the replayed writes; the new WAL continues after them.
+    edit.last_sequence = Some(replayed.last_seq);
     state = state
         .apply(&edit)
         .map_err(|reason| Error::Invariant(format!("recovery edit does not apply: {reason}")))?;
@@ -116,6 +126,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             &*fs,
             filename::wal_path(dir, wal_number),
             wal_number,
+            replayed.last_seq + 1,
             super::wal_config(&options),
         )?)
     } else {
@@ -163,7 +174,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         writer: Mutex::new(Writer {
             active,
             wal,
-            last_seq: 0,
+            last_seq: replayed.last_seq,
         }),
         flush_lock: Mutex::new(()),
         compaction_lock: Mutex::new(()),
@@ -174,7 +185,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             mems: Vec::new(),
             levels: Vec::new(),
         })),
-        visible_seq: AtomicU64::new(0),
+        visible_seq: AtomicU64::new(replayed.last_seq),
         poisoned: AtomicBool::new(false),
         poison_cause: Mutex::new(None),
         closed: AtomicBool::new(false),
@@ -289,17 +300,20 @@ fn open_tables(
 struct Replayed {
     mem: Memtable,
     wal_numbers: Vec<u64>,
+    /// The sequence number of the newest write recovered (SSTs or WALs).
+    last_seq: u64,
 }
 
 fn replay_wals(
     fs: &dyn Fs,
     dir: &Path,
+    manifest: Option<u64>,
     state: &VersionState,
     found: &Found,
     options: &Options,
 ) -> Result<Replayed> {
     let replay_all = bug!(options, ReplayFlushedWal);
-    let wal_numbers: Vec<u64> = found
+    let mut wal_numbers: Vec<u64> = found
         .kinds
         .iter()
         .filter_map(|k| match k {
@@ -307,21 +321,24 @@ fn replay_wals(
             _ => None,
         })
         .collect();
+    wal_numbers.sort_unstable();
     let mut logs = Vec::with_capacity(wal_numbers.len());
+    let mut ends = Vec::with_capacity(wal_numbers.len());
     for &n in &wal_numbers {
         let path = filename::wal_path(dir, n);
-        let (batches, end) = wal::replay(fs, &path, leniency(options))?;
-        logs.push((path, batches, end));
+        let (records, end) = wal::replay(fs, &path, leniency(options))?;
+        logs.push(WalLog { path, records });
+        ends.push(end);
     }
     // Each WAL was synced before the next one received a write, so a torn tail in a WAL that
     // is followed by a WAL holding records was durable: damage, not a crash.
     if !bug!(options, BadRecordIsTornTail) {
-        for (i, (path, _, end)) in logs.iter().enumerate() {
+        for (i, (log, end)) in logs.iter().zip(&ends).enumerate() {
             if let LogEnd::TornTail { offset, reason } = end
-                && logs[i + 1..].iter().any(|(_, b, _)| !b.is_empty())
+                && logs[i + 1..].iter().any(|l| l.records.iter().any(is_batch))
             {
                 return Err(Error::corruption(
-                    path,
+                    &log.path,
                     *offset,
                     format!(
                         "{reason}, but a later WAL holds records, so these bytes had been synced"
@@ -330,46 +347,126 @@ fn replay_wals(
             }
         }
     }
+    // Two defects model readers without this check (as LevelDB's has none): one replays
+    // flushed WALs, whose sequence numbers the SSTs already cover, the other reads past a
+    // zeroed hole; the check would turn both into refusals and hide what they do.
+    let last_seq = if replay_all || bug!(options, ZeroFrameAccepted) {
+        state.last_sequence
+    } else {
+        let manifest_path = manifest.map_or_else(
+            || dir.join(filename::CURRENT),
+            |n| filename::manifest_path(dir, n),
+        );
+        sequence::check_chain(&manifest_path, state.last_sequence, &logs)?
+    };
     let mem = Memtable::new(0);
-    let mut seq = 0;
-    for (_, batches, _) in logs {
-        for batch in batches {
-            for op in batch {
-                seq += 1;
-                match op {
-                    BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
-                    BatchOp::Delete { key } => mem.insert(key, seq, None),
+    let mut newest = last_seq;
+    for log in logs {
+        for r in log.records {
+            if let WalRecord::Batch { seq, ops } = r.record {
+                for (i, op) in ops.into_iter().enumerate() {
+                    let seq = seq + i as u64;
+                    newest = newest.max(seq);
+                    match op {
+                        BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
+                        BatchOp::Delete { key } => mem.insert(key, seq, None),
+                    }
                 }
             }
         }
     }
-    Ok(Replayed { mem, wal_numbers })
+    Ok(Replayed {
+        mem,
+        wal_numbers,
+        last_seq: newest,
+    })
 }
 
+fn is_batch(r: &ReadRecord) -> bool {
+    matches!(r.record, WalRecord::Batch { .. })
+}
+
+/// Removes the files nothing references, after checking that none of them holds writes the
+/// recovered state lacks: nothing is removed if recovery refuses.
 fn remove_unreferenced(
     fs: &dyn Fs,
     dir: &Path,
-    state: &VersionState,
+    live: &Live<'_>,
     found: &Found,
-    live_manifest: Option<u64>,
-    replayed_wals: &[u64],
+    replayed: &Replayed,
 ) -> Result<()> {
+    let mut doomed = Vec::new();
     for kind in &found.kinds {
         let name = match *kind {
-            FileKind::Sst(n) if !state.contains(n) => filename::sst_name(n),
-            FileKind::Wal(n) if n < state.log_number && !replayed_wals.contains(&n) => {
+            FileKind::Sst(n) if !live.state.contains(n) => {
+                check_sst_is_covered(fs, dir, live, n, replayed.last_seq)?;
+                filename::sst_name(n)
+            }
+            FileKind::Wal(n) if n < live.state.log_number && !replayed.wal_numbers.contains(&n) => {
                 filename::wal_name(n)
             }
-            FileKind::Manifest(n) if Some(n) != live_manifest => filename::manifest_name(n),
+            FileKind::Manifest(n) if Some(n) != live.manifest => filename::manifest_name(n),
             FileKind::CurrentTmp => filename::CURRENT_TMP.to_string(),
             _ => continue,
         };
+        doomed.push(dir.join(name));
+    }
+    for path in doomed {
         // Nothing refers to these (an interrupted flush or compaction, a flushed WAL, a MANIFEST
         // CURRENT moved away from); a crash that undoes the removal leaves them unreferenced again.
-        let path = dir.join(name);
         fs.remove(&path).ctx("removing unreferenced", &path)?;
     }
     Ok(())
+}
+
+/// What the live MANIFEST says.
+struct Live<'a> {
+    state: &'a VersionState,
+    manifest: Option<u64>,
+    /// Whether the session that wrote the live MANIFEST logged writes to WALs.
+    wal: bool,
+}
+
+/// An SST no edit names is an interrupted job's output, removable, only if every write it holds
+/// is in the recovered state anyway: a flush's writes are in the WAL still being replayed, a
+/// compaction's in its inputs, a recovery's in the WALs it replayed. One holding newer writes
+/// than anything recovered was named by an edit the MANIFEST lost (a truncation), while its
+/// WAL was already gone: removing it would make the loss permanent, so recovery refuses. With
+/// the WAL off, a flush interrupted before its edit leaves exactly such an SST, holding writes
+/// that were never durable: it goes.
+fn check_sst_is_covered(
+    fs: &dyn Fs,
+    dir: &Path,
+    live: &Live<'_>,
+    number: u64,
+    recovered_seq: u64,
+) -> Result<()> {
+    let path = filename::sst_path(dir, number);
+    let largest_seq = match read_largest_seq(fs, &path) {
+        Ok(seq) => seq,
+        // Its footer never reached the disk: the job was interrupted before the SST was synced,
+        // so no durable edit can have named it.
+        Err(Error::Corruption { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if largest_seq <= recovered_seq || !live.wal {
+        return Ok(());
+    }
+    let manifest = live.manifest.map_or_else(
+        || dir.join(filename::CURRENT),
+        |n| filename::manifest_path(dir, n),
+    );
+    Err(Error::corruption(
+        &manifest,
+        0,
+        format!(
+            "{} holds writes up to sequence number {largest_seq}, but the MANIFEST and the WALs \
+             end at {recovered_seq} and no edit names it: the MANIFEST lost the edit that added \
+             it (was it truncated?), or the WAL holding those writes was removed before that \
+             edit was durable",
+            path.display()
+        ),
+    ))
 }
 
 /// How forgiving log readers are: strict, unless a defect says otherwise.

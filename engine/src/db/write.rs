@@ -35,20 +35,28 @@ impl Inner {
         ops: Cow<'_, [BatchOp]>,
         wo: WriteOptions,
     ) -> Result<()> {
+        // This batch's operations take the sequence numbers after the last applied one.
+        let seq = w.last_seq + 1;
         if bug!(self.options, MemtableBeforeWal) {
             self.apply_to_memtable(w, Cow::Borrowed(&*ops));
-            return self.append_to_wal(w, &ops, wo);
+            return self.append_to_wal(w, seq, &ops, wo);
         }
-        self.append_to_wal(w, &ops, wo)?;
+        self.append_to_wal(w, seq, &ops, wo)?;
         self.apply_to_memtable(w, ops);
         Ok(())
     }
 
-    fn append_to_wal(&self, w: &mut Writer, ops: &[BatchOp], wo: WriteOptions) -> Result<()> {
+    fn append_to_wal(
+        &self,
+        w: &mut Writer,
+        seq: u64,
+        ops: &[BatchOp],
+        wo: WriteOptions,
+    ) -> Result<()> {
         let Some(wal) = w.wal.as_mut() else {
             return Ok(());
         };
-        wal.append(ops)?;
+        wal.append(seq, ops)?;
         if wo.sync {
             if bug!(self.options, SyncWriteWithoutWalSync) {
                 return wal.write_buffer();
@@ -120,7 +128,13 @@ impl Inner {
         let number = lock(&self.versions).alloc_file_number();
         let wal = if self.options.wal && new_wal {
             let path = filename::wal_path(&self.dir, number);
-            let wal = WalWriter::create(&*self.fs, path, number, super::wal_config(&self.options))?;
+            let wal = WalWriter::create(
+                &*self.fs,
+                path,
+                number,
+                w.last_seq + 1,
+                super::wal_config(&self.options),
+            )?;
             // Protects against a power cut that keeps this WAL's synced records but loses its
             // name: synced writes would vanish with the whole file.
             self.fs

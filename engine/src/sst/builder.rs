@@ -40,15 +40,20 @@ pub struct SstBuilder {
     smallest: Option<Vec<u8>>,
     last_key: Vec<u8>,
     entries: u64,
+    largest_seq: u64,
 }
 
 impl SstBuilder {
+    /// Starts SST `number`; `largest_seq` is the highest sequence number of any write it will
+    /// hold (recorded in the footer).
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         fs: &dyn Fs,
         path: PathBuf,
         number: u64,
         block_bytes: usize,
         bloom_bits_per_key: u32,
+        largest_seq: u64,
         overwrite_existing: bool,
     ) -> Result<SstBuilder> {
         if overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
@@ -69,6 +74,7 @@ impl SstBuilder {
             smallest: None,
             last_key: Vec::new(),
             entries: 0,
+            largest_seq,
         })
     }
 
@@ -143,6 +149,7 @@ impl SstBuilder {
             bloom_offset,
             bloom_len: bloom.len() as u64,
             entries: self.entries,
+            largest_seq: self.largest_seq,
         };
         self.buffer.extend_from_slice(&footer.encode());
         self.write_buffer()?;

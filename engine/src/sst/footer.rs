@@ -7,14 +7,19 @@
 //! 16      8     bloom_offset
 //! 24      8     bloom_len
 //! 32      8     entries
-//! 40      4     format version (1)
-//! 44      4     crc32c of bytes 0..44
-//! 48      8     magic
+//! 40      8     largest_seq: no write in the SST has a higher sequence number
+//! 48      4     format version (2)
+//! 52      4     crc32c of bytes 0..52
+//! 56      8     magic
 //! ```
+//!
+//! `largest_seq` lets recovery tell an SST left by an interrupted job (its writes are also in a
+//! WAL or in the job's inputs) from one whose edit the MANIFEST lost (its writes are nowhere
+//! else), without trusting the SST's number.
 
-pub const FOOTER_BYTES: usize = 56;
+pub const FOOTER_BYTES: usize = 64;
 pub const MAGIC: u64 = 0x5043_5554_5353_5431; // "PCUTSST1"
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footer {
@@ -23,6 +28,7 @@ pub struct Footer {
     pub bloom_offset: u64,
     pub bloom_len: u64,
     pub entries: u64,
+    pub largest_seq: u64,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -43,22 +49,23 @@ impl Footer {
         out[16..24].copy_from_slice(&self.bloom_offset.to_le_bytes());
         out[24..32].copy_from_slice(&self.bloom_len.to_le_bytes());
         out[32..40].copy_from_slice(&self.entries.to_le_bytes());
-        out[40..44].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        let crc = crc32c::crc32c(&out[..44]);
-        out[44..48].copy_from_slice(&crc.to_le_bytes());
-        out[48..56].copy_from_slice(&MAGIC.to_le_bytes());
+        out[40..48].copy_from_slice(&self.largest_seq.to_le_bytes());
+        out[48..52].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc32c::crc32c(&out[..52]);
+        out[52..56].copy_from_slice(&crc.to_le_bytes());
+        out[56..64].copy_from_slice(&MAGIC.to_le_bytes());
         out
     }
 
     /// Decodes and checks a footer against the length of its file.
     pub fn decode(b: &[u8; FOOTER_BYTES], file_len: u64) -> Result<Footer, &'static str> {
-        if u64_at(b, 48) != MAGIC {
+        if u64_at(b, 56) != MAGIC {
             return Err("bad SST magic (not an SST, or its end is damaged)");
         }
-        if crc32c::crc32c(&b[..44]) != u32_at(b, 44) {
+        if crc32c::crc32c(&b[..52]) != u32_at(b, 52) {
             return Err("footer checksum mismatch");
         }
-        if u32_at(b, 40) != FORMAT_VERSION {
+        if u32_at(b, 48) != FORMAT_VERSION {
             return Err("unknown SST format version");
         }
         let f = Footer {
@@ -67,6 +74,7 @@ impl Footer {
             bloom_offset: u64_at(b, 16),
             bloom_len: u64_at(b, 24),
             entries: u64_at(b, 32),
+            largest_seq: u64_at(b, 40),
         };
         let body = file_len.saturating_sub(FOOTER_BYTES as u64);
         let fits = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= body);
@@ -88,6 +96,7 @@ mod tests {
             bloom_offset: 120,
             bloom_len: 30,
             entries: 7,
+            largest_seq: 99,
         }
     }
 

@@ -18,6 +18,26 @@ use crate::memtable::Slot;
 /// How much an uncached walk reads with one call.
 const READAHEAD_BYTES: u64 = 512 << 10;
 
+/// Reads and checks the footer of an SST, and the file's length.
+fn read_footer(file: &dyn File, path: &Path) -> Result<(Footer, u64)> {
+    let size = file.len().ctx("reading length of SST", path)?;
+    if size < FOOTER_BYTES as u64 {
+        return Err(Error::corruption(path, 0, "SST shorter than its footer"));
+    }
+    let footer_at = size - FOOTER_BYTES as u64;
+    let mut raw = [0u8; FOOTER_BYTES];
+    file.read_exact_at(footer_at, &mut raw)
+        .ctx("reading SST footer", path)?;
+    let footer = Footer::decode(&raw, size).map_err(|r| Error::corruption(path, footer_at, r))?;
+    Ok((footer, size))
+}
+
+/// The highest sequence number of the SST at `path`, read from its footer alone.
+pub fn read_largest_seq(fs: &dyn Fs, path: &Path) -> Result<u64> {
+    let file = fs.open(path).ctx("opening SST", path)?;
+    Ok(read_footer(&*file, path)?.0.largest_seq)
+}
+
 /// An open SST: its index and filter in memory, its data blocks read on demand.
 #[derive(Debug)]
 pub struct Table {
@@ -29,6 +49,8 @@ pub struct Table {
     bloom: Bloom,
     pub size: u64,
     pub entries: u64,
+    /// No write in this SST has a higher sequence number.
+    pub largest_seq: u64,
     cache: Arc<BlockCache>,
 }
 
@@ -36,16 +58,7 @@ impl Table {
     /// Opens an SST, verifying its footer, index and filter.
     pub fn open(fs: &dyn Fs, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Table> {
         let file = fs.open(path).ctx("opening SST", path)?;
-        let size = file.len().ctx("reading length of SST", path)?;
-        if size < FOOTER_BYTES as u64 {
-            return Err(Error::corruption(path, 0, "SST shorter than its footer"));
-        }
-        let footer_at = size - FOOTER_BYTES as u64;
-        let mut raw = [0u8; FOOTER_BYTES];
-        file.read_exact_at(footer_at, &mut raw)
-            .ctx("reading SST footer", path)?;
-        let footer =
-            Footer::decode(&raw, size).map_err(|r| Error::corruption(path, footer_at, r))?;
+        let (footer, size) = read_footer(&*file, path)?;
         let index_bytes = read_range(&*file, path, footer.index_offset, footer.index_len)?;
         let index = index::decode(&index_bytes, footer.index_offset)
             .map_err(|r| Error::corruption(path, footer.index_offset, r))?;
@@ -61,6 +74,7 @@ impl Table {
             bloom,
             size,
             entries: footer.entries,
+            largest_seq: footer.largest_seq,
             cache,
         })
     }

@@ -115,9 +115,11 @@ fn damaged_middle_record(zero: bool, options: Options) -> engine::Result<Db> {
     let wal = t.names(|n| n.ends_with(".wal")).pop().unwrap();
     let path = t.real(&wal);
     let mut bytes = std::fs::read(&path).unwrap();
-    // Each synced record is followed by a commit frame of 17 bytes.
-    let first = 16 + 4 + 1 + 4 + key(0).len() + 4 + value(0, 0).len() + 17;
-    let second = first + 16 + 4 + 1 + 4 + key(1).len() + 4 + value(1, 0).len();
+    // The WAL starts with a header frame (16 + 9 bytes); each batch (kind, sequence number,
+    // count, one put) is followed by a commit frame of 17 bytes.
+    let batch = |i: u32| 16 + 1 + 8 + 4 + 1 + 4 + key(i).len() + 4 + value(i, 0).len();
+    let first = 25 + batch(0) + 17;
+    let second = first + batch(1);
     if zero {
         bytes[first..second].fill(0);
     } else {

@@ -16,4 +16,5 @@ mod failures;
 mod model;
 mod no_std_fs;
 mod recovery;
+mod sequence;
 mod sim;

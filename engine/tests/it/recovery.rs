@@ -65,9 +65,11 @@ fn damaged_wal_record_followed_by_valid_records_is_corruption() {
     let t = TestDir::new();
     wal_with_synced_writes(&t, 3);
     let wal = only(&t, ".wal");
-    // The second record starts after the first and its commit frame (16 + 1 bytes); flip a
-    // byte inside its payload.
-    let first_len = 16 + 4 + 1 + 4 + key(0).len() + 4 + value(0, 0).len() + 17;
+    // The second batch starts after the header frame (16 + 9 bytes), the first batch (kind,
+    // sequence number, count, one put) and its commit frame (16 + 1 bytes); flip a byte inside
+    // its payload.
+    let header = 16 + 9;
+    let first_len = header + 16 + 1 + 8 + 4 + 1 + 4 + key(0).len() + 4 + value(0, 0).len() + 17;
     flip_byte(&t.real(&wal), (first_len + 20) as u64);
     match t.open(small_options()) {
         Err(Error::Corruption { file, offset, .. }) => {
