@@ -178,27 +178,41 @@ impl VersionState {
 
 /// Keys as hex strings in the JSON, so the MANIFEST stays readable.
 mod hex_bytes {
+    // Keys in MANIFEST edits are lowercase hex strings, so the JSON stays readable and exact.
+
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         let mut out = String::with_capacity(bytes.len() * 2);
         for b in bytes {
-            out.push_str(&format!("{b:02x}"));
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
         }
         s.serialize_str(&out)
     }
 
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let digits = s.as_bytes();
+        if digits.len() % 2 != 0 {
             return Err(D::Error::custom("odd-length hex key"));
         }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| {
-                s.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| D::Error::custom("bad hex digit in key"))
+        digits
+            .chunks_exact(2)
+            .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
+                _ => Err(D::Error::custom("bad hex digit in key")),
             })
             .collect()
     }

@@ -135,7 +135,8 @@ defect!(
 defect!(
     wal_removed_before_flush_durable_is_caught,
     WalRemovedBeforeFlushDurable,
-    LOSS
+    LOSS,
+    REFUSAL
 );
 defect!(
     bad_record_is_torn_tail_is_caught,
