@@ -82,10 +82,7 @@ pub struct ExploreOutcome {
 pub fn explore(case: &Case, opts: &ExploreOptions) -> ExploreOutcome {
     match case.store {
         StoreKind::Engine => {
-            let config = EngineConfig {
-                options: case.options.clone(),
-                bugs: case.bugs.clone(),
-            };
+            let config = EngineConfig::simulated(&case.options, &case.bugs);
             explore_with::<EngineStore>(case, &config, opts)
         }
         StoreKind::Careless => explore_with::<CarelessStore>(case, &CarelessConfig, opts),

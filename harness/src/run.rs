@@ -161,10 +161,7 @@ pub fn execute(case: &Case) -> RunOutcome {
 fn execute_owned(case: Case) -> RunOutcome {
     let finished = match case.store {
         StoreKind::Engine => {
-            let config = EngineConfig {
-                options: case.options.clone(),
-                bugs: case.bugs.clone(),
-            };
+            let config = EngineConfig::simulated(&case.options, &case.bugs);
             finish::<EngineStore>(&case, &config)
         }
         StoreKind::Careless => finish::<CarelessStore>(&case, &CarelessConfig),

@@ -10,12 +10,12 @@ use faultfs::{Fs, Phase, StdFs};
 use crate::killtest::phase_fs::PhaseFs;
 use crate::killtest::protocol::{ChildEvent, Reporter};
 use crate::killtest::recover::{DB_DIR, read_state};
-use crate::killtest::stores::{KillStoreKind, ThreadedEngine, bug_name, engine_options_with};
+use crate::killtest::stores::{KillStoreKind, bug_name, threaded_engine};
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
 use crate::store::{Store, StoreError};
 use crate::stores::buffered::{BufferedConfig, BufferedStore};
-use crate::stores::{CarelessConfig, CarelessStore};
+use crate::stores::{CarelessConfig, CarelessStore, EngineStore};
 
 /// Exit code of a child that saw a contract violation itself (a read that missed a write).
 pub const EXIT_VIOLATION: u8 = 1;
@@ -68,7 +68,7 @@ pub fn run_child(args: &ChildArgs) -> u8 {
     }
     match args.store {
         KillStoreKind::Engine => {
-            drive::<ThreadedEngine>(args, &engine_options_with(&args.bugs), &reporter)
+            drive::<EngineStore>(args, &threaded_engine(&args.bugs), &reporter)
         }
         KillStoreKind::Careless => drive::<CarelessStore>(args, &CarelessConfig, &reporter),
         KillStoreKind::Buffered => {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use faultfs::{Fs, StdFs};
 
 use crate::checker::ViolationKind;
-use crate::killtest::stores::{KillStoreKind, ThreadedEngine, engine_options_with};
+use crate::killtest::stores::{KillStoreKind, threaded_engine};
 use crate::model::State;
 use crate::store::{Store, StoreError};
 use crate::stores::buffered::{BufferedConfig, BufferedStore};
-use crate::stores::{CarelessConfig, CarelessStore};
+use crate::stores::{CarelessConfig, CarelessStore, EngineStore};
 
 /// The store's directory inside the kill-test directory.
 pub const DB_DIR: &str = "db";
@@ -58,7 +58,7 @@ pub fn recover(
         }
     };
     match kind {
-        KillStoreKind::Engine => recover_store::<ThreadedEngine>(fs, &engine_options_with(bugs)),
+        KillStoreKind::Engine => recover_store::<EngineStore>(fs, &threaded_engine(bugs)),
         KillStoreKind::Careless => recover_store::<CarelessStore>(fs, &CarelessConfig),
         KillStoreKind::Buffered => recover_store::<BufferedStore>(fs, &BufferedConfig::default()),
     }

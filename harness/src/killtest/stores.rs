@@ -1,23 +1,16 @@
 //! The stores a kill-test can run, and the engine the way production runs it.
 //!
-//! [`crate::stores::EngineStore`] forces background work inline so simulated runs replay; a
-//! kill-test wants the opposite, flushes and compactions racing the writer on their own threads,
-//! so [`ThreadedEngine`] opens the engine with `Background::Threads` and small memtables, small
-//! SSTs and a small MANIFEST limit, so every round of a few hundred milliseconds flushes,
-//! compacts and rolls the MANIFEST over while the kill may land.
+//! Simulated runs put the engine's background work inline so they replay; a kill-test wants the
+//! opposite, flushes and compactions racing the writer on their own threads, so
+//! [`threaded_engine`] configures [`crate::stores::EngineStore`] with `Background::Threads` and
+//! small memtables, small SSTs and a small MANIFEST limit, so every round of a few hundred
+//! milliseconds flushes, compacts and rolls the MANIFEST over while the kill may land.
 
 use std::fmt;
-use std::ops::Bound;
-use std::path::Path;
-use std::sync::Arc;
 
 use engine::bugs::Bug;
-use engine::{Db, WriteBatch, WriteOptions};
-use faultfs::Fs;
 
-use crate::model::Mutation;
-use crate::store::{Durability, Pairs, Store, StoreError};
-use crate::stores::engine::classify;
+use crate::stores::EngineConfig;
 
 /// Which store the kill-test runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,78 +91,10 @@ pub fn bug_name(bug: Bug) -> String {
         .unwrap_or_default()
 }
 
-/// The engine with flush and compaction on background threads.
-#[derive(Debug)]
-pub struct ThreadedEngine {
-    db: Db,
-}
-
-fn to_batch(mutations: &[Mutation]) -> WriteBatch {
-    let mut batch = WriteBatch::new();
-    for m in mutations {
-        match m {
-            Mutation::Put { key, value } => batch.put(key.as_bytes(), value.as_bytes()),
-            Mutation::Delete { key } => batch.delete(key.as_bytes()),
-        };
-    }
-    batch
-}
-
-impl Store for ThreadedEngine {
-    type Config = engine::Options;
-
-    fn name() -> &'static str {
-        "engine"
-    }
-
-    fn durability(config: &engine::Options) -> Durability {
-        if config.wal {
-            Durability::WAL
-        } else {
-            Durability::NO_WAL
-        }
-    }
-
-    fn open(fs: Arc<dyn Fs>, dir: &Path, config: &engine::Options) -> Result<Self, StoreError> {
-        let db = Db::open(fs, dir, config.clone()).map_err(classify)?;
-        Ok(ThreadedEngine { db })
-    }
-
-    fn write(&mut self, mutations: &[Mutation], sync: bool) -> Result<(), StoreError> {
-        let wo = WriteOptions { sync };
-        let result = match mutations {
-            [Mutation::Put { key, value }] => self.db.put(key.as_bytes(), value.as_bytes(), wo),
-            [Mutation::Delete { key }] => self.db.delete(key.as_bytes(), wo),
-            many => self.db.write(&to_batch(many), wo),
-        };
-        result.map_err(classify)
-    }
-
-    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db.get(key).map_err(classify)
-    }
-
-    fn scan(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Pairs, StoreError> {
-        self.db.scan(lower, upper).map_err(classify)
-    }
-
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.db.sync().map_err(classify)
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.db.flush().map_err(classify)
-    }
-
-    fn compact(&mut self) -> Result<(), StoreError> {
-        self.db.force_compact().map_err(classify)
-    }
-
-    fn close(&mut self) -> Result<(), StoreError> {
-        self.db.close().map_err(classify)
-    }
-
-    fn check_invariants(&mut self) -> Result<(), StoreError> {
-        self.db.check_invariants().map_err(classify)
+/// The production-shaped engine configuration a kill-test runs, with named defects switched on.
+pub fn threaded_engine(bugs: &[Bug]) -> EngineConfig {
+    EngineConfig {
+        options: engine_options_with(bugs),
+        bugs: Vec::new(),
     }
 }

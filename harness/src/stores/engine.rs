@@ -13,10 +13,24 @@ use crate::store::{Durability, Pairs, Store, StoreError};
 /// The engine's configuration in a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineConfig {
-    /// Background work is forced inline whatever this says, so runs replay exactly.
+    /// The engine's options, used as given ([`EngineConfig::simulated`] makes background work
+    /// inline, which simulated runs need to replay exactly; the kill-test keeps threads).
     pub options: engine::Options,
     /// Named engine defects to switch on.
     pub bugs: Vec<String>,
+}
+
+impl EngineConfig {
+    /// A configuration for simulated runs: flush and compaction inline, at deterministic points.
+    pub fn simulated(options: &engine::Options, bugs: &[String]) -> EngineConfig {
+        EngineConfig {
+            options: engine::Options {
+                background: engine::Background::Inline,
+                ..options.clone()
+            },
+            bugs: bugs.to_vec(),
+        }
+    }
 }
 
 /// An open engine.
@@ -43,6 +57,18 @@ pub fn classify(err: Error) -> StoreError {
     }
 }
 
+/// The engine batch of a multi-write step.
+fn to_batch(mutations: &[Mutation]) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    for m in mutations {
+        match m {
+            Mutation::Put { key, value } => batch.put(key.as_bytes(), value.as_bytes()),
+            Mutation::Delete { key } => batch.delete(key.as_bytes()),
+        };
+    }
+    batch
+}
+
 /// Parses an engine defect name (`sst_dir_entry_not_synced`, ...).
 pub fn parse_bug(name: &str) -> Result<engine::bugs::Bug, String> {
     serde_json::from_str(&format!("\"{name}\""))
@@ -65,10 +91,7 @@ impl Store for EngineStore {
     }
 
     fn open(fs: Arc<dyn Fs>, dir: &Path, config: &EngineConfig) -> Result<Self, StoreError> {
-        let mut options = engine::Options {
-            background: engine::Background::Inline,
-            ..config.options.clone()
-        };
+        let mut options = config.options.clone();
         for name in &config.bugs {
             options
                 .bugs
@@ -83,16 +106,7 @@ impl Store for EngineStore {
         let result = match batch {
             [Mutation::Put { key, value }] => self.db.put(key.as_bytes(), value.as_bytes(), wo),
             [Mutation::Delete { key }] => self.db.delete(key.as_bytes(), wo),
-            many => {
-                let mut b = WriteBatch::new();
-                for m in many {
-                    match m {
-                        Mutation::Put { key, value } => b.put(key.as_bytes(), value.as_bytes()),
-                        Mutation::Delete { key } => b.delete(key.as_bytes()),
-                    };
-                }
-                self.db.write(&b, wo)
-            }
+            many => self.db.write(&to_batch(many), wo),
         };
         result.map_err(classify)
     }
