@@ -44,7 +44,8 @@ pub use explore::{ExploreOptions, ExploreOutcome, explore};
 pub use model::{History, Mutation, Outcome, WriteRecord};
 pub use report::Report;
 pub use run::{
-    Counts, CrashRecord, DamageDone, RecoveryResult, RunOptions, RunOutcome, execute, run_seed,
+    Counts, CrashRecord, DamageDone, RecoveryResult, RunOptions, RunOutcome, execute, execute_with,
+    run_seed,
 };
 pub use scenario::{Scenario, ScenarioError, run_scenario};
 pub use shrink::{ShrinkOptions, ShrinkOutcome, shrink};
