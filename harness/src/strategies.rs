@@ -1,6 +1,6 @@
 //! Proptest strategies, so users can write `proptest!` sweeps over their own stores.
 //!
-//! ```ignore
+//! ```no_run
 //! use proptest::prelude::*;
 //! proptest! {
 //!     #[test]
@@ -9,6 +9,7 @@
 //!         prop_assert!(outcome.passed(), "{}", outcome.report.map(|r| r.to_string()).unwrap_or_default());
 //!     }
 //! }
+//! # fn main() {}
 //! ```
 
 use faultfs::CrashPolicy;
