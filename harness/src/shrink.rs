@@ -121,6 +121,28 @@ impl Shrinker<'_> {
         progress
     }
 
+    /// One candidate with every value shortened at once: when the values' sizes do not matter
+    /// to the failure, this saves a run per step (and makes the report readable).
+    fn shorten_all_values(&mut self, best: &mut Case) -> bool {
+        let mut c = best.clone();
+        for (i, step) in c.steps.iter_mut().enumerate() {
+            match step {
+                Step::Put { value, .. } if value.len() > 2 => *value = format!("v{i}"),
+                Step::Batch { ops, .. } => {
+                    for (j, m) in ops.iter_mut().enumerate() {
+                        if let Mutation::Put { value, .. } = m
+                            && value.len() > 2
+                        {
+                            *value = format!("v{i}.{j}");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.try_adopt(best, c)
+    }
+
     fn simplify_steps(&mut self, best: &mut Case) -> bool {
         let mut progress = false;
         for i in 0..best.steps.len() {
@@ -252,7 +274,8 @@ pub fn shrink_by(
         s.try_adopt(&mut best, pinned);
     }
     loop {
-        let mut progress = s.remove_runs(&mut best);
+        let mut progress = s.shorten_all_values(&mut best);
+        progress |= s.remove_runs(&mut best);
         progress |= s.earlier_crashes(&mut best);
         progress |= s.simplify_steps(&mut best);
         if !progress || s.runs >= s.max_runs {
