@@ -41,14 +41,21 @@ pub fn encode_commit(synced_upto: u64, out: &mut Vec<u8>) {
 
 /// Appends one frame holding `payload` to `out`.
 pub fn encode(payload: &[u8], synced_upto: u64, out: &mut Vec<u8>) {
-    debug_assert!(!payload.is_empty() && payload.len() <= MAX_PAYLOAD_BYTES);
     let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&synced_upto.to_le_bytes());
+    out.resize(start + HEADER_BYTES, 0);
     out.extend_from_slice(payload);
-    let crc = crc32c::crc32c(&out[start + 4..]);
-    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+    seal(&mut out[start..], synced_upto);
+}
+
+/// Fills in the header of `frame`: [`HEADER_BYTES`] placeholder bytes followed by the payload, so
+/// a caller can encode a payload in place instead of copying it into a frame afterwards.
+pub fn seal(frame: &mut [u8], synced_upto: u64) {
+    let len = frame.len() - HEADER_BYTES;
+    debug_assert!(len > 0 && len <= MAX_PAYLOAD_BYTES);
+    frame[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+    frame[8..16].copy_from_slice(&synced_upto.to_le_bytes());
+    let crc = crc32c::crc32c(&frame[4..]);
+    frame[..4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// One decoded frame.

@@ -78,6 +78,14 @@ impl VersionState {
     /// The state after `edit`, or why the edit cannot apply to this state.
     pub fn apply(&self, edit: &VersionEdit) -> Result<VersionState, String> {
         let mut next = self.clone();
+        next.apply_in_place(edit)?;
+        Ok(next)
+    }
+
+    /// [`VersionState::apply`] without the copy, for a caller that drops the state if the edit
+    /// does not apply (MANIFEST replay refuses the whole MANIFEST then).
+    pub fn apply_in_place(&mut self, edit: &VersionEdit) -> Result<(), String> {
+        let next = self;
         for r in &edit.removed {
             let level = next.levels.get_mut(r.level).ok_or_else(|| {
                 format!(
@@ -128,7 +136,7 @@ impl VersionState {
         for m in &edit.added {
             next.next_file_number = next.next_file_number.max(m.number + 1);
         }
-        Ok(next)
+        Ok(())
     }
 
     pub fn contains(&self, number: u64) -> bool {
@@ -184,13 +192,26 @@ mod hex_bytes {
 
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+    /// Keys up to this long are encoded on the stack instead of in a new String.
+    const STACK_KEY_BYTES: usize = 64;
+
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(bytes.len() * 2);
-        for b in bytes {
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        let mut stack = [0u8; STACK_KEY_BYTES * 2];
+        let mut heap = Vec::new();
+        let out: &mut [u8] = if bytes.len() <= STACK_KEY_BYTES {
+            &mut stack[..bytes.len() * 2]
+        } else {
+            heap.resize(bytes.len() * 2, 0);
+            &mut heap
+        };
+        for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
         }
-        s.serialize_str(&out)
+        match std::str::from_utf8(out) {
+            Ok(text) => s.serialize_str(text),
+            Err(e) => Err(serde::ser::Error::custom(format!("hex key: {e}"))),
+        }
     }
 
     fn nibble(c: u8) -> Option<u8> {

@@ -12,7 +12,7 @@ use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
 use crate::filename;
-use crate::manifest::{ManifestRecord, ManifestWriter};
+use crate::manifest::ManifestWriter;
 use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::sst::{SstBuilder, Table};
@@ -110,8 +110,7 @@ impl Inner {
             .state
             .apply(&edit)
             .map_err(|reason| Error::Invariant(format!("edit does not apply: {reason}")))?;
-        v.manifest
-            .append(&ManifestRecord::Edit { edit: edit.clone() }, true)?;
+        v.manifest.append_edit(&edit, true)?;
         if bug!(self.options, EditBeforeSstSync) {
             // The defect syncs the new SSTs only after the edit that names them.
             for t in &new_tables {
