@@ -229,13 +229,15 @@ mod hex_bytes {
         if digits.len() % 2 != 0 {
             return Err(D::Error::custom("odd-length hex key"));
         }
-        digits
-            .chunks_exact(2)
-            .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
-                _ => Err(D::Error::custom("bad hex digit in key")),
-            })
-            .collect()
+        // Sized up front: collecting into a Result would grow the key byte by byte.
+        let mut key = Vec::with_capacity(digits.len() / 2);
+        for pair in digits.chunks_exact(2) {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(hi), Some(lo)) => key.push(hi << 4 | lo),
+                _ => return Err(D::Error::custom("bad hex digit in key")),
+            }
+        }
+        Ok(key)
     }
 }
 
