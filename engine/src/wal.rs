@@ -209,7 +209,7 @@ impl WalWriter {
     }
 
     /// Hands the buffered frames to the file (visible, not durable).
-    pub fn write_buffer(&mut self) -> Result<()> {
+    fn write_buffer(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }

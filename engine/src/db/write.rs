@@ -59,7 +59,8 @@ impl Inner {
         wal.append(seq, ops)?;
         if wo.sync {
             if bug!(self.options, SyncWriteWithoutWalSync) {
-                return wal.write_buffer();
+                // The record is in the kernel's page cache (append put it there) but not synced.
+                return Ok(());
             }
             wal.sync()?;
         }
