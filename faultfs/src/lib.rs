@@ -22,11 +22,14 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+mod kind;
 mod sim;
 mod std_fs;
 
+pub use kind::FileKind;
+
 pub use sim::{
-    CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp,
+    CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, KindFn,
     MutationHook, PathPattern, SimFs,
 };
 pub use std_fs::{PathError, StdFs, confine};

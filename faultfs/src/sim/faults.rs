@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::crash::garbage_byte;
 use super::image::DiskImage;
 use super::{EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
+use crate::FileKind;
 
 /// A fault and how many matching operations it has seen.
 #[derive(Clone, Debug)]
@@ -17,10 +18,26 @@ pub(crate) struct Armed {
     pub seen: u64,
 }
 
+/// How a store names the role of each of its files (see [`super::SimFs::set_file_kinds`]).
+pub type KindFn = fn(&Path) -> FileKind;
+
 impl PathPattern {
     /// Tells whether `path` matches: `*` is any run of characters (including `/`), `?` is one
-    /// character; a pattern without `/` is matched against the file name only.
+    /// character; a pattern without `/` is matched against the file name only. A pattern
+    /// `role:<name>` (`role:log`, `role:data`, ...) matches the files that `kinds` puts in that
+    /// role, and nothing when no classifier is set.
+    pub fn matches_with(&self, path: &Path, kinds: Option<KindFn>) -> bool {
+        if let Some(role) = self.0.strip_prefix("role:") {
+            return kinds.is_some_and(|f| f(path).name() == role);
+        }
+        self.matches(path)
+    }
+
+    /// [`PathPattern::matches_with`] without a classifier: globs only.
     pub fn matches(&self, path: &Path) -> bool {
+        if self.0.starts_with("role:") {
+            return false;
+        }
         let text = if self.0.contains('/') {
             path.to_string_lossy().into_owned()
         } else {
@@ -66,7 +83,12 @@ pub(crate) fn enospc() -> io::Error {
 
 /// Counts a matching operation against every armed fault of kind `want`; returns the first fault
 /// that fires now (and disarms it).
-pub(crate) fn fire(faults: &mut Vec<Armed>, path: &Path, want: Trigger) -> Option<Fault> {
+pub(crate) fn fire(
+    faults: &mut Vec<Armed>,
+    path: &Path,
+    want: Trigger,
+    kinds: Option<KindFn>,
+) -> Option<Fault> {
     let mut fired = None;
     let mut i = 0;
     while i < faults.len() {
@@ -82,7 +104,7 @@ pub(crate) fn fire(faults: &mut Vec<Armed>, path: &Path, want: Trigger) -> Optio
                 continue;
             }
         };
-        if !pattern.matches(path) {
+        if !pattern.matches_with(path, kinds) {
             i += 1;
             continue;
         }
@@ -163,6 +185,7 @@ pub(crate) fn apply_damage(
     faults: &mut Vec<Armed>,
     image: &mut DiskImage,
     rng: &mut ChaCha8Rng,
+    kinds: Option<KindFn>,
 ) -> Vec<(EventOp, FaultClass)> {
     let mut events = Vec::new();
     let damage: Vec<Fault> = faults
@@ -174,7 +197,7 @@ pub(crate) fn apply_damage(
     for fault in damage {
         let class = fault.class();
         for (path, bytes) in image.file_bytes_mut().iter_mut() {
-            let Some(what) = damage_one(&fault, path, bytes, rng) else {
+            let Some(what) = damage_one(&fault, path, bytes, rng, kinds) else {
                 continue;
             };
             let (offset, what) = what;
@@ -197,10 +220,11 @@ fn damage_one(
     path: &Path,
     bytes: &mut std::sync::Arc<Vec<u8>>,
     rng: &mut ChaCha8Rng,
+    kinds: Option<KindFn>,
 ) -> Option<(u64, String)> {
     let len = bytes.len() as u64;
     match fault {
-        Fault::BitFlip { path: pat, offset } if pat.matches(path) && len > 0 => {
+        Fault::BitFlip { path: pat, offset } if pat.matches_with(path, kinds) && len > 0 => {
             let at = offset.unwrap_or_else(|| rng.random_range(0..len));
             if at >= len {
                 return None;
@@ -213,7 +237,7 @@ fn damage_one(
             path: pat,
             offset,
             sector,
-        } if pat.matches(path) && len > 0 => {
+        } if pat.matches_with(path, kinds) && len > 0 => {
             let sector = u64::from((*sector).max(1));
             let at = offset.unwrap_or_else(|| rng.random_range(0..len));
             if at >= len {
@@ -229,7 +253,7 @@ fn damage_one(
             let fill = if zeros { "zeros" } else { "garbage" };
             Some((start, format!("sector {start}..{end} replaced by {fill}")))
         }
-        Fault::Truncate { path: pat, offset } if pat.matches(path) => {
+        Fault::Truncate { path: pat, offset } if pat.matches_with(path, kinds) => {
             let at = offset.unwrap_or_else(|| rng.random_range(0..=len));
             if at >= len {
                 return None;

@@ -90,6 +90,7 @@ mod ops;
 mod state;
 mod types;
 
+pub use faults::KindFn;
 pub use image::DiskImage;
 use state::State;
 pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
@@ -217,7 +218,8 @@ impl SimFs {
         let (choice, outcome) = crash::sample(&st, policy, &mut rng);
         let mut image = crash::build_image_consuming(&mut st, choice);
         let state = &mut *st;
-        let damage = faults::apply_damage(&mut state.faults, &mut image, &mut rng);
+        let kinds = state.kinds;
+        let damage = faults::apply_damage(&mut state.faults, &mut image, &mut rng, kinds);
         log(
             &mut st,
             EventOp::Reboot {
@@ -260,6 +262,13 @@ impl SimFs {
         self.lock_state()
             .faults
             .push(faults::Armed { fault, seen: 0 });
+    }
+
+    /// Tells the simulator the role of each file, so fault patterns `role:<name>` (`role:log`,
+    /// `role:data`, ...) aim at a store's files by what they are rather than by their names.
+    /// The function gets the path as the store gave it to [`crate::Fs`]. It survives reboots.
+    pub fn set_file_kinds(&self, kinds: Option<KindFn>) {
+        self.lock_state().kinds = kinds;
     }
 
     /// Disarms every fault not yet fired (a pending `ReportLater` error stays due).

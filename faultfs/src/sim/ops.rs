@@ -274,7 +274,7 @@ impl State {
         buf: &mut [u8],
         shown: &Path,
     ) -> io::Result<()> {
-        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Read)).is_some() {
+        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Read), self.kinds).is_some() {
             self.fired = Some(io_class(IoOp::Read));
             return Err(errno_at(eio(), shown));
         }
@@ -342,7 +342,14 @@ impl State {
         data: &[u8],
         shown: &Path,
     ) -> io::Result<()> {
-        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Write)).is_some() {
+        if fire(
+            &mut self.faults,
+            shown,
+            Trigger::Io(IoOp::Write),
+            self.kinds,
+        )
+        .is_some()
+        {
             self.fired = Some(io_class(IoOp::Write));
             return Err(errno_at(eio(), shown));
         }
@@ -372,7 +379,7 @@ impl State {
     /// fault fires now. Reads keep showing the intended bytes (the page cache is right; the
     /// device is not), so only a crash or a reopen reveals the damage.
     fn misdirect(&mut self, offset: u64, len: u64, shown: &Path) -> u64 {
-        if fire(&mut self.faults, shown, Trigger::Misdirect).is_none() {
+        if fire(&mut self.faults, shown, Trigger::Misdirect, self.kinds).is_none() {
             return offset;
         }
         const BLOCK: u64 = 512;
@@ -400,12 +407,12 @@ impl State {
 
     pub(crate) fn sync(&mut self, ino: u64, shown: &Path) -> io::Result<()> {
         self.inode(ino, shown)?;
-        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Sync)).is_some() {
+        if fire(&mut self.faults, shown, Trigger::Io(IoOp::Sync), self.kinds).is_some() {
             // The device refused the flush: nothing became durable and the changes stay pending.
             self.fired = Some(io_class(IoOp::Sync));
             return Err(errno_at(eio(), shown));
         }
-        let fsync_fault = fire(&mut self.faults, shown, Trigger::Fsync);
+        let fsync_fault = fire(&mut self.faults, shown, Trigger::Fsync, self.kinds);
         let inode = self.inode(ino, shown)?;
         if inode.report_later {
             // The write-back of an earlier sync's pages failed behind its back; this sync reports

@@ -216,6 +216,8 @@ pub(crate) struct State {
     /// A note for the result of the operation being run (where a misdirected write landed).
     pub note: Option<String>,
     pub hook: Option<MutationHook>,
+    /// How the store names its files' roles, for `role:` fault patterns.
+    pub kinds: Option<super::faults::KindFn>,
     /// Runtime choices (misdirected offsets) come from here.
     pub rng: ChaCha8Rng,
     /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
@@ -259,6 +261,7 @@ impl State {
             fired: None,
             note: None,
             hook: None,
+            kinds: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
         }
@@ -284,6 +287,7 @@ impl State {
             fired: None,
             note: None,
             hook: None,
+            kinds: self.kinds,
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
         }

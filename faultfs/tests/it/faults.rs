@@ -304,3 +304,44 @@ fn huge_offsets_are_refused_with_efbig_not_allocated() {
     );
     assert_eq!(file.len().unwrap(), 0);
 }
+
+/// A store whose journal is `data.jnl` and whose pages live in `data.db`.
+fn journal_kinds(path: &Path) -> faultfs::FileKind {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jnl") => faultfs::FileKind::Log,
+        Some("db") => faultfs::FileKind::Data,
+        _ => faultfs::FileKind::Other,
+    }
+}
+
+#[test]
+fn role_patterns_aim_at_the_files_the_store_names_and_at_nothing_without_a_classifier() {
+    let fs = SimFs::new();
+    fs.inject(Fault::IoError {
+        op: IoOp::Write,
+        path: pattern("role:log"),
+        nth: 1,
+    });
+    let db = fs.create(Path::new("data.db")).unwrap();
+    db.write_at(0, b"page").unwrap();
+    let jnl = fs.create(Path::new("data.jnl")).unwrap();
+    // No classifier yet: the role pattern matches nothing.
+    jnl.write_at(0, b"rec").unwrap();
+    fs.set_file_kinds(Some(journal_kinds));
+    db.write_at(4, b"more").unwrap();
+    let err = jnl.write_at(3, b"rec2").unwrap_err();
+    assert_eq!(os_error_code(&err), Some(libc::EIO));
+    assert_eq!(fired(&fs), vec![FaultClass::WriteError]);
+
+    // Damage aimed by role survives the reboot's classifier too.
+    jnl.sync().unwrap();
+    db.sync().unwrap();
+    fs.sync_dir(Path::new("")).unwrap();
+    fs.inject(Fault::Truncate {
+        path: pattern("role:data"),
+        offset: Some(2),
+    });
+    fs.reboot(CrashPolicy::Strict, 0);
+    assert_eq!(read_all(&fs, "data.db"), b"pa");
+    assert_eq!(read_all(&fs, "data.jnl"), b"rec");
+}
