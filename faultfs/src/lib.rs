@@ -133,16 +133,19 @@ pub enum Phase {
     Rollover,
     /// Reading CURRENT, the MANIFEST and the WALs back after a restart.
     Recovery,
+    /// Creating a store on an empty disk (its first open).
+    Create,
 }
 
 impl Phase {
     /// Every phase, in a fixed order (for coverage matrices).
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Write,
         Phase::Flush,
         Phase::Compaction,
         Phase::Rollover,
         Phase::Recovery,
+        Phase::Create,
     ];
 
     /// A short lowercase name.
@@ -153,6 +156,7 @@ impl Phase {
             Phase::Compaction => "compaction",
             Phase::Rollover => "rollover",
             Phase::Recovery => "recovery",
+            Phase::Create => "create",
         }
     }
 }

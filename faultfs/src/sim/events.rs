@@ -124,6 +124,7 @@ fn phase_tag(phase: Phase) -> u8 {
         Phase::Compaction => 2,
         Phase::Rollover => 3,
         Phase::Recovery => 4,
+        Phase::Create => 5,
     }
 }
 
