@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod append_writer;
 mod canary;
 mod crash_model;
 mod determinism;
@@ -12,4 +13,5 @@ mod policies;
 mod power;
 mod sim_matches_std;
 mod std_fs;
+mod store_helpers;
 mod util;
