@@ -10,6 +10,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::CrashPolicy;
+use super::atomic;
 use super::image::DiskImage;
 use super::state::{Entry, Inode, Pending, State};
 
@@ -289,25 +290,32 @@ pub(crate) fn sample(
     rng: &mut ChaCha8Rng,
 ) -> (Choice, Vec<String>) {
     let mut lines = Vec::new();
+    let atomic = state.atomic_sectors;
     let choice = match policy {
         CrashPolicy::Strict => Choice::drop_all(state),
         CrashPolicy::KeepAll => Choice::keep_all(state),
-        CrashPolicy::Torn { sector } => sample_torn(state, u64::from(sector), rng),
+        CrashPolicy::Torn { sector } => sample_torn(state, u64::from(sector), atomic, rng),
+        CrashPolicy::Reorder { sector } if atomic => {
+            sample_reorder_atomic(state, u64::from(sector), rng)
+        }
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
     describe(state, &choice, &mut lines);
     if lines.is_empty() {
         lines.push("nothing pending: the disk is exactly its durable state".to_string());
     }
+    if atomic {
+        lines.push("sectors atomic: each holds old or new bytes, never zeros or garbage".into());
+    }
     (choice, lines)
 }
 
 /// Torn: per file a prefix of its pending changes, the last kept write possibly torn; per
 /// directory a prefix of its namespace operations.
-fn sample_torn(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+fn sample_torn(state: &State, sector: u64, atomic: bool, rng: &mut ChaCha8Rng) -> Choice {
     let mut files = BTreeMap::new();
     for (ino, inode) in pending_inodes(state) {
-        let options = torn_options(&inode.pending, sector);
+        let options = torn_options(&inode.pending, sector, atomic);
         // Pick the prefix length first, then (half the time) a tear of its last write, so every
         // prefix is as likely as any other however many ways a write can tear.
         let m = inode.pending.len();
@@ -362,6 +370,23 @@ fn sample_reorder(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
     Choice { ns, files, sector }
 }
 
+/// Reorder on a device with atomic sectors: each sector keeps a prefix of the pieces written to
+/// it, each `set_len` survives on its own, each namespace operation survives on its own.
+fn sample_reorder_atomic(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+    let mut files = BTreeMap::new();
+    for (ino, inode) in pending_inodes(state) {
+        let units = atomic::units(&inode.pending, sector);
+        let values = atomic::sample(&units, rng);
+        files.insert(ino, FileFate::Pieces(atomic::fills(&units, &values)));
+    }
+    let ns = state
+        .ns_pending
+        .iter()
+        .map(|_| rng.random_bool(0.5))
+        .collect();
+    Choice { ns, files, sector }
+}
+
 /// One way a file can come out of a Torn crash.
 #[derive(Clone, Debug)]
 pub(crate) struct TornOption {
@@ -374,8 +399,14 @@ pub(crate) struct TornOption {
 
 /// Every way a file's pending changes can come out of a Torn crash: dropped, each prefix kept
 /// whole, and each prefix whose last write is cut after some of its sectors, with the next
-/// sector left as it was, zeroed, or garbage.
-pub(crate) fn torn_options(pending: &[Pending], sector: u64) -> Vec<TornOption> {
+/// sector left as it was, zeroed, or garbage. On a device with `atomic` sectors the next sector
+/// is only ever left as it was: a sector never holds anything it was not written with.
+pub(crate) fn torn_options(pending: &[Pending], sector: u64, atomic: bool) -> Vec<TornOption> {
+    let tear_fills: &[Fill] = if atomic {
+        &[Fill::Drop]
+    } else {
+        &[Fill::Drop, Fill::Zero, Fill::Garbage]
+    };
     let all = pieces(pending, sector);
     let mut out = vec![TornOption {
         kept: 0,
@@ -414,7 +445,7 @@ pub(crate) fn torn_options(pending: &[Pending], sector: u64) -> Vec<TornOption> 
         }
         let n = all.iter().filter(|p| p.op + 1 == k).count();
         for j in 0..n {
-            for fill in [Fill::Drop, Fill::Zero, Fill::Garbage] {
+            for &fill in tear_fills {
                 if j == 0 && fill == Fill::Drop {
                     // The same disk as keeping one change fewer.
                     continue;

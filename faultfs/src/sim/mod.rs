@@ -40,9 +40,20 @@
 //! | `Torn { sector }` | per file a prefix of its pending changes; the last kept write may be cut after any of its sectors, the next sector left as it was, zeroed or filled with garbage | per directory a prefix of its pending operations |
 //! | `Reorder { sector }` | each sector-sized piece of each pending write, and each `set_len`, survives on its own | each operation survives on its own; a rename stays atomic |
 //!
+//! What a cut sector can hold depends on the device, declared with
+//! [`SimFs::set_atomic_sectors`] (the namespace column does not change):
+//!
+//! | sectors | `Torn` | `Reorder` |
+//! |---|---|---|
+//! | may tear (default, the worst case) | the sector after the cut: as it was, zeros or garbage, over the part the write covered | any subset of the pieces in a sector, so two writes to one sector can mix |
+//! | atomic (`SQLITE_IOCAP_ATOMIC512`, `POWERSAFE_OVERWRITE`) | the sector after the cut: as it was | each sector keeps a prefix of the pieces written to it, in order: it holds its durable bytes or its bytes as one of its writes left them |
+//!
+//! With atomic sectors no sector ever holds zeros, garbage or a mix of two moments, and bytes
+//! outside every pending write never change (a `set_len` still cuts or zero-extends on its own).
+//!
 //! Surviving changes are applied to the durable bytes in their original order. Every choice is
 //! drawn from the reboot seed (ChaCha8) and written to the `Reboot` event's outcome lines, one per
-//! file and per namespace operation. Garbage bytes depend only on their offset, so a sampled
+//! file and per namespace operation, with a line saying when sectors were atomic. Garbage bytes depend only on their offset, so a sampled
 //! outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
 //! [`CrashPoint::crash_images`] list the distinct disks a cut can leave, without damage faults.
 //!
@@ -81,6 +92,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{File, Fs, Lock, Phase, confine};
 
+mod atomic;
 mod crash;
 mod enumerate;
 mod events;
@@ -269,6 +281,26 @@ impl SimFs {
     /// The function gets the path as the store gave it to [`crate::Fs`]. It survives reboots.
     pub fn set_file_kinds(&self, kinds: Option<KindFn>) {
         self.lock_state().kinds = kinds;
+    }
+
+    /// Declares whether the simulated device writes a sector all or nothing (off by default: the
+    /// worst case, where a sector cut by a power loss can hold zeros or garbage).
+    ///
+    /// When on, a `Torn` or `Reorder` crash (sampled by [`SimFs::reboot`] or listed by
+    /// [`SimFs::crash_images`]) leaves every sector that pending writes touched holding its
+    /// durable bytes or its bytes as one of those writes left it, never zeros, garbage or a mix
+    /// of two moments, and bytes outside every write unchanged: what an engine that relies on
+    /// `SQLITE_IOCAP_ATOMIC512`-style devices may assume. The `Reboot` event records which model
+    /// held. Damage faults ([`Fault::TornSector`] and the others) still strike as armed: they
+    /// model a failing device, not a power cut. The setting survives reboots and is copied by
+    /// [`SimFs::fork`].
+    pub fn set_atomic_sectors(&self, atomic: bool) {
+        self.lock_state().atomic_sectors = atomic;
+    }
+
+    /// Tells whether the device is declared to write sectors atomically.
+    pub fn atomic_sectors(&self) -> bool {
+        self.lock_state().atomic_sectors
     }
 
     /// Disarms every fault not yet fired (a pending `ReportLater` error stays due).

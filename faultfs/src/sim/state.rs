@@ -218,6 +218,8 @@ pub(crate) struct State {
     pub hook: Option<MutationHook>,
     /// How the store names its files' roles, for `role:` fault patterns.
     pub kinds: Option<super::faults::KindFn>,
+    /// The device writes a sector all or nothing (see [`super::SimFs::set_atomic_sectors`]).
+    pub atomic_sectors: bool,
     /// Runtime choices (misdirected offsets) come from here.
     pub rng: ChaCha8Rng,
     /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
@@ -262,6 +264,7 @@ impl State {
             note: None,
             hook: None,
             kinds: None,
+            atomic_sectors: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
         }
@@ -288,6 +291,7 @@ impl State {
             note: None,
             hook: None,
             kinds: self.kinds,
+            atomic_sectors: self.atomic_sectors,
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
         }

@@ -15,12 +15,14 @@ pub enum CrashPolicy {
     /// Everything written survives (a process kill: the page cache outlives the process).
     KeepAll,
     /// Per file a random prefix of pending writes survives, the last one possibly cut at a sector
-    /// boundary; per directory a random prefix of pending namespace operations survives.
+    /// boundary (the sector after the cut as it was, or, unless sectors are atomic, zeros or
+    /// garbage); per directory a random prefix of pending namespace operations survives.
     Torn {
         /// The device's atomic unit in bytes: writes tear only between sectors.
         sector: u32,
     },
-    /// Every pending sector and namespace operation survives or not on its own; renames stay atomic.
+    /// Every pending sector piece and namespace operation survives or not on its own (with atomic
+    /// sectors, each sector keeps a prefix of the pieces written to it); renames stay atomic.
     Reorder {
         /// The device's atomic unit in bytes: each pending write is split into sectors that
         /// survive independently.

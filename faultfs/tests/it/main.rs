@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod append_writer;
+mod atomic_sectors;
 mod canary;
 mod crash_model;
 mod determinism;
