@@ -31,8 +31,9 @@ pub use append::AppendWriter;
 pub use kind::FileKind;
 
 pub use sim::{
-    CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, KindFn,
-    MutationHook, PathPattern, SimFs,
+    ChangeKind, CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FilePiece,
+    FsyncMode, IoOp, KindFn, MutationHook, NamespaceOp, PathPattern, PieceFate, RebootDecision,
+    RebootOutcome, SimFs,
 };
 pub use std_fs::{PathError, StdFs, confine};
 

@@ -1,6 +1,6 @@
 //! What a power cut leaves: a [`Choice`] says which pending changes survive, [`build_image`] turns
 //! the durable state plus those changes into a [`DiskImage`], and [`sample`] draws a choice for a
-//! crash policy from a seed, with a line per file and directory saying what it decided.
+//! crash policy from a seed, with the decisions it made for the log (see [`super::outcome`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::CrashPolicy;
 use super::atomic;
 use super::image::DiskImage;
+use super::outcome::{RebootOutcome, describe};
 use super::state::{Entry, Inode, Pending, State};
 
 /// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
@@ -283,13 +284,12 @@ fn assemble(
     DiskImage::new(files, dirs)
 }
 
-/// Draws what survives a crash under `policy`, with a line per file and directory for the log.
+/// Draws what survives a crash under `policy`, with the decisions for the log.
 pub(crate) fn sample(
     state: &State,
     policy: CrashPolicy,
     rng: &mut ChaCha8Rng,
-) -> (Choice, Vec<String>) {
-    let mut lines = Vec::new();
+) -> (Choice, RebootOutcome) {
     let atomic = state.atomic_sectors;
     let choice = match policy {
         CrashPolicy::Strict => Choice::drop_all(state),
@@ -300,14 +300,8 @@ pub(crate) fn sample(
         }
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
-    describe(state, &choice, &mut lines);
-    if lines.is_empty() {
-        lines.push("nothing pending: the disk is exactly its durable state".to_string());
-    }
-    if atomic {
-        lines.push("sectors atomic: each holds old or new bytes, never zeros or garbage".into());
-    }
-    (choice, lines)
+    let outcome = describe(state, &choice);
+    (choice, outcome)
 }
 
 /// Torn: per file a prefix of its pending changes, the last kept write possibly torn; per
@@ -497,75 +491,6 @@ pub(crate) fn torn_ns(state: &State, prefix: &BTreeMap<&Path, usize>) -> Vec<boo
             }
         }
         out.push(ok);
-    }
-    out
-}
-
-/// Writes a line per file with pending changes and per pending namespace operation.
-fn describe(state: &State, choice: &Choice, lines: &mut Vec<String>) {
-    for (ino, inode) in pending_inodes(state) {
-        let name = state
-            .name_of(ino)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("inode {ino}"));
-        let fate = choice.files.get(&ino).unwrap_or(&FileFate::DropAll);
-        let n = inode.pending.len();
-        let line = match fate {
-            FileFate::DropAll => format!("file {name}: dropped all {n} pending changes"),
-            FileFate::KeepAll => format!("file {name}: kept all {n} pending changes"),
-            FileFate::Pieces(fills) => describe_pieces(inode, fills, choice.sector, &name),
-        };
-        lines.push(line);
-    }
-    for (op, keep) in state.ns_pending.iter().zip(&choice.ns) {
-        let verb = if *keep { "kept" } else { "dropped" };
-        lines.push(format!("namespace: {verb} {op}"));
-    }
-}
-
-fn describe_pieces(inode: &Inode, fills: &[Fill], sector: u64, name: &str) -> String {
-    let mut parts = Vec::new();
-    for (piece, fill) in pieces(&inode.pending, sector).iter().zip(fills) {
-        let what = match (fill, &inode.pending[piece.op]) {
-            (Fill::Keep, Pending::SetLen(len)) => format!("set_len {len} kept"),
-            (_, Pending::SetLen(len)) => format!("set_len {len} dropped"),
-            (Fill::Keep, _) => format!("{}..{} kept", piece.start, piece.end),
-            (Fill::Drop, _) => format!("{}..{} dropped", piece.start, piece.end),
-            (Fill::Zero, _) => format!("{}..{} torn (zeros)", piece.start, piece.end),
-            (Fill::Garbage, _) => format!("{}..{} torn (garbage)", piece.start, piece.end),
-        };
-        parts.push(what);
-    }
-    format!("file {name}: {}", merge_ranges(parts).join(", "))
-}
-
-/// Joins runs like `0..512 kept, 512..1024 kept` into `0..1024 kept`, so a long file stays short.
-fn merge_ranges(parts: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut last: Option<(String, String, String)> = None; // (start, end, status)
-    for part in parts {
-        let parsed = part.split_once(' ').and_then(|(range, status)| {
-            range
-                .split_once("..")
-                .map(|(a, b)| (a.to_string(), b.to_string(), status.to_string()))
-        });
-        match (parsed, last.take()) {
-            (Some((a, b, s)), Some((la, lb, ls))) if lb == a && ls == s => last = Some((la, b, s)),
-            (Some(cur), Some((la, lb, ls))) => {
-                out.push(format!("{la}..{lb} {ls}"));
-                last = Some(cur);
-            }
-            (Some(cur), None) => last = Some(cur),
-            (None, prev) => {
-                if let Some((la, lb, ls)) = prev {
-                    out.push(format!("{la}..{lb} {ls}"));
-                }
-                out.push(part);
-            }
-        }
-    }
-    if let Some((la, lb, ls)) = last {
-        out.push(format!("{la}..{lb} {ls}"));
     }
     out
 }

@@ -52,8 +52,9 @@
 //! outside every pending write never change (a `set_len` still cuts or zero-extends on its own).
 //!
 //! Surviving changes are applied to the durable bytes in their original order. Every choice is
-//! drawn from the reboot seed (ChaCha8) and written to the `Reboot` event's outcome lines, one per
-//! file and per namespace operation, with a line saying when sectors were atomic. Garbage bytes depend only on their offset, so a sampled
+//! drawn from the reboot seed (ChaCha8) and recorded in the `Reboot` event as a [`RebootOutcome`]:
+//! per file the exact byte ranges kept, dropped or torn, per namespace operation whether it
+//! survived, and whether sectors were atomic. Garbage bytes depend only on their offset, so a sampled
 //! outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
 //! [`CrashPoint::crash_images`] list the distinct disks a cut can leave, without damage faults.
 //!
@@ -99,11 +100,13 @@ mod events;
 mod faults;
 mod image;
 mod ops;
+mod outcome;
 mod state;
 mod types;
 
 pub use faults::KindFn;
 pub use image::DiskImage;
+pub use outcome::{ChangeKind, FilePiece, NamespaceOp, PieceFate, RebootDecision, RebootOutcome};
 use state::State;
 pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 

@@ -158,32 +158,6 @@ impl NsOp {
     }
 }
 
-impl fmt::Display for NsOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NsOp::Bind {
-                dir,
-                name,
-                entry: Entry::Dir,
-            } => write!(f, "mkdir {}", join(dir, name)),
-            NsOp::Bind { dir, name, .. } => write!(f, "create {}", join(dir, name)),
-            NsOp::Unbind { dir, name, .. } => write!(f, "remove {}", join(dir, name)),
-            NsOp::Rename {
-                from_dir,
-                from_name,
-                to_dir,
-                to_name,
-                ..
-            } => write!(
-                f,
-                "rename {} -> {}",
-                join(from_dir, from_name),
-                join(to_dir, to_name)
-            ),
-        }
-    }
-}
-
 /// `dir/name` as a display string.
 pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::RebootOutcome;
 use crate::Phase;
 
 /// How much of the pending (not yet durable) state survives a power cut.
@@ -266,14 +267,15 @@ pub enum EventOp {
     },
     /// `SimFs::power_off`.
     PowerOff,
-    /// A reboot, with a line per file or name saying what was kept, torn or dropped.
+    /// A reboot, with what it decided about every pending change and name.
     Reboot {
         /// The policy that decided what survived.
         policy: CrashPolicy,
         /// The seed every choice was drawn from.
         seed: u64,
-        /// One line per file with pending changes and per pending namespace operation.
-        outcome: Vec<String>,
+        /// Per file with pending changes, the byte ranges kept, dropped or torn; per pending
+        /// namespace operation, whether it survived; and whether sectors were atomic.
+        outcome: RebootOutcome,
     },
     /// A damage fault applied to the disk at reboot.
     Damage {

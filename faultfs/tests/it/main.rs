@@ -12,6 +12,7 @@ mod enumeration;
 mod faults;
 mod policies;
 mod power;
+mod reboot_decisions;
 mod sim_matches_std;
 mod std_fs;
 mod store_helpers;
