@@ -30,7 +30,8 @@ pub struct RebootOutcome {
 pub enum RebootDecision {
     /// What survived of one file's pending changes.
     File {
-        /// The file's live name at the crash (its durable name if it had no live one).
+        /// The file's name at the crash, as the event log names it (the last name it had if it
+        /// was removed), so a report can match it to the writes in the log.
         path: String,
         /// How many pending changes (writes and `set_len`s) the file had.
         changes: u64,
@@ -195,10 +196,7 @@ impl fmt::Display for NamespaceOp {
 pub(crate) fn describe(state: &State, choice: &Choice) -> RebootOutcome {
     let mut decisions = Vec::new();
     for (ino, inode) in pending_inodes(state) {
-        let path = state
-            .name_of(ino)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("inode {ino}"));
+        let path = inode.name.to_string_lossy().into_owned();
         let fate = choice.files.get(&ino).unwrap_or(&FileFate::DropAll);
         decisions.push(RebootDecision::File {
             path,

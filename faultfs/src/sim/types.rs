@@ -69,7 +69,7 @@ pub enum Fault {
     IoError {
         /// Which operation fails.
         op: IoOp,
-        /// Which files (by the path their handle was opened with).
+        /// Which files (by their current name, whatever name their handle was opened with).
         path: PathPattern,
         /// Which matching operation fails, counted from 1.
         nth: u64,
@@ -183,8 +183,9 @@ pub struct Event {
     pub fault: Option<FaultClass>,
 }
 
-/// An operation in the event log. Paths are as the caller gave them (file handles: the
-/// normalised path they were opened by).
+/// An operation in the event log. Paths are as the caller gave them; an operation through an
+/// open file names the file's current name, normalised (after a rename, the new name; after a
+/// remove, the last name it had), not the name the handle was opened by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EventOp {

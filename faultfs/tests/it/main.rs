@@ -6,6 +6,7 @@ mod append_writer;
 mod atomic_sectors;
 mod canary;
 mod crash_model;
+mod current_names;
 mod determinism;
 mod durability;
 mod enumeration;
