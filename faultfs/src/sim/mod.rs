@@ -54,8 +54,8 @@
 //! Surviving changes are applied to the durable bytes in their original order. Every choice is
 //! drawn from the reboot seed (ChaCha8) and recorded in the `Reboot` event as a [`RebootOutcome`]:
 //! per file the exact byte ranges kept, dropped or torn, per namespace operation whether it
-//! survived, and whether sectors were atomic. Garbage bytes depend only on their offset, so a sampled
-//! outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
+//! survived, and whether sectors were atomic. Garbage bytes depend only on their offset, so a
+//! sampled outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
 //! [`CrashPoint::crash_images`] list the distinct disks a cut can leave, without damage faults.
 //!
 //! # Fault model
