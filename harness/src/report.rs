@@ -66,7 +66,7 @@ impl Report {
                 seed,
                 outcome,
             } => {
-                format!("reboot {policy:?} seed {seed}: {}", outcome.join("; "))
+                format!("reboot {policy:?} seed {seed}: {outcome}")
             }
             EventOp::Damage { path, offset, what } => format!("damage {path} @{offset}: {what}"),
             EventOp::PowerOff => "power_off".to_string(),
