@@ -122,6 +122,9 @@ where
     S: Store + 'static,
 {
     let sim = SimFs::with_seed(case.sim_seed);
+    // The disk promises what the run assumes, so the enumerated disks are ones it could leave.
+    let assumptions = case.assumptions.unwrap_or_else(|| S::assumptions(config));
+    sim.set_atomic_sectors(assumptions.atomic_sectors);
     let shared = Arc::new(Mutex::new(Shared {
         history: History::new(),
         epoch: 0,
