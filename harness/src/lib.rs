@@ -39,7 +39,6 @@ pub mod damage;
 pub mod explore;
 pub mod gate;
 pub mod hints;
-#[cfg(feature = "engine")]
 pub mod killtest;
 pub mod model;
 pub mod outcome;

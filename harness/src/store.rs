@@ -318,6 +318,13 @@ pub trait Store: Sized + fmt::Debug {
         })
     }
 
+    /// The configuration the kill-test runs the store with on a real disk (`StdFs`, background
+    /// work on threads), sized so a round of a few hundred milliseconds exercises its background
+    /// work; `None` when the store cannot run on a real disk. Default: `Config::default()`.
+    fn kill_test_config() -> Option<Self::Config> {
+        Some(Self::Config::default())
+    }
+
     /// Opens (recovering) or creates the store in `env.dir` on `env.fs`.
     fn open(env: &Env, config: &Self::Config) -> Result<Self, StoreError>;
 

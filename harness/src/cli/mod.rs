@@ -14,7 +14,6 @@ use crate::store::{DamageRule, DiskAssumptions, Store};
 
 pub mod explore;
 pub mod gate;
-#[cfg(feature = "engine")]
 pub mod killtest;
 pub mod replay;
 pub mod scenario;
@@ -37,6 +36,11 @@ pub enum Command {
     Explore(explore::Args),
     /// The durability gate: sweeps seeds over crash policies and fault classes within a budget.
     Gate(gate::Args),
+    /// Kills the store in a child process with SIGKILL on a real disk and checks each recovery.
+    KillTest(killtest::Args),
+    /// One child process of the kill-test (started by `kill-test`, not by hand).
+    #[command(hide = true)]
+    KillTestChild(killtest::ChildArgs),
 }
 
 /// How this binary is invoked, for the replay lines and scenario commands it prints.
@@ -143,6 +147,8 @@ where
         Command::Scenario(a) => scenario::run::<S>(&a, ctx),
         Command::Explore(a) => explore::run::<S>(&a),
         Command::Gate(a) => gate::run::<S>(&a, ctx),
+        Command::KillTest(a) => killtest::run::<S>(&a, ctx),
+        Command::KillTestChild(a) => killtest::run_child_command::<S>(&a, ctx),
     };
     match result {
         Ok(code) => code,
@@ -237,14 +243,10 @@ fn scenario_per_store(entries: &[Entry], program: &str, args: &[OsString]) -> u8
 }
 
 /// The shipped `powercut` binary: the engine (default), the careless store and the buffered
-/// store under `--store`, plus `kill-test`.
+/// store under `--store`.
 #[cfg(feature = "engine")]
 pub fn shipped_main(args: Vec<OsString>) -> u8 {
     use crate::stores::{CarelessStore, EngineStore, buffered::BufferedStore};
-    let sub = args.get(1).map(|a| a.to_string_lossy().into_owned());
-    if matches!(sub.as_deref(), Some("kill-test" | "kill-test-child")) {
-        return killtest::main_with(args);
-    }
     main_multi(
         &[
             Entry::of::<EngineStore>(),

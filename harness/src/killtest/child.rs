@@ -10,12 +10,9 @@ use faultfs::{Fs, Phase, StdFs};
 use crate::killtest::phase_fs::PhaseFs;
 use crate::killtest::protocol::{ChildEvent, Reporter};
 use crate::killtest::recover::read_state;
-use crate::killtest::stores::{KillStoreKind, bug_name, threaded_engine};
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
 use crate::store::{Store, StoreError};
-use crate::stores::buffered::{BufferedConfig, BufferedStore};
-use crate::stores::{CarelessConfig, CarelessStore, EngineStore};
 
 /// Exit code of a child that saw a contract violation itself (a read that missed a write).
 pub const EXIT_VIOLATION: u8 = 1;
@@ -27,54 +24,63 @@ pub const EXIT_STORE_ERROR: u8 = 3;
 pub struct ChildArgs {
     /// The kill-test directory (the store lives in its `db` subdirectory).
     pub dir: PathBuf,
-    pub store: KillStoreKind,
+    /// The `--store` a multi-store binary needs to pick the store (`None`: its default).
+    pub store: Option<String>,
     /// The round's seed.
     pub seed: u64,
     /// The global id of the round's first write.
     pub first_id: u64,
-    /// Engine defects switched on.
-    pub bugs: Vec<engine::bugs::Bug>,
+    /// Store defects switched on.
+    pub bugs: Vec<String>,
+    /// Configuration fields over the store's kill-test configuration (JSON object text).
+    pub config: Option<String>,
 }
 
 impl ChildArgs {
     /// The command-line arguments of the hidden `kill-test-child` subcommand.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "kill-test-child".to_string(),
             "--dir".to_string(),
             self.dir.display().to_string(),
-            "--store".to_string(),
-            self.store.name().to_string(),
             "--seed".to_string(),
             self.seed.to_string(),
             "--first-id".to_string(),
             self.first_id.to_string(),
-        ]
-        .into_iter()
-        .chain(
-            self.bugs
-                .iter()
-                .flat_map(|b| ["--bug".to_string(), bug_name(*b)]),
-        )
-        .collect()
+        ];
+        if let Some(store) = &self.store {
+            args.extend(["--store".to_string(), store.clone()]);
+        }
+        for b in &self.bugs {
+            args.extend(["--bug".to_string(), b.clone()]);
+        }
+        if let Some(c) = &self.config {
+            args.extend(["--config".to_string(), c.clone()]);
+        }
+        args
     }
 }
 
-/// Runs the child until it is killed (or the parent stops listening); returns its exit code.
-pub fn run_child(args: &ChildArgs) -> u8 {
+/// Runs the child of store `S` until it is killed (or the parent stops listening); returns its
+/// exit code.
+pub fn run_child<S: Store>(args: &ChildArgs) -> u8 {
     let reporter = Arc::new(Reporter);
     if !reporter.send(&ChildEvent::Started) {
         return 0;
     }
-    match args.store {
-        KillStoreKind::Engine => {
-            drive::<EngineStore>(args, &threaded_engine(&args.bugs), &reporter)
-        }
-        KillStoreKind::Careless => {
-            drive::<CarelessStore>(args, &CarelessConfig::default(), &reporter)
-        }
-        KillStoreKind::Buffered => {
-            drive::<BufferedStore>(args, &BufferedConfig::default(), &reporter)
+    let options = crate::killtest::KillTestOptions {
+        bugs: args.bugs.clone(),
+        config: args
+            .config
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok()),
+        ..crate::killtest::KillTestOptions::new(PathBuf::new())
+    };
+    match options.store_config::<S>() {
+        Ok(config) => drive::<S>(args, &config, &reporter),
+        Err(e) => {
+            reporter.send(&ChildEvent::Error(format!("configuration: {e}")));
+            EXIT_STORE_ERROR
         }
     }
 }
@@ -89,7 +95,7 @@ fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter
         Err(e) => return fail(format!("the kill-test directory: {e}")),
     };
     let fs: Arc<dyn Fs> = Arc::new(PhaseFs::new(Arc::new(std_fs), reporter.clone()));
-    // Labelled here too, so a kill before the store's own first label counts as recovery.
+    // Labelled for stores that label nothing themselves (one that does relabels inside open).
     fs.set_phase(Phase::Recovery);
     let mut store = match open_when_unlocked::<S>(&fs, config) {
         Ok(s) => s,
@@ -98,9 +104,7 @@ fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter
     if !reporter.send(&ChildEvent::Opened) {
         return 0;
     }
-    if !args.store.labels_phases() {
-        fs.set_phase(Phase::Write);
-    }
+    fs.set_phase(Phase::Write);
     let mut live = match read_state(&mut store) {
         Ok(state) => state,
         Err(e) => return fail(format!("reading the store after open: {e}")),

@@ -65,9 +65,10 @@ use rand_chacha::ChaCha8Rng;
 use round::KillTiming;
 use runner::Run;
 
+use crate::store::Store;
+
 pub use child::{ChildArgs, run_child};
 pub use report::{KillReport, KillTestOutcome, LowerBound};
-pub use stores::KillStoreKind;
 
 /// How long a kill-test runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,30 +86,66 @@ pub struct KillTestOptions {
     pub dir: Option<PathBuf>,
     pub budget: Budget,
     pub seed: u64,
-    pub store: KillStoreKind,
     pub lower: LowerBound,
     /// The longest kill delay.
     pub delay_max: Duration,
-    /// Engine defects switched on (only with the engine).
-    pub bugs: Vec<engine::bugs::Bug>,
-    /// The binary that has the `kill-test-child` subcommand (the `powercut` binary).
+    /// Store defects switched on (in the child and in the parent's recovery alike).
+    pub bugs: Vec<String>,
+    /// Configuration fields over the store's [`Store::kill_test_config`] (a JSON object).
+    pub config: Option<serde_json::Value>,
+    /// Kill after a seeded number of child events instead of a seeded delay (see
+    /// [`round::KillTiming::after_events`]): the verdict then depends on the seed, not on the
+    /// machine's speed. Default: by time, the realistic mode.
+    pub by_progress: bool,
+    /// The binary that has the `kill-test-child` subcommand for this store (a binary whose main
+    /// is `powercut::cli::main::<S>()`, or the shipped `powercut`).
     pub child_exe: PathBuf,
+    /// The `--store` the child binary needs to pick this store, in a multi-store binary.
+    pub child_store: Option<String>,
 }
 
 impl KillTestOptions {
-    /// Options for `child_exe` with the defaults: 20 rounds, seed 0, the engine, the acked bound,
-    /// kills up to 300 ms.
+    /// Options for `child_exe` with the defaults: 20 rounds, seed 0, the acked bound, kills up
+    /// to 300 ms.
     pub fn new(child_exe: impl Into<PathBuf>) -> KillTestOptions {
         KillTestOptions {
             dir: None,
             budget: Budget::Rounds(20),
             seed: 0,
-            store: KillStoreKind::Engine,
             lower: LowerBound::Acked,
             delay_max: Duration::from_millis(300),
             bugs: Vec::new(),
+            config: None,
+            by_progress: false,
             child_exe: child_exe.into(),
+            child_store: None,
         }
+    }
+
+    /// The store's configuration these options run it with.
+    pub fn store_config<S: Store>(&self) -> Result<S::Config, String> {
+        let Some(base) = S::kill_test_config() else {
+            return Err(format!(
+                "the {} store cannot run on a real disk, so it has no kill-test",
+                S::name()
+            ));
+        };
+        let mut config = match &self.config {
+            None => base,
+            Some(fixed) => {
+                let mut merged = crate::store::config_to_json::<S>(&base);
+                if let (Some(m), Some(f)) = (merged.as_object_mut(), fixed.as_object()) {
+                    for (k, v) in f {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+                crate::store::config_from_json::<S>(&merged)?
+            }
+        };
+        for b in &self.bugs {
+            S::enable_defect(&mut config, b)?;
+        }
+        Ok(config)
     }
 }
 
@@ -180,16 +217,18 @@ impl WorkDir {
     }
 }
 
-/// Runs a kill-test.
-pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillTestError> {
-    if !options.bugs.is_empty() && options.store != KillStoreKind::Engine {
-        return Err(KillTestError::Usage(format!(
-            "engine defects (--bug) need --store engine, not {}",
-            options.store
-        )));
-    }
+/// Runs a kill-test of store `S`.
+pub fn run_kill_test<S: Store>(
+    options: &KillTestOptions,
+) -> Result<KillTestOutcome, KillTestError> {
+    let config = options.store_config::<S>().map_err(KillTestError::Usage)?;
     let work = WorkDir::open(options.dir.as_deref())?;
-    let mut run = Run::new(options, work.path().to_path_buf(), options.dir.is_some());
+    let mut run = Run::<S>::new(
+        options,
+        config,
+        work.path().to_path_buf(),
+        options.dir.is_some(),
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let start = Instant::now();
     loop {
@@ -201,9 +240,13 @@ pub fn run_kill_test(options: &KillTestOptions) -> Result<KillTestOutcome, KillT
             break;
         }
         let round_seed: u64 = rng.random();
+        let delay = draw_delay(&mut rng, options.delay_max);
+        let from_open = !rng.random_ratio(1, 4);
+        let events: u32 = rng.random_range(1..=400);
         let timing = KillTiming {
-            delay: draw_delay(&mut rng, options.delay_max),
-            from_open: !rng.random_ratio(1, 4),
+            delay,
+            from_open,
+            after_events: options.by_progress.then_some(events),
         };
         run.outcome.rounds += 1;
         if let Some(report) = run.round(round_seed, timing)? {

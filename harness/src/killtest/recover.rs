@@ -8,11 +8,8 @@ use std::sync::Arc;
 use faultfs::{Fs, StdFs};
 
 use crate::checker::ViolationKind;
-use crate::killtest::stores::{KillStoreKind, threaded_engine};
 use crate::model::State;
 use crate::store::{Store, StoreError};
-use crate::stores::buffered::{BufferedConfig, BufferedStore};
-use crate::stores::{CarelessConfig, CarelessStore, EngineStore};
 
 /// The store's directory inside the kill-test directory.
 pub const DB_DIR: &str = "db";
@@ -40,14 +37,11 @@ pub fn read_state<S: Store>(store: &mut S) -> Result<State, String> {
     Ok(state)
 }
 
-/// Opens the store of `kind` in `dir` (the kill-test directory) the way a restarted process
-/// would (with the same engine defects as the child), checks its invariants and returns its contents. The store is dropped, not closed, so
-/// the next child recovers the same files again rather than a cleanly closed store.
-pub fn recover(
-    kind: KillStoreKind,
-    bugs: &[engine::bugs::Bug],
-    dir: &Path,
-) -> Result<State, RecoveryFailure> {
+/// Opens store `S` in `dir` (the kill-test directory) the way a restarted process would (with
+/// the child's configuration and defects), checks its invariants and returns its contents. The
+/// store is dropped, not closed, so the next child recovers the same files again rather than a
+/// cleanly closed store.
+pub fn recover<S: Store>(config: &S::Config, dir: &Path) -> Result<State, RecoveryFailure> {
     let fs: Arc<dyn Fs> = match StdFs::new(dir) {
         Ok(fs) => Arc::new(fs),
         Err(e) => {
@@ -57,11 +51,7 @@ pub fn recover(
             });
         }
     };
-    match kind {
-        KillStoreKind::Engine => recover_store::<EngineStore>(fs, &threaded_engine(bugs)),
-        KillStoreKind::Careless => recover_store::<CarelessStore>(fs, &CarelessConfig::default()),
-        KillStoreKind::Buffered => recover_store::<BufferedStore>(fs, &BufferedConfig::default()),
-    }
+    recover_store::<S>(fs, config)
 }
 
 fn recover_store<S: Store>(fs: Arc<dyn Fs>, config: &S::Config) -> Result<State, RecoveryFailure> {

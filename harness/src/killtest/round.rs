@@ -42,6 +42,10 @@ pub struct KillTiming {
     /// The delay counts from the child's open store (`false`: from its start, so the kill may
     /// land in recovery).
     pub from_open: bool,
+    /// Kill as soon as the child has reported this many events after opening the store, instead
+    /// of after `delay`: where the kill lands in the workload then depends on the seed alone,
+    /// not on how fast the machine is (the child runs on for the microseconds the signal takes).
+    pub after_events: Option<u32>,
 }
 
 /// Spawns `exe kill-test-child ...`, kills it at `timing`, and reaps it.
@@ -102,9 +106,24 @@ pub fn run_child_process(
                 Ok(line) => {
                     if line == "o" {
                         open_time = Some(start.elapsed());
-                        deadline = deadline.or_else(|| Some(Instant::now() + timing.delay));
+                        if timing.after_events.is_none() {
+                            deadline = deadline.or_else(|| Some(Instant::now() + timing.delay));
+                        }
                     }
                     lines.push(line);
+                    if let Some(n) = timing.after_events {
+                        // Counted from the open store, or from the start when the kill may land
+                        // in recovery.
+                        let counted = if timing.from_open {
+                            open_time
+                                .map_or(0, |_| lines.iter().rev().take_while(|l| *l != "o").count())
+                        } else {
+                            lines.len()
+                        };
+                        if counted >= n as usize {
+                            break;
+                        }
+                    }
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }

@@ -9,15 +9,17 @@ use crate::checker::{self, Verdict, Violation, ViolationKind};
 use crate::killtest::child::ChildArgs;
 use crate::killtest::report::{self, KillReport, KillTestOutcome, LowerBound};
 use crate::killtest::round::{self, ChildRun, KillTiming, RoundTally};
-use crate::killtest::{KillTestError, KillTestOptions, io_error, recover, stores, workload};
+use crate::killtest::{KillTestError, KillTestOptions, io_error, recover, workload};
 use crate::model::{History, Outcome, State};
+use crate::store::Store;
 
 /// The child's report lines quoted in a failure report.
 const LAST_LINES_MAX: usize = 30;
 
 /// The model and tallies carried from round to round.
-pub(crate) struct Run<'a> {
+pub(crate) struct Run<'a, S: Store> {
     options: &'a KillTestOptions,
+    config: S::Config,
     dir: PathBuf,
     history: History,
     pub outcome: KillTestOutcome,
@@ -33,15 +35,21 @@ struct RoundFacts {
     issued: usize,
 }
 
-impl<'a> Run<'a> {
+impl<'a, S: Store> Run<'a, S> {
     /// A run in `dir` with an empty store and model.
-    pub fn new(options: &'a KillTestOptions, dir: PathBuf, dir_kept: bool) -> Run<'a> {
+    pub fn new(
+        options: &'a KillTestOptions,
+        config: S::Config,
+        dir: PathBuf,
+        dir_kept: bool,
+    ) -> Run<'a, S> {
         Run {
             options,
+            config,
             history: History::new(),
             outcome: KillTestOutcome {
                 seed: options.seed,
-                store: options.store.name().to_string(),
+                store: S::name().to_string(),
                 dir: dir.clone(),
                 dir_kept,
                 rounds: 0,
@@ -99,10 +107,11 @@ impl<'a> Run<'a> {
         let exe = &self.options.child_exe;
         let args = ChildArgs {
             dir: self.dir.clone(),
-            store: self.options.store,
+            store: self.options.child_store.clone(),
             seed,
             first_id,
             bugs: self.options.bugs.clone(),
+            config: self.options.config.as_ref().map(|c| c.to_string()),
         };
         let child = round::run_child_process(exe, &args, timing)
             .map_err(io_error(format!("running the child {}", exe.display())))?;
@@ -147,13 +156,31 @@ impl<'a> Run<'a> {
             .options
             .bugs
             .iter()
-            .map(|b| format!(" --bug {}", stores::bug_name(*b)))
+            .map(|b| format!(" --bug {b}"))
             .collect();
+        let config = self
+            .options
+            .config
+            .as_ref()
+            .map(|c| format!(" --config '{c}'"))
+            .unwrap_or_default();
+        let program = self
+            .options
+            .child_exe
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "powercut".to_string());
+        let store_flag = self
+            .options
+            .child_store
+            .as_ref()
+            .map(|s| format!(" --store {s}"))
+            .unwrap_or_default();
         let lines = &f.child.lines;
         KillReport {
             lost_acknowledged: report::lost_acknowledged(&self.history, recovered, f.tally.acked),
             violation,
-            store: self.options.store.name().to_string(),
+            store: S::name().to_string(),
             seed: self.options.seed,
             round: self.outcome.rounds,
             round_seed: f.round_seed,
@@ -168,8 +195,7 @@ impl<'a> Run<'a> {
             child_stderr: f.child.stderr,
             dir: self.dir.clone(),
             rerun: format!(
-                "powercut kill-test --store {} --seed {} --rounds {} --lower {}{bugs}",
-                self.options.store,
+                "{program} kill-test{store_flag} --seed {} --rounds {} --lower {}{bugs}{config}",
                 self.options.seed,
                 self.outcome.rounds,
                 self.options.lower.name(),
@@ -217,7 +243,7 @@ impl<'a> Run<'a> {
     /// Opens the store after the kill and checks it; rebases the model when it is accepted.
     /// Returns the violation, if any, and the recovered state.
     fn check_recovery(&mut self, lower: usize) -> (Option<Violation>, State) {
-        let recovered = match recover::recover(self.options.store, &self.options.bugs, &self.dir) {
+        let recovered = match recover::recover::<S>(&self.config, &self.dir) {
             Ok(state) => state,
             Err(f) => return (Some(Violation::new(f.kind, f.message)), State::new()),
         };

@@ -146,6 +146,22 @@ impl Store for EngineStore {
         Ok(())
     }
 
+    /// Options sized so a kill-test round of a few hundred milliseconds sees every background
+    /// phase (flush, compaction, MANIFEST rollover) racing the writer.
+    fn kill_test_config() -> Option<EngineConfig> {
+        Some(engine::Options {
+            memtable_bytes: 64 << 10,
+            max_immutable_memtables: 2,
+            sst_target_bytes: 256 << 10,
+            block_cache_bytes: 1 << 20,
+            l0_compaction_trigger: 4,
+            level1_bytes: 512 << 10,
+            manifest_rollover_bytes: 2 << 10,
+            background: engine::Background::Threads,
+            ..engine::Options::default()
+        })
+    }
+
     fn open(env: &Env, config: &EngineConfig) -> Result<Self, StoreError> {
         let options = engine::Options {
             background: match env.background {
