@@ -9,7 +9,7 @@ use crate::case::{Case, StoreKind};
 use crate::checker::{Violation, ViolationKind};
 use crate::coverage::{self, Cause, CoverageFact, FileKind, PolicyKind};
 use crate::report::Report;
-use crate::runner::{Finished, PendingCrash, Runner};
+use crate::runner::{Finished, PendingCrash, Runner, StepTrace};
 use crate::store::Store;
 use crate::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
 use crate::swarm::RunConfig;
@@ -121,6 +121,18 @@ pub struct RunOutcome {
     /// Every damage a fault did at a reboot (file, offset, class), from the event log.
     #[serde(default)]
     pub damage: Vec<DamageDone>,
+    /// The whole event log and the events of each step, kept when the run failed (a failure
+    /// page draws them); not serialized, since the log of a long run is large.
+    #[serde(skip)]
+    pub trace: Option<Trace>,
+}
+
+/// What a failing run did, event by event.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub events: Vec<Event>,
+    /// One per step that ran, in the order of the case's steps.
+    pub steps: Vec<StepTrace>,
 }
 
 /// One damage applied at a reboot.
@@ -202,6 +214,7 @@ fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
             Finished {
                 sim,
                 crashes: Vec::new(),
+                steps: Vec::new(),
                 violation: Some(Violation::new(
                     ViolationKind::Panic,
                     format!("the store panicked: {msg}"),
@@ -220,12 +233,13 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
     let Finished {
         sim,
         crashes,
+        steps,
         violation,
         mut counts,
         durable_mark,
     } = f;
     let violations: Vec<Violation> = violation.into_iter().collect();
-    let (crashes, coverage, damage, report) = sim.with_events(|events| {
+    let (crashes, coverage, damage, report, trace) = sim.with_events(|events| {
         let crashes = place_crashes(events, crashes);
         let mut coverage = coverage::fault_facts(events);
         coverage.extend(crashes.iter().map(|c| CoverageFact {
@@ -241,7 +255,12 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
         let report = violations.first().map(|v| {
             crate::report::build(&case, v, crashes.last(), events, durable_mark, trace_hash)
         });
-        (crashes, coverage, damage_done(events), report)
+        // Copied only for a failure: a passing run has nothing to draw.
+        let trace = report.is_some().then(|| Trace {
+            events: events.to_vec(),
+            steps,
+        });
+        (crashes, coverage, damage_done(events), report, trace)
     });
     RunOutcome {
         seed: None,
@@ -254,6 +273,7 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
         counts,
         report,
         damage,
+        trace,
     }
 }
 

@@ -43,10 +43,26 @@ pub struct PendingCrash {
     pub result: RecoveryResult,
 }
 
+/// Which events one step of the case caused, and what the store said; a failure page draws the
+/// steps above the file lanes from these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepTrace {
+    /// The first event logged while the step ran (the event count before it).
+    pub first_event: usize,
+    /// The event count after it: the step caused events `first_event..end_event`.
+    pub end_event: usize,
+    /// A write the store acknowledged (returned Ok).
+    pub acked: bool,
+    /// The step ended at a durability point: every write issued so far counts as durable.
+    pub made_durable: bool,
+}
+
 /// What a finished runner hands back.
 pub struct Finished {
     pub sim: SimFs,
     pub crashes: Vec<PendingCrash>,
+    /// One per step that ran, in order.
+    pub steps: Vec<StepTrace>,
     pub violation: Option<Violation>,
     pub counts: Counts,
     /// `mutating_ops()` at the last durability point before the violation.
@@ -102,6 +118,9 @@ pub struct Runner<'a, S: Store> {
     crash_depth: u32,
     counts: Counts,
     durable_mark: u64,
+    steps: Vec<StepTrace>,
+    /// Durability points reached so far (tells a step that reached one).
+    durability_points: u64,
 }
 
 impl<'a, S: Store> Runner<'a, S> {
@@ -141,6 +160,8 @@ impl<'a, S: Store> Runner<'a, S> {
             crash_depth: 0,
             counts: Counts::default(),
             durable_mark: 0,
+            steps: Vec::new(),
+            durability_points: 0,
         }
     }
 
@@ -157,7 +178,18 @@ impl<'a, S: Store> Runner<'a, S> {
                 break;
             }
             self.counts.steps += 1;
+            let (first_event, acked, points) = (
+                self.sim.event_count(),
+                self.counts.acked,
+                self.durability_points,
+            );
             self.step(step);
+            self.steps.push(StepTrace {
+                first_event,
+                end_event: self.sim.event_count(),
+                acked: self.counts.acked > acked,
+                made_durable: self.durability_points > points,
+            });
         }
         // A case that ends with a crash has just had its recovery checked; otherwise a clean close
         // and reopen checks that close made everything durable.
@@ -168,6 +200,7 @@ impl<'a, S: Store> Runner<'a, S> {
         Finished {
             sim: self.sim,
             crashes: self.crashes,
+            steps: self.steps,
             violation: self.violation,
             counts: self.counts,
             durable_mark: self.durable_mark,
@@ -365,6 +398,7 @@ impl<'a, S: Store> Runner<'a, S> {
     }
 
     fn mark_durable(&mut self) {
+        self.durability_points += 1;
         self.history.mark_all_durable();
         self.durable_mark = self.sim.mutating_ops();
     }
