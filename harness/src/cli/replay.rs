@@ -38,6 +38,9 @@ pub struct Args {
     /// On a violation, write the shrunk case to this scenario file.
     #[arg(long)]
     pub save_scenario: Option<std::path::PathBuf>,
+    /// On a violation, write a one-page picture of the failure (HTML) to this file.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// Checks an engine defect name.
@@ -73,8 +76,16 @@ pub fn run(a: &Args) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if let Some(report) = &outcome.report {
         println!("{report}");
-        if !a.no_shrink {
-            print_shrunk(a, &outcome)?;
+        let shrunk = if a.no_shrink {
+            None
+        } else {
+            print_shrunk(a, &outcome)?
+        };
+        if let Some(path) = &a.html
+            && let Some(page) = crate::html::files::replay_page(&outcome, shrunk.as_ref())
+        {
+            crate::html::files::write_page(path, &page)?;
+            println!("page: {}", path.display());
         }
     } else {
         println!(
@@ -87,9 +98,12 @@ pub fn run(a: &Args) -> Result<u8> {
 }
 
 /// Shrinks a failing run and prints the minimal case (and saves it when asked).
-fn print_shrunk(a: &Args, outcome: &crate::run::RunOutcome) -> Result<()> {
+fn print_shrunk(
+    a: &Args,
+    outcome: &crate::run::RunOutcome,
+) -> Result<Option<crate::shrink::ShrinkOutcome>> {
     let Some(v) = outcome.violations.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let mut small = crate::shrink::shrink(
         &outcome.case,
@@ -121,5 +135,5 @@ fn print_shrunk(a: &Args, outcome: &crate::run::RunOutcome) -> Result<()> {
     if let Some(r) = &small.outcome.report {
         println!("{r}");
     }
-    Ok(())
+    Ok(Some(small))
 }
