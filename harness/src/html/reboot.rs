@@ -130,7 +130,11 @@ fn file_lane(svg: &mut String, reboot: &Reboot, lane: &Lane, col: &Column, top: 
     let bytes = if name_lost {
         "the file is gone".to_string()
     } else {
-        pieces_caption(&pieces, fate.is_none())
+        match fate {
+            None if at_crash.durable_len == 0 => "nothing pending: empty".to_string(),
+            None => format!("nothing pending: {} durable bytes", at_crash.durable_len),
+            Some(_) => pieces_caption(&pieces),
+        }
     };
     if !words.is_empty() && !bytes.is_empty() {
         words.push_str(" · ");
@@ -186,14 +190,7 @@ fn fill_words(fill: Fill) -> &'static str {
 }
 
 /// `kept 0..16, torn 16..32 (zeros), dropped 32..72` (runs of one fill merged).
-fn pieces_caption(pieces: &[Piece], nothing_pending: bool) -> String {
-    if pieces.is_empty() {
-        return if nothing_pending {
-            "nothing pending: as durable".to_string()
-        } else {
-            String::new()
-        };
-    }
+fn pieces_caption(pieces: &[Piece]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut run: Option<(u64, u64, Fill)> = None;
     let flush = |run: &mut Option<(u64, u64, Fill)>, parts: &mut Vec<String>| {
@@ -286,7 +283,7 @@ fn dir_lane(svg: &mut String, reboot: &Reboot, lane: &Lane, col: &Column, top: f
 
 /// A line of small text under a lane's bar, cut to the column (the tooltip has all of it).
 fn caption(svg: &mut String, col: &Column, top: f64, text: &str, class: &str) {
-    let fits = ((col.w - 20.0) / 5.6) as usize;
+    let fits = ((col.w - 20.0) / 5.0) as usize;
     let _ = write!(
         svg,
         "<text class=\"caption {class}\" x=\"{}\" y=\"{}\"><title>{}</title>{}</text>",
@@ -325,7 +322,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            pieces_caption(&pieces, false),
+            pieces_caption(&pieces),
             "kept 0..32, torn 32..48 (zeros), resize 8 dropped"
         );
     }
