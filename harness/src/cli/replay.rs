@@ -72,26 +72,25 @@ pub fn run_options(a: &Args) -> RunOptions {
 
 pub fn run(a: &Args) -> Result<u8> {
     let outcome = run_seed(a.seed, &run_options(a));
+    let mut shrunk = None;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if let Some(report) = &outcome.report {
         println!("{report}");
-        let shrunk = if a.no_shrink {
-            None
-        } else {
-            print_shrunk(a, &outcome)?
-        };
-        if let Some(path) = &a.html
-            && let Some(page) = crate::html::files::replay_page(&outcome, shrunk.as_ref())
-        {
-            crate::html::files::write_page(path, &page)?;
-            println!("page: {}", path.display());
+        if !a.no_shrink {
+            shrunk = print_shrunk(a, &outcome)?;
         }
     } else {
         println!(
             "seed {}: ok ({} steps, {} crashes, {} recoveries checked)",
             a.seed, outcome.counts.steps, outcome.counts.crashes, outcome.counts.recoveries
         );
+    }
+    if let Some(path) = &a.html
+        && let Some(page) = crate::html::files::replay_page(&outcome, shrunk.as_ref())
+    {
+        crate::html::files::write_page(path, &page)?;
+        println!("page: {}", path.display());
     }
     println!("trace-hash: {:016x}", outcome.trace_hash);
     Ok(u8::from(!outcome.passed()))
