@@ -39,6 +39,7 @@ pub mod damage;
 pub mod explore;
 pub mod gate;
 pub mod hints;
+pub mod html;
 pub mod killtest;
 pub mod model;
 pub mod outcome;

@@ -196,6 +196,10 @@ pub struct RunOutcome {
     /// The failure's signature (see [`Signature`]), for a failed run.
     #[serde(default)]
     pub signature: Option<Signature>,
+    /// The whole event log and the events of each step, kept when the run failed (a failure
+    /// page draws them); not serialized, since the log of a long run is large.
+    #[serde(skip)]
+    pub trace: Option<Trace>,
 }
 
 /// One damage applied at a reboot.
@@ -220,6 +224,28 @@ impl RunOutcome {
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
+}
+
+/// What a failing run did, event by event.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub events: Vec<faultfs::Event>,
+    /// One per step that ran, in the order of the case's steps.
+    pub steps: Vec<StepTrace>,
+}
+
+/// Which events one step of the case caused, and what the store said; a failure page draws the
+/// steps above the file lanes from these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepTrace {
+    /// The first event logged while the step ran (the event count before it).
+    pub first_event: usize,
+    /// The event count after it: the step caused events `first_event..end_event`.
+    pub end_event: usize,
+    /// A write the store acknowledged (returned Ok).
+    pub acked: bool,
+    /// The step ended at a durability point: every write issued so far counts as durable.
+    pub made_durable: bool,
 }
 
 /// What tells one failure apart from another, kept by the shrinker: the violation kind, the

@@ -9,7 +9,9 @@ use crate::coverage::{self, Cause, CoverageFact, PolicyKind};
 use crate::runner::{Finished, PendingCrash, Runner};
 use crate::store::{Store, config_from_json};
 
-pub use crate::outcome::{Counts, CrashRecord, DamageDone, RecoveryResult, RunOutcome, Signature};
+pub use crate::outcome::{
+    Counts, CrashRecord, DamageDone, RecoveryResult, RunOutcome, Signature, StepTrace, Trace,
+};
 use crate::swarm::RunConfig;
 pub use crate::swarm::RunOptions;
 
@@ -80,6 +82,7 @@ fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
             Finished {
                 sim,
                 crashes: Vec::new(),
+                steps: Vec::new(),
                 violation: Some(Violation::new(
                     ViolationKind::Panic,
                     format!("the store panicked: {msg}"),
@@ -98,12 +101,13 @@ fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
     let Finished {
         sim,
         crashes,
+        steps,
         violation,
         mut counts,
         durable_mark,
     } = f;
     let violations: Vec<Violation> = violation.into_iter().collect();
-    let (crashes, coverage, damage, report, hints) = sim.with_events(|events| {
+    let (crashes, coverage, damage, report, hints, trace) = sim.with_events(|events| {
         let crashes = place_crashes(events, crashes);
         let mut coverage = coverage::fault_facts(events, S::file_kind);
         coverage.extend(crashes.iter().map(|c| CoverageFact {
@@ -123,7 +127,12 @@ fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
             (Some(_), Some(c)) => crate::report::hints_at::<S>(events, c, durable_mark),
             _ => Vec::new(),
         };
-        (crashes, coverage, damage_done(events), report, hints)
+        // Copied only for a failure: a passing run has nothing to draw.
+        let trace = report.is_some().then(|| Trace {
+            events: events.to_vec(),
+            steps,
+        });
+        (crashes, coverage, damage_done(events), report, hints, trace)
     });
     RunOutcome {
         seed: None,
@@ -138,6 +147,7 @@ fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
         damage,
         hints,
         signature: None,
+        trace,
     }
     .with_signature()
 }

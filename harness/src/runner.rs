@@ -17,7 +17,7 @@ use crate::case::{Case, CrashStep, DamageStep, Step};
 use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::damage;
 use crate::model::{History, Outcome};
-use crate::run::{Counts, RecoveryResult};
+use crate::run::{Counts, RecoveryResult, StepTrace};
 use crate::store::{Background, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError};
 
 mod faults;
@@ -47,6 +47,8 @@ pub struct PendingCrash {
 pub struct Finished {
     pub sim: SimFs,
     pub crashes: Vec<PendingCrash>,
+    /// One per step that ran, in order.
+    pub steps: Vec<StepTrace>,
     pub violation: Option<Violation>,
     pub counts: Counts,
     /// `mutating_ops()` at the last durability point before the violation.
@@ -107,6 +109,9 @@ pub struct Runner<'a, S: Store> {
     crash_depth: u32,
     counts: Counts,
     durable_mark: u64,
+    steps: Vec<StepTrace>,
+    /// Durability points reached so far (tells a step that reached one).
+    durability_points: u64,
 }
 
 impl<'a, S: Store> Runner<'a, S> {
@@ -157,6 +162,8 @@ impl<'a, S: Store> Runner<'a, S> {
             crash_depth: 0,
             counts: Counts::default(),
             durable_mark: 0,
+            steps: Vec::new(),
+            durability_points: 0,
         }
     }
 
@@ -173,7 +180,18 @@ impl<'a, S: Store> Runner<'a, S> {
                 break;
             }
             self.counts.steps += 1;
+            let (first_event, acked, points) = (
+                self.sim.event_count(),
+                self.counts.acked,
+                self.durability_points,
+            );
             self.step(step);
+            self.steps.push(StepTrace {
+                first_event,
+                end_event: self.sim.event_count(),
+                acked: self.counts.acked > acked,
+                made_durable: self.durability_points > points,
+            });
         }
         // A case that ends with a crash has just had its recovery checked; otherwise a clean close
         // and reopen checks that close made everything durable.
@@ -184,6 +202,7 @@ impl<'a, S: Store> Runner<'a, S> {
         Finished {
             sim: self.sim,
             crashes: self.crashes,
+            steps: self.steps,
             violation: self.violation,
             counts: self.counts,
             durable_mark: self.durable_mark,
@@ -381,6 +400,7 @@ impl<'a, S: Store> Runner<'a, S> {
     }
 
     fn mark_durable(&mut self) {
+        self.durability_points += 1;
         self.history.mark_all_durable();
         self.durable_mark = self.sim.mutating_ops();
     }
@@ -486,7 +506,10 @@ impl<'a, S: Store> Runner<'a, S> {
                     self.stopped = true;
                     return;
                 }
-                Err(e @ StoreError::Damaged { .. }) => return self.fail(unclean_refusal(&e)),
+                Err(e @ StoreError::Damaged { .. }) => {
+                    self.set_result(RecoveryResult::Violated);
+                    return self.fail(unclean_refusal(&e));
+                }
                 Err(StoreError::Io(_)) if self.faults_armed && io_retries < OPEN_RETRIES_MAX => {
                     io_retries += 1;
                     if io_retries > 1 {
@@ -499,6 +522,7 @@ impl<'a, S: Store> Runner<'a, S> {
                     self.sim_reboot_in_recovery(crash);
                 }
                 Err(e) => {
+                    self.set_result(RecoveryResult::Violated);
                     let m = format!("the store failed to open: {e}");
                     return self.fail(Violation::new(ViolationKind::UnexpectedError, m));
                 }

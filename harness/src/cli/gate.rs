@@ -61,6 +61,9 @@ pub struct Args {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Write a one-page picture (HTML) of each failure into this directory.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// The regression folder replayed before the sweep.
     #[arg(long, default_value = regressions::DEFAULT_DIR)]
     pub regressions: PathBuf,
@@ -257,13 +260,17 @@ pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
     let mut progress = Progress::new(a.quiet, opts.seeds, opts.seconds);
     let outcome = gate::run_gate::<S>(&opts, |t| progress.tick(t));
     progress.finish();
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{}: {e}", ctx.line("gate"));
             return Ok(2);
         }
     };
+    if let Some(dir) = &a.html {
+        crate::html::files::write_gate_pages(dir, &mut outcome, S::file_kind)
+            .with_context(|| format!("writing failure pages into {}", dir.display()))?;
+    }
     print_outcome(&outcome, ctx);
     write_files(a, &outcome)?;
     Ok(outcome.exit_code())
@@ -358,6 +365,9 @@ fn print_outcome(o: &GateOutcome, ctx: &Ctx) {
             );
         }
         println!("{}", v.report);
+        if let Some(page) = &v.html {
+            println!("page: {page}");
+        }
         if v.report.replay != v.replay {
             println!("replay the seed: {}", v.replay);
         }

@@ -38,6 +38,9 @@ pub struct Args {
     /// On a violation, write the shrunk case to this scenario file.
     #[arg(long)]
     pub save_scenario: Option<std::path::PathBuf>,
+    /// On a violation, write a one-page picture of the failure (HTML) to this file.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// The run options these flags describe.
@@ -63,12 +66,13 @@ pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
             return Ok(2);
         }
     };
+    let mut shrunk = None;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if let Some(report) = &outcome.report {
         println!("{report}");
         if !a.no_shrink {
-            print_shrunk::<S>(a, ctx, &outcome)?;
+            shrunk = print_shrunk::<S>(a, ctx, &outcome)?;
         }
     } else {
         println!(
@@ -76,14 +80,24 @@ pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
             a.seed, outcome.counts.steps, outcome.counts.crashes, outcome.counts.recoveries
         );
     }
+    if let Some(path) = &a.html
+        && let Some(page) = crate::html::files::replay_page(&outcome, shrunk.as_ref(), S::file_kind)
+    {
+        crate::html::files::write_page(path, &page)?;
+        println!("page: {}", path.display());
+    }
     println!("trace-hash: {:016x}", outcome.trace_hash);
     Ok(u8::from(!outcome.passed()))
 }
 
 /// Shrinks a failing run and prints the minimal case (and saves it when asked).
-fn print_shrunk<S: Store>(a: &Args, ctx: &Ctx, outcome: &crate::run::RunOutcome) -> Result<()> {
+fn print_shrunk<S: Store>(
+    a: &Args,
+    ctx: &Ctx,
+    outcome: &crate::run::RunOutcome,
+) -> Result<Option<crate::shrink::ShrinkOutcome>> {
     let Some(v) = outcome.violations.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let opts = crate::shrink::ShrinkOptions {
         command: ctx.clone(),
@@ -115,5 +129,5 @@ fn print_shrunk<S: Store>(a: &Args, ctx: &Ctx, outcome: &crate::run::RunOutcome)
     if let Some(r) = &small.outcome.report {
         println!("{r}");
     }
-    Ok(())
+    Ok(Some(small))
 }

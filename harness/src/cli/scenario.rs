@@ -14,6 +14,11 @@ pub struct Args {
     /// Scenario files (JSON).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Write a one-page picture (HTML) of each run that broke the contract: to this file when it
+    /// ends in .html (for several scenarios, <stem>-<name>.html beside it), else into this
+    /// directory as <name>.html.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
@@ -46,6 +51,19 @@ pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
                 (None, Some(kind)) => println!("expected a {kind} violation; the run passed"),
                 (None, None) => {}
             }
+        }
+        if let Some(base) = &a.html
+            && let Some(page) = crate::html::files::scenario_page(
+                s,
+                path,
+                &outcome,
+                S::file_kind,
+                &ctx.line("scenario"),
+            )
+        {
+            let out = crate::html::files::page_path(base, &s.name, scenarios.len() > 1);
+            crate::html::files::write_page(&out, &page)?;
+            println!("page: {}", out.display());
         }
     }
     println!("{} scenarios, {failed} failed", scenarios.len());

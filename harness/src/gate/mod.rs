@@ -373,6 +373,7 @@ fn violation_report(f: &Failure) -> Option<ViolationReport> {
             scenario_path: f.saved.as_ref().map(|p| p.display().to_string()),
         }),
         report,
+        html: None,
     })
 }
 

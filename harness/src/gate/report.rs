@@ -148,6 +148,9 @@ pub struct ViolationReport {
     pub shrunk: Option<ShrunkReport>,
     /// The full failure report (of the shrunk case when there is one).
     pub report: Report,
+    /// The failure page written for it (`--html`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// One fault class of the sweep: how many seeds drew it, how many could fire it, how many did.

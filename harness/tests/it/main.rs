@@ -9,6 +9,7 @@ mod gate_bugs;
 mod gate_exit_codes;
 mod gate_reports;
 mod gate_support;
+mod html;
 mod killtest;
 mod replay;
 mod scenarios;
