@@ -137,6 +137,72 @@ fn classify(
     }
 }
 
+/// How [`judge`] answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// Within the window since the last accepted recovery: the model after `k` of its writes.
+    Accepted {
+        k: usize,
+    },
+    /// Only the whole history explains it: the model after `k` writes since the store was
+    /// created, before the window began (writes an earlier recovery had accepted are gone),
+    /// and the bound allowed it (after damage a torn tail can explain, truncation, ...).
+    RolledBack {
+        k: usize,
+    },
+    Rejected(Violation),
+}
+
+/// Judges a recovered state against the whole history since the store was created, not only
+/// against the writes since the last accepted recovery: `lower` is D within the window, and
+/// `lenient` (damage, truncation, a misdirected write, a lying fsync) allows any prefix of the
+/// whole history. A state that is an exact prefix of the whole history from before the window
+/// is a rollback: allowed when lenient, and otherwise reported for what it is, lost durable
+/// writes (not a phantom or a hole, as the window alone would call it).
+pub fn judge(history: &History, recovered: &State, lower: usize, lenient: bool) -> Judgement {
+    let window = check_recovery(history, recovered, lower);
+    let Verdict::Rejected(v) = window else {
+        let Verdict::Accepted { k } = window else {
+            unreachable!("a verdict is accepted or rejected")
+        };
+        return Judgement::Accepted { k };
+    };
+    if history.accepted.is_empty() {
+        return Judgement::Rejected(v);
+    }
+    let whole = history.whole();
+    let Verdict::Accepted { k } = check_recovery(&whole, recovered, 0) else {
+        return Judgement::Rejected(v);
+    };
+    let before = history.accepted.len();
+    if k >= before {
+        // Inside the window after all: the window's own verdict (a loss below D) stands.
+        return Judgement::Rejected(v);
+    }
+    if lenient {
+        return Judgement::RolledBack { k };
+    }
+    let lost = whole.durable - k;
+    let message = format!(
+        "the recovered state is the model after {k} writes since the store was created, a clean \
+         prefix, but an earlier recovery had accepted {before} and {} more were durable: {lost} \
+         durable writes were lost (write ids {}..={})",
+        history.durable,
+        whole.writes.get(k).map_or(0, |w| w.id),
+        whole
+            .writes
+            .get(whole.durable.saturating_sub(1))
+            .map_or(0, |w| w.id)
+    );
+    Judgement::Rejected(Violation {
+        kind: ViolationKind::LostDurable,
+        message,
+        diffs: diff_states(&whole.state_after(whole.durable), recovered),
+        bounds: Some((whole.durable, whole.issued())),
+        closest_k: Some(whole.durable),
+    })
+}
+
 /// The keys where two states differ, in key order.
 pub fn diff_states(expected: &State, recovered: &State) -> Vec<KeyDiff> {
     let keys: BTreeSet<&String> = expected.keys().chain(recovered.keys()).collect();
@@ -289,4 +355,69 @@ fn all_older(history: &History, diffs: &[KeyDiff], lower: usize) -> bool {
                 state.get(&d.key).map(String::as_str) == recovered
             })
         })
+}
+
+#[cfg(test)]
+mod whole_history_tests {
+    use super::*;
+    use crate::model::Outcome;
+
+    fn put(k: &str, v: &str) -> Vec<Mutation> {
+        vec![Mutation::Put {
+            key: k.into(),
+            value: v.into(),
+        }]
+    }
+
+    /// Three writes accepted by a reopen, then two more, the last one durable.
+    fn history() -> History {
+        let mut h = History::new();
+        for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            let p = h.issue(put(k, v), false);
+            h.settle(p, Outcome::Acked);
+        }
+        h.mark_all_durable();
+        h.rebase(3);
+        for (k, v) in [("d", "4"), ("e", "5")] {
+            let p = h.issue(put(k, v), true);
+            h.settle(p, Outcome::Acked);
+        }
+        h.mark_all_durable();
+        h
+    }
+
+    fn state(pairs: &[(&str, &str)]) -> State {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_truncation_back_past_the_last_reopen_is_a_rollback_not_a_violation() {
+        let j = judge(&history(), &state(&[("a", "1")]), 0, true);
+        assert_eq!(j, Judgement::RolledBack { k: 1 });
+    }
+
+    #[test]
+    fn a_hole_across_the_last_reopen_still_fails_after_truncation() {
+        let j = judge(&history(), &state(&[("a", "1"), ("c", "3")]), 0, true);
+        assert!(matches!(j, Judgement::Rejected(_)), "{j:?}");
+    }
+
+    #[test]
+    fn losing_writes_an_earlier_recovery_accepted_is_lost_durable_not_a_phantom() {
+        let h = history();
+        // The window alone (base a,b,c) calls this a hole or a phantom-free mismatch.
+        assert!(matches!(
+            check_recovery(&h, &state(&[("a", "1"), ("b", "2")]), h.durable),
+            Verdict::Rejected(_)
+        ));
+        let Judgement::Rejected(v) = judge(&h, &state(&[("a", "1"), ("b", "2")]), h.durable, false)
+        else {
+            panic!("a rollback without damage is a violation")
+        };
+        assert_eq!(v.kind, ViolationKind::LostDurable, "{}", v.message);
+        assert_eq!(v.bounds, Some((5, 5)));
+    }
 }

@@ -96,6 +96,14 @@ pub struct History {
     pub next_id: u64,
     /// The state after every issued write, kept up to date (what reads must see while running).
     pub live: State,
+    /// The state the store was created with (empty for a new store).
+    #[serde(default)]
+    pub origin: State,
+    /// Every write an earlier recovery accepted, in order: `base` is `origin` after them. Kept
+    /// so a recovery can be judged against the whole history since the store was created, not
+    /// only against the writes since the last accepted recovery (see [`History::whole`]).
+    #[serde(default)]
+    pub accepted: Vec<WriteRecord>,
 }
 
 impl History {
@@ -108,6 +116,7 @@ impl History {
     pub fn from_base(base: State) -> History {
         History {
             live: base.clone(),
+            origin: base.clone(),
             base,
             ..History::default()
         }
@@ -160,21 +169,33 @@ impl History {
     /// A recovery was accepted at prefix `k`: the state after `k` writes becomes the new base.
     /// Writes after `k` are gone for good.
     pub fn rebase(&mut self, k: usize) {
-        // The accepted writes' keys and values move into the base rather than being copied.
-        for w in std::mem::take(&mut self.writes).into_iter().take(k) {
-            for m in w.mutations {
-                match m {
-                    Mutation::Put { key, value } => {
-                        self.base.insert(key, value);
-                    }
-                    Mutation::Delete { key } => {
-                        self.base.remove(&key);
-                    }
-                }
+        let mut writes = std::mem::take(&mut self.writes);
+        writes.truncate(k);
+        for w in &writes {
+            for m in &w.mutations {
+                m.apply(&mut self.base);
             }
         }
+        self.accepted.extend(writes);
         self.live = self.base.clone();
         self.durable = 0;
+    }
+
+    /// The whole history since the store was created as one window: every accepted write and
+    /// every write since, on top of `origin`. Its D counts the accepted writes as durable (a
+    /// recovery accepted them once; losing them later loses writes the store had kept).
+    pub fn whole(&self) -> History {
+        let mut writes = self.accepted.clone();
+        writes.extend(self.writes.iter().cloned());
+        History {
+            base: self.origin.clone(),
+            durable: self.accepted.len() + self.durable,
+            writes,
+            next_id: self.next_id,
+            live: self.live.clone(),
+            origin: self.origin.clone(),
+            accepted: Vec::new(),
+        }
     }
 }
 

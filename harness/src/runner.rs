@@ -14,7 +14,7 @@ use std::sync::Arc;
 use faultfs::{CrashPolicy, FaultClass, FsyncMode, SimFs};
 
 use crate::case::{Case, CrashStep, DamageStep, Step};
-use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
+use crate::checker::{Judgement, Violation, ViolationKind, judge};
 use crate::damage;
 use crate::model::{History, Outcome};
 use crate::run::{Counts, RecoveryResult, StepTrace};
@@ -566,41 +566,47 @@ impl<'a, S: Store> Runner<'a, S> {
         let recovered = crate::model::state_of(pairs);
         // After a clean close D = N anyway; lower() only widens it after damage.
         let lower = self.lower();
-        match check_recovery(&self.history, &recovered, lower) {
-            Verdict::Accepted { k } => {
-                match store.check_invariants() {
-                    Ok(()) => {}
-                    Err(StoreError::Other(e)) => {
-                        let m = format!("invariants broken after recovery: {e}");
-                        self.set_result(RecoveryResult::Violated);
-                        return self.fail(Violation::new(ViolationKind::Invariant, m));
-                    }
-                    // An I/O error or damage met while checking is handled like any other.
-                    Err(e) => {
-                        self.store = Some(store);
-                        return self.on_error(e, false);
-                    }
-                }
-                if after_crash {
-                    self.counts.recoveries += 1;
-                    let durable = self.history.durable;
-                    if k < durable {
-                        // Allowed only because damage or a lying sync lowered the bound: name
-                        // it for what it is, durable writes given back.
-                        self.counts.rollbacks += 1;
-                        self.set_result(RecoveryResult::RolledBack { k, durable });
-                    } else {
-                        self.set_result(RecoveryResult::Recovered { k });
-                    }
-                }
-                self.history.rebase(k);
-                self.durable_mark = self.sim.mutating_ops();
-                self.store = Some(store);
+        let lenient = self.lenient_now();
+        let judged = judge(&self.history, &recovered, lower, lenient);
+        let k = match judged {
+            Judgement::Accepted { k } => k,
+            Judgement::RolledBack { k } => {
+                // Back past an earlier accepted recovery: judge from the whole history on.
+                self.history = self.history.whole();
+                k
             }
-            Verdict::Rejected(v) => {
+            Judgement::Rejected(v) => {
                 self.set_result(RecoveryResult::Violated);
-                self.fail(v);
+                return self.fail(v);
+            }
+        };
+        match store.check_invariants() {
+            Ok(()) => {}
+            Err(StoreError::Other(e)) => {
+                let m = format!("invariants broken after recovery: {e}");
+                self.set_result(RecoveryResult::Violated);
+                return self.fail(Violation::new(ViolationKind::Invariant, m));
+            }
+            // An I/O error or damage met while checking is handled like any other.
+            Err(e) => {
+                self.store = Some(store);
+                return self.on_error(e, false);
             }
         }
+        if after_crash {
+            self.counts.recoveries += 1;
+            let durable = self.history.durable;
+            if k < durable {
+                // Allowed only because damage or a lying sync lowered the bound: name
+                // it for what it is, durable writes given back.
+                self.counts.rollbacks += 1;
+                self.set_result(RecoveryResult::RolledBack { k, durable });
+            } else {
+                self.set_result(RecoveryResult::Recovered { k });
+            }
+        }
+        self.history.rebase(k);
+        self.durable_mark = self.sim.mutating_ops();
+        self.store = Some(store);
     }
 }

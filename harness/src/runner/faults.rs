@@ -108,12 +108,18 @@ impl<S: Store> Runner<'_, S> {
     /// The lower bound of an acceptable recovery: D, or 0 after damage that can pass for a torn
     /// tail or a sync that lied.
     pub(super) fn lower(&mut self) -> usize {
-        self.refresh_fired();
-        if self.lenient_damage || LENIENT.iter().any(|c| self.fired.contains(c)) {
+        if self.lenient_now() {
             0
         } else {
             self.history.durable
         }
+    }
+
+    /// Whether a fault fired (or damage landed) after which any prefix of the whole history is
+    /// an allowed recovery: it can look exactly like a torn tail.
+    pub(super) fn lenient_now(&mut self) -> bool {
+        self.refresh_fired();
+        self.lenient_damage || LENIENT.iter().any(|c| self.fired.contains(c))
     }
 
     /// Reads newly logged events for faults that fired (only when faults are in play).
