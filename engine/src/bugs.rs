@@ -41,11 +41,13 @@ pub enum Bug {
     TombstoneDroppedEarly,
     /// The previous WAL is not synced when a memtable is switched to a new WAL.
     NoWalSyncAtSwitch,
+    /// CURRENT's checksum is written but not checked when CURRENT is read.
+    CurrentChecksumUnverified,
 }
 
 impl Bug {
     /// Every defect, in catalog order.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::SstDirEntryNotSynced,
         Bug::EditBeforeSstSync,
         Bug::ObsoleteRemovedBeforeEdit,
@@ -61,6 +63,7 @@ impl Bug {
         Bug::ReplayFlushedWal,
         Bug::TombstoneDroppedEarly,
         Bug::NoWalSyncAtSwitch,
+        Bug::CurrentChecksumUnverified,
     ];
 
     /// The snake_case name used on command lines and in reports.
@@ -81,6 +84,7 @@ impl Bug {
             Bug::ReplayFlushedWal => "replay_flushed_wal",
             Bug::TombstoneDroppedEarly => "tombstone_dropped_early",
             Bug::NoWalSyncAtSwitch => "no_wal_sync_at_switch",
+            Bug::CurrentChecksumUnverified => "current_checksum_unverified",
         }
     }
 
@@ -155,6 +159,11 @@ impl Bug {
             Bug::NoWalSyncAtSwitch => {
                 "switching to a new WAL without syncing the previous one: later synced writes \
                  survive while earlier acknowledged ones are lost, a hole in the history"
+            }
+            Bug::CurrentChecksumUnverified => {
+                "a pointer file trusted without its checksum: a flipped bit in the name it holds \
+                 silently points recovery at another metadata file (the class of bug checksummed \
+                 superblocks and LevelDB-style CURRENT checksums exist for)"
             }
         }
     }
@@ -232,6 +241,11 @@ impl Bug {
                  WAL still had unsynced acknowledged writes: the new WAL's header starts past \
                  where the previous WAL now ends, so recovery refuses the hole as corruption (or \
                  loses writes acknowledged before a durable point)"
+            }
+            Bug::CurrentChecksumUnverified => {
+                "aimed bit flip in CURRENT (a file written in one piece): a flip that turns the \
+                 MANIFEST number into another valid one opens an older or missing MANIFEST, so \
+                 recovery loses durable writes or refuses naming the wrong file"
             }
         }
     }

@@ -22,6 +22,11 @@ pub fn encode(manifest_number: u64) -> Vec<u8> {
 
 /// The MANIFEST number a CURRENT file names, or why its bytes are not a valid CURRENT.
 pub fn decode(bytes: &[u8]) -> std::result::Result<u64, &'static str> {
+    decode_checked(bytes, true)
+}
+
+/// [`decode`], with the checksum check switchable (off only for the catalogued defect).
+fn decode_checked(bytes: &[u8], verify: bool) -> std::result::Result<u64, &'static str> {
     let text = std::str::from_utf8(bytes).map_err(|_| "CURRENT is not UTF-8")?;
     let mut lines = text.split('\n');
     let name = lines.next().ok_or("CURRENT is empty")?;
@@ -29,7 +34,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<u64, &'static str> {
     if lines.next() != Some("") || lines.next().is_some() {
         return Err("CURRENT is not exactly two lines");
     }
-    if crc != format!("{:08x}", crc32c::crc32c(name.as_bytes())) {
+    if verify && crc != format!("{:08x}", crc32c::crc32c(name.as_bytes())) {
         return Err("CURRENT checksum mismatch");
     }
     match filename::parse(name) {
@@ -38,8 +43,9 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<u64, &'static str> {
     }
 }
 
-/// Reads CURRENT: `None` when there is none (a database never fully created).
-pub fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<u64>> {
+/// Reads CURRENT: `None` when there is none (a database never fully created). `verify` is off
+/// only for the catalogued defect that trusts CURRENT without its checksum.
+pub fn read(fs: &dyn Fs, dir: &Path, verify: bool) -> Result<Option<u64>> {
     let path = dir.join(CURRENT);
     if !fs.exists(&path).ctx("looking for", &path)? {
         return Ok(None);
@@ -51,7 +57,7 @@ pub fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<u64>> {
     }
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(0, &mut bytes).ctx("reading", &path)?;
-    decode(&bytes)
+    decode_checked(&bytes, verify)
         .map(Some)
         .map_err(|reason| Error::corruption(&path, 0, reason))
 }

@@ -44,6 +44,10 @@ pub enum ViolationKind {
     /// The store failed in a way the contract does not allow (for example an I/O error with no
     /// fault armed).
     UnexpectedError,
+    /// An fsync failed and the store acknowledged the call anyway (it retried the fsync, or
+    /// ignored the error): the pages that failed to reach the disk may be gone for good
+    /// ("fsyncgate").
+    SwallowedFsyncError,
 }
 
 impl ViolationKind {
@@ -62,6 +66,7 @@ impl ViolationKind {
             ViolationKind::Expectation => "expectation",
             ViolationKind::Panic => "panic",
             ViolationKind::UnexpectedError => "unexpected_error",
+            ViolationKind::SwallowedFsyncError => "swallowed_fsync_error",
         }
     }
 }
@@ -162,6 +167,11 @@ pub struct Counts {
     /// Recoveries accepted below the durable watermark (see [`RecoveryResult::RolledBack`]).
     #[serde(default)]
     pub rollbacks: u64,
+    /// Injected read or write errors (EIO, ENOSPC) the store absorbed: the call that met one
+    /// still returned Ok (a retry that worked). A finding, not a violation; see
+    /// [`RunOutcome::findings`].
+    #[serde(default)]
+    pub swallowed: u64,
     /// Faults that fired.
     pub faults_fired: u64,
     /// Events in the fs log.
@@ -196,6 +206,10 @@ pub struct RunOutcome {
     /// The failure's signature (see [`Signature`]), for a failed run.
     #[serde(default)]
     pub signature: Option<Signature>,
+    /// Things worth knowing that break no promise: injected read or write errors the store
+    /// absorbed and acknowledged anyway (one line each, with the event).
+    #[serde(default)]
+    pub findings: Vec<String>,
     /// The whole event log and the events of each step, kept when the run failed (a failure
     /// page draws them); not serialized, since the log of a long run is large.
     #[serde(skip)]

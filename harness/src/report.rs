@@ -294,7 +294,12 @@ pub fn build<S: crate::Store>(
                 .map(|c| S::assumptions(&c))
         })
         .unwrap_or_default();
-    let reboots: Vec<String> = events[..end]
+    // The reboot that followed the crash is what decided the recovered disk: include it.
+    let through = events[end..]
+        .iter()
+        .position(|e| matches!(e.op, EventOp::Reboot { .. }))
+        .map_or(end, |i| end + i + 1);
+    let reboots: Vec<String> = events[..through]
         .iter()
         .filter(|e| matches!(e.op, EventOp::Reboot { .. }))
         .map(Report::event_line)

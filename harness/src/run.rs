@@ -89,6 +89,7 @@ fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
                 )),
                 counts: Counts::default(),
                 durable_mark: 0,
+                findings: Vec::new(),
             }
         }
     }
@@ -105,6 +106,7 @@ fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
         violation,
         mut counts,
         durable_mark,
+        findings,
     } = f;
     let violations: Vec<Violation> = violation.into_iter().collect();
     let (crashes, coverage, damage, report, hints, trace) = sim.with_events(|events| {
@@ -147,6 +149,7 @@ fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
         damage,
         hints,
         signature: None,
+        findings,
         trace,
     }
     .with_signature()

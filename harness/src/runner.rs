@@ -53,6 +53,8 @@ pub struct Finished {
     pub counts: Counts,
     /// `mutating_ops()` at the last durability point before the violation.
     pub durable_mark: u64,
+    /// Injected errors the store absorbed (see [`crate::RunOutcome::findings`]).
+    pub findings: Vec<String>,
 }
 
 /// The fault classes after which any prefix (and a clean refusal) is an allowed recovery: their
@@ -109,6 +111,7 @@ pub struct Runner<'a, S: Store> {
     crash_depth: u32,
     counts: Counts,
     durable_mark: u64,
+    findings: Vec<String>,
     steps: Vec<StepTrace>,
     /// Durability points reached so far (tells a step that reached one).
     durability_points: u64,
@@ -162,6 +165,7 @@ impl<'a, S: Store> Runner<'a, S> {
             crash_depth: 0,
             counts: Counts::default(),
             durable_mark: 0,
+            findings: Vec::new(),
             steps: Vec::new(),
             durability_points: 0,
         }
@@ -206,6 +210,7 @@ impl<'a, S: Store> Runner<'a, S> {
             violation: self.violation,
             counts: self.counts,
             durable_mark: self.durable_mark,
+            findings: self.findings,
         }
     }
 
@@ -303,11 +308,15 @@ impl<'a, S: Store> Runner<'a, S> {
             .collect();
         let pos = self.history.issue(mutations, sync);
         self.counts.writes += 1;
+        let events_before = self.sim.event_count();
         let result = store.write(&self.history.writes[pos].mutations, sync);
         match result {
             Ok(()) => {
                 self.counts.acked += 1;
                 self.history.settle(pos, Outcome::Acked);
+                if self.swallowed_since(events_before) {
+                    return;
+                }
                 if sync && self.durability.synced_write && !self.sync_lied(fired_before) {
                     self.mark_durable();
                 }
@@ -386,11 +395,15 @@ impl<'a, S: Store> Runner<'a, S> {
         durable: bool,
     ) {
         let fired_before = self.report_later_count();
+        let events_before = self.sim.event_count();
         let Some(store) = self.store.as_mut() else {
             return;
         };
         match op(store) {
             Ok(()) => {
+                if self.swallowed_since(events_before) {
+                    return;
+                }
                 if durable && !self.sync_lied(fired_before) {
                     self.mark_durable();
                 }
@@ -410,8 +423,12 @@ impl<'a, S: Store> Runner<'a, S> {
         let Some(mut store) = self.store.take() else {
             return;
         };
+        let events_before = self.sim.event_count();
         match store.close() {
             Ok(()) => {
+                if self.swallowed_since(events_before) {
+                    return;
+                }
                 if self.durability.close {
                     self.mark_durable();
                 }

@@ -298,6 +298,7 @@ pub fn unrunnable_outcome(case: &Case, why: &str) -> RunOutcome {
         damage: Vec::new(),
         hints: Vec::new(),
         signature: None,
+        findings: Vec::new(),
         trace: None,
     }
 }

@@ -61,7 +61,7 @@ impl Inner {
                 ));
             }
         }
-        match current::read(&*self.fs, &self.dir)? {
+        match current::read(&*self.fs, &self.dir, true)? {
             Some(n) if n == v.manifest.number => Ok(()),
             other => broken(format!(
                 "CURRENT names {other:?}, the live MANIFEST is {}",

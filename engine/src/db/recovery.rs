@@ -64,7 +64,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     let lock_path = dir.join(filename::LOCK);
     let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
     let found = list(&*fs, dir)?;
-    let manifest_number = current::read(&*fs, dir)?;
+    let manifest_number = current::read(&*fs, dir, !bug!(options, CurrentChecksumUnverified))?;
     let (mut state, manifest_wal) = match manifest_number {
         Some(n) => {
             let replayed = manifest::replay(&*fs, dir, n, leniency(&options))?;

@@ -36,6 +36,44 @@ impl<S: Store> Runner<'_, S> {
         fired > fired_before
     }
 
+    /// Looks at the errors injected faults returned since event `from`, during a store call that
+    /// returned Ok anyway. A failed fsync acknowledged is a violation: the pages it failed to
+    /// write may never reach the disk, whatever a retry says (fsyncgate; DESIGN section 3: the
+    /// store never retries an fsync). An absorbed read or write error is a finding. Returns
+    /// whether the run stopped.
+    pub(super) fn swallowed_since(&mut self, from: usize) -> bool {
+        if !self.faults_armed {
+            return false;
+        }
+        let swallowed: Vec<faultfs::Event> = self.sim.with_events(|events| {
+            events[from.min(events.len())..]
+                .iter()
+                .filter(|e| e.fault.is_some() && !e.result.starts_with("ok"))
+                .cloned()
+                .collect()
+        });
+        for e in &swallowed {
+            let line = crate::report::Report::event_line(e);
+            if matches!(
+                e.op,
+                faultfs::EventOp::Sync { .. } | faultfs::EventOp::SyncDir { .. }
+            ) {
+                let m = format!(
+                    "an fsync failed ({line}) and the store acknowledged the call anyway: the \
+                     pages that failed to reach the disk may be lost for good, and a retried \
+                     fsync cannot vouch for them"
+                );
+                self.fail(Violation::new(ViolationKind::SwallowedFsyncError, m));
+                return true;
+            }
+            self.counts.swallowed += 1;
+            self.findings.push(format!(
+                "the store absorbed an injected error and succeeded: {line}"
+            ));
+        }
+        false
+    }
+
     /// Handles a failed store call: a power cut reboots; damage may be a clean refusal; any
     /// other I/O error must poison the store, and the run power-cycles.
     pub(super) fn on_error(&mut self, err: StoreError, write_path: bool) {

@@ -87,6 +87,7 @@ fn every_catalog_defect_has_a_test_here() {
         Bug::ReplayFlushedWal,
         Bug::TombstoneDroppedEarly,
         Bug::NoWalSyncAtSwitch,
+        Bug::CurrentChecksumUnverified,
     ];
     assert_eq!(tested.to_vec(), Bug::ALL.to_vec());
 }
@@ -164,7 +165,13 @@ defect!(
     &["read_your_writes"]
 );
 // The retried fsync hides dropped pages: lost writes, or a hole the engine then reports.
-defect!(fsync_retried_is_caught, FsyncRetried, LOSS, REFUSAL);
+defect!(
+    fsync_retried_is_caught,
+    FsyncRetried,
+    &["swallowed_fsync_error"],
+    LOSS,
+    REFUSAL
+);
 // Old WAL records replayed over newer state.
 defect!(
     replay_flushed_wal_is_caught,
@@ -186,4 +193,14 @@ defect!(
     NoWalSyncAtSwitch,
     LOSS,
     REFUSAL
+);
+
+// A pointer file written in one piece is a target of aimed damage too: a flipped bit in
+// CURRENT's MANIFEST number, trusted without its checksum, opens a MANIFEST that is not there
+// (or an older one).
+defect!(
+    current_checksum_unverified_is_caught,
+    CurrentChecksumUnverified,
+    REFUSAL,
+    LOSS
 );

@@ -257,8 +257,8 @@ fn a_torn_log_tail_is_drawn_piece_by_piece_on_the_log() {
 }
 
 /// The engine's fsync_retried defect retries a WAL fsync that failed the ext4 way (the pages
-/// marked clean and lost) and trusts the retry: the commit frame written next vouches for bytes
-/// that never reached the disk, so recovery refuses a database no damage touched.
+/// marked clean and lost) and trusts the retry: the harness stops the run right there, at the
+/// acknowledged write whose fsync failed (swallowed_fsync_error), before any crash.
 const FSYNC_RETRIED: &str = r#"{"name": "fsync-retried", "description": "a failed fsync retried and trusted", "bugs": ["fsync_retried"],
   "options": {"memtable_bytes": 100000},
   "steps": [
@@ -275,8 +275,11 @@ fn a_failed_fsync_is_drawn_on_the_log_with_its_fault() {
     let outcome = run_scenario(&s);
     let (page, html) = page_of(&outcome, s.store.clone());
     let log = events(&outcome);
+    assert_eq!(
+        outcome.violations[0].kind,
+        powercut::ViolationKind::SwallowedFsyncError
+    );
     every_changed_path_has_a_lane(&html, log, engine_role);
-    every_crash_is_marked(&html, &outcome);
     the_violation_is_shown(&html, &outcome);
     let failed = log
         .iter()

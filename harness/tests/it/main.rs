@@ -18,3 +18,4 @@ mod shrinking;
 mod strategies;
 mod support;
 mod sweep;
+mod verdicts;
