@@ -7,9 +7,10 @@
 //! rather than a torn or reordered unsynced tail.
 //!
 //! A batch record (`kind` 1) carries `count: u32` and then each op: `tag: u8` (1 put, 2 delete),
-//! `klen: u32`, key, and for a put `vlen: u32`, value. A commit record (`kind` 2) carries no ops;
-//! it is appended (and synced) right after each durability point so that the newest durable
-//! batch is always vouched for by a later durable record.
+//! `klen: u32`, key, and for a put `vlen: u32`, value. Commit records (`kind` 2) and pad records
+//! (`kind` 3) carry no ops, only zero filler: after each durability point's fsync a pad runs up
+//! to the next [`SECTOR`] edge and two commit records fill a sector each, then a second fsync
+//! makes them durable, so the newest durable batch is vouched for from sectors of their own.
 //!
 //! The snapshot is `magic | seq: u64 | count: u64 | (klen: u32, key, vlen: u32, value)* |
 //! crc32c(everything before): u32`.
@@ -216,7 +217,7 @@ pub fn decode_record_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
 }
 
 /// Encodes a full snapshot of `state` as of batch `seq`.
-pub fn encode_snapshot(seq: u64, state: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+pub fn encode_snapshot(seq: u64, state: &State) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(SNAPSHOT_MAGIC);
     put_u64(&mut out, seq);
@@ -230,8 +231,11 @@ pub fn encode_snapshot(seq: u64, state: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> 
     out
 }
 
-/// Decodes a snapshot; `Err` says what is wrong with it.
-pub fn decode_snapshot(buf: &[u8]) -> Result<(u64, BTreeMap<Vec<u8>, Vec<u8>>), String> {
+/// The whole state, key to value.
+pub type State = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Decodes a snapshot into its batch number and state; `Err` says what is wrong with it.
+pub fn decode_snapshot(buf: &[u8]) -> Result<(u64, State), String> {
     if buf.len() < SNAPSHOT_MAGIC.len() + 8 + 8 + 4 {
         return Err(format!("{} bytes is too short for a snapshot", buf.len()));
     }

@@ -4,9 +4,11 @@
 //! Files in the store's directory:
 //!
 //! - `kv.journal`: checksummed, length-prefixed batch records (see [`codec`]), appended by every
-//!   write. A durability point (a synced write, `sync`, `close`) fsyncs the journal, appends a
-//!   small commit record and fsyncs again, so the newest durable batch is always followed by a
-//!   durable record that vouches for it.
+//!   write. A durability point (a synced write, `sync`, `close`) fsyncs the journal, pads it to
+//!   a sector edge, appends two sector-sized commit records and fsyncs again, so the newest
+//!   durable batch is always followed by durable records, in two sectors holding none of its
+//!   bytes, that vouch for it: damage to it is told apart from a torn tail even when one of
+//!   those sectors is damaged as well.
 //! - `kv.snapshot`: the whole state as of some batch number, written as `kv.snapshot.tmp`,
 //!   synced, read back, renamed into place and the directory synced; only then is the journal
 //!   cut to zero (and synced). Records at or below the snapshot's batch number are skipped on
@@ -154,7 +156,7 @@ fn scan_journal(buf: &[u8], path: &Path) -> Result<Replay, StoreError> {
                     ));
                 }
                 let vouch = rec.kind == KIND_COMMIT
-                    && pos as u64 % SECTOR == 0
+                    && (pos as u64).is_multiple_of(SECTOR)
                     && (next - pos) as u64 == SECTOR;
                 trailing_vouches = if vouch { trailing_vouches + 1 } else { 0 };
                 if rec.kind == KIND_BATCH {
