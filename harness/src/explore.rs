@@ -274,7 +274,11 @@ fn drive<S: Store>(
             format!("{what} failed with no fault armed: {e}"),
         ))
     };
-    let mut store = match S::open(&env, config) {
+    // The first open creates the store (the same label the seeded runs give it).
+    faultfs::Fs::set_phase(sim, faultfs::Phase::Create);
+    let opened = S::open(&env, config);
+    faultfs::Fs::set_phase(sim, faultfs::Phase::Write);
+    let mut store = match opened {
         Ok(s) => s,
         Err(e) => return failed("open", e),
     };

@@ -604,6 +604,20 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.set_result(RecoveryResult::Violated);
                 return self.fail(Violation::new(ViolationKind::Invariant, m));
             }
+            // Damage the store's own check finds is a refusal of this recovery, like damage met
+            // reading the state back: power-cycling would only find it again, forever.
+            Err(StoreError::Damaged { file, detail }) if self.refusal_allowed(&file) => {
+                self.counts.refusals += 1;
+                self.set_result(RecoveryResult::Refused {
+                    file: format!("{} ({detail})", file.display()),
+                });
+                self.stopped = true;
+                return;
+            }
+            Err(e @ StoreError::Damaged { .. }) => {
+                self.set_result(RecoveryResult::Violated);
+                return self.fail(unclean_refusal(&e));
+            }
             // An I/O error or damage met while checking is handled like any other.
             Err(e) => {
                 self.store = Some(store);
