@@ -1,0 +1,4 @@
+//! Integration tests of redb-store, in one binary (one link instead of one per file).
+
+mod round_trip;
+mod support;

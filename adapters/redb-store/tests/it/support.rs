@@ -1,0 +1,40 @@
+//! Helpers shared by the test modules.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use faultfs::{Fs, SimFs};
+use redb_store::{BatchOp, KvError, Pairs, RedbConfig, RedbKv};
+
+/// The directory every simulated store lives in.
+pub const DIR: &str = "db";
+
+/// A put of `key` to `value`.
+pub fn put(key: &str, value: &str) -> BatchOp {
+    (key.as_bytes().to_vec(), Some(value.as_bytes().to_vec()))
+}
+
+/// A delete of `key`.
+pub fn del(key: &str) -> BatchOp {
+    (key.as_bytes().to_vec(), None)
+}
+
+/// Opens the store in [`DIR`] on a simulated disk.
+pub fn open_sim(fs: &SimFs, config: &RedbConfig) -> Result<RedbKv, KvError> {
+    let fs: Arc<dyn Fs> = Arc::new(fs.clone());
+    RedbKv::open(fs, Path::new(DIR), config)
+}
+
+/// Every pair in the store.
+pub fn all(kv: &RedbKv) -> Result<Pairs, KvError> {
+    kv.scan(Bound::Unbounded, Bound::Unbounded)
+}
+
+/// Pairs from string literals, for comparisons.
+pub fn pairs(items: &[(&str, &str)]) -> Pairs {
+    items
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
