@@ -37,15 +37,29 @@
 //!
 //! faultfs's `Strict`, `KeepAll` and `Reorder` policies stay inside these assumptions (a sector
 //! survives whole or not at all). `Torn` may fill the sector a cut write was in with zeros or
-//! garbage, which breaks assumption 1 for the bytes of that sector; a loss it causes in the header
-//! sector is outside redb's contract and worth reporting as such.
+//! garbage, which breaks assumption 1.
 //!
-//! Creating a database is not atomic in redb: it sizes the file, writes a header without the magic
-//! number, fsyncs, writes the magic number, fsyncs. A power cut after the first fsync and before
-//! the second leaves a non-empty file without the magic number, which every later open refuses
-//! ("Not a redb database"). The store does not paper over this; [`RedbKv::open`] reports it as
-//! [`KvError::Damaged`].
+//! # What the crash sweep finds (tests `crash_loop` and `known_findings`)
 //!
+//! Under `Strict`, `KeepAll` and `Reorder { sector: 4096 }`, in all three commit modes, every
+//! recovery is a prefix of the attempted commits that holds every acknowledged durable one; a
+//! torn 1-phase commit is rolled back by its checksums. Two ways to lose the database remain:
+//!
+//! - **Non-atomic create.** redb creates a database by sizing the file, writing a header without
+//!   the magic number, fsyncing, then writing the magic number and fsyncing again. A power cut
+//!   after the sized file reaches the disk and before the magic number does leaves a non-empty
+//!   file without the magic number, which every later open refuses ("Not a redb database:
+//!   magic number mismatch"), on `open` and `create` alike. No write was acknowledged, but the
+//!   directory stays unusable until someone deletes the file. On a strict disk the store avoids
+//!   it (the file's name becomes durable only after redb's initialization); under a process kill
+//!   or reordered sectors it happens. [`RedbKv::open`] reports it as [`KvError::Damaged`] and
+//!   does not delete the file.
+//! - **Torn header sector.** redb rewrites its whole 320-byte header (magic number, god byte and
+//!   both commit slots) at offset 0 with every durable commit and keeps no second copy. If that
+//!   sector comes back zeroed or as garbage, every committed write is lost and the file is
+//!   refused as not a redb database. This needs a disk that breaks assumption 1, so it is outside
+//!   redb's contract, but it is one sector away from losing everything.
+
 //! # Errors through redb
 //!
 //! redb keeps a backend's `io::Error` by value in `StorageError::Io` but does not expose it as a

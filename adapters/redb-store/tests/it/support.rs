@@ -38,3 +38,18 @@ pub fn pairs(items: &[(&str, &str)]) -> Pairs {
         .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
         .collect()
 }
+
+/// The first nine bytes of every redb file ("redb" and five bytes that catch text-mode
+/// mangling, as PNG's do), from redb's design document.
+pub const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// Tells whether the store's database file starts with redb's magic number (false when the file
+/// is missing or shorter than the magic number).
+pub fn magic_intact(fs: &SimFs) -> bool {
+    let path = Path::new(DIR).join(redb_store::DATA_FILE);
+    let Ok(file) = fs.open(&path) else {
+        return false;
+    };
+    let mut head = [0u8; REDB_MAGIC.len()];
+    file.read_exact_at(0, &mut head).is_ok() && head == REDB_MAGIC
+}
