@@ -418,3 +418,18 @@ fn the_sweep_catches_the_canary_losing_a_synced_write() {
         "the canary passed the sweep"
     );
 }
+
+/// With no page cache redb writes the pages of unsynced commits to the file as soon as it makes
+/// them (eviction) instead of at the next durable commit, so cuts land between those writes too.
+#[test]
+fn every_cut_recovers_a_prefix_with_every_durable_write_when_unsynced_pages_reach_the_file_early() {
+    let config = RedbConfig {
+        cache_size_bytes: 0,
+        ..RedbConfig::default()
+    };
+    assert!(
+        ops_of(&config, 0) > ops_of(&RedbConfig::default(), 0),
+        "a cacheless redb writes more often"
+    );
+    assert_promise_kept("no-cache", &sweep(&config));
+}
