@@ -11,8 +11,9 @@
 //!
 //! A store in directory `dir` keeps its data in `dir/data.redb` (one redb database file) and
 //! holds a faultfs lock on `dir/LOCK` while open. redb itself needs one file and no directory
-//! operations; the store syncs the directory once per open so the file's name is durable before
-//! any write is acknowledged.
+//! operations, and its own `Database::create` never syncs the parent directory, so on a strict
+//! disk the name of a new database file is not durable; the store syncs the directory once per
+//! open, after redb's initialization, so the name is durable before any write is acknowledged.
 //!
 //! # What redb promises (4.6, from its docs and design document)
 //!

@@ -58,6 +58,19 @@ fn a_power_cut_during_a_write_is_power_loss_and_so_is_every_call_redb_refuses_af
     }
 }
 
+/// A harness that carries store errors inside an `io::Error` must still see the power cut:
+/// `KvError` keeps the backend's error as its source, and the backend keeps the file system's.
+#[test]
+fn a_power_loss_stays_recognisable_through_every_wrapper() {
+    let fs = SimFs::new();
+    let mut kv = open_sim(&fs, &RedbConfig::default()).expect("open");
+    fs.power_off();
+    let err = kv.write(&[put("a", "1")], true).expect_err("cut");
+    assert!(err.is_power_loss(), "{err}");
+    let wrapped = std::io::Error::other(err);
+    assert!(faultfs::is_power_loss(&wrapped), "{wrapped}");
+}
+
 #[test]
 fn an_eio_on_sync_is_an_io_error_and_later_calls_are_poisoned() {
     let fs = SimFs::new();
