@@ -107,7 +107,7 @@ pub enum FirstFailure {
 pub struct FailureLatch(Arc<Mutex<Option<FirstFailure>>>);
 
 impl FailureLatch {
-    /// The first failure recorded, if any.
+    /// The first failure recorded, or the power cut that followed it; `None` before any.
     pub fn first(&self) -> Option<FirstFailure> {
         self.0
             .lock()
@@ -115,14 +115,23 @@ impl FailureLatch {
             .clone()
     }
 
+    /// Records `failure` if it is the first, or if it is a power cut after an I/O error: redb
+    /// may go on after an error it does not latch (a best-effort write of a page it can write
+    /// again later), and once the power is gone every later call must say so, since only a
+    /// power cut makes a crash tester reboot.
     fn record(&self, failure: &BackendFailure) {
         let mut first = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if first.is_none() {
-            *first = Some(if faultfs::is_power_loss(&failure.source) {
-                FirstFailure::PowerLoss
-            } else {
-                FirstFailure::Io(failure.to_string())
-            });
+        let power_loss = faultfs::is_power_loss(&failure.source);
+        match *first {
+            None => {
+                *first = Some(if power_loss {
+                    FirstFailure::PowerLoss
+                } else {
+                    FirstFailure::Io(failure.to_string())
+                });
+            }
+            Some(FirstFailure::Io(_)) if power_loss => *first = Some(FirstFailure::PowerLoss),
+            Some(_) => {}
         }
     }
 }
