@@ -11,6 +11,7 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::backend::{FailureLatch, FaultfsBackend};
 use crate::config::{CommitDurability, RedbConfig};
+use crate::create::create_database;
 use crate::error::{Classifier, KvError};
 
 /// The database file inside the store's directory.
@@ -53,18 +54,39 @@ impl fmt::Debug for RedbKv {
 }
 
 impl RedbKv {
-    /// Opens the database in `dir/data.redb`, creating the directory and the file if missing.
+    /// Opens the database in `dir/data.redb`, creating the directory and the database if
+    /// missing.
     ///
+    /// A new database is initialized under a temporary name and renamed into place (see
+    /// [`crate::create`]), so `data.redb` always names a database redb finished initializing.
     /// An existing file goes through redb's own open: after an unclean shutdown redb repairs it
     /// (picks the newest valid commit slot and rebuilds the allocator state, verifying every
-    /// checksum on the way), and with [`RedbConfig::check_integrity_on_open`] it verifies it
-    /// every time. A file redb refuses is a [`KvError::Damaged`] naming the file.
+    /// checksum on the way, unless the last commit recorded its allocator state), and with
+    /// [`RedbConfig::check_integrity_on_open`] it verifies it every time. A file redb refuses,
+    /// or an empty one, is a [`KvError::Damaged`] naming the file.
     pub fn open(fs: Arc<dyn Fs>, dir: &Path, config: &RedbConfig) -> Result<RedbKv, KvError> {
         ensure_dir(&*fs, dir)?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = fs.lock(&lock_path).map_err(|e| lock_error(&lock_path, e))?;
         let file_path = dir.join(DATA_FILE);
-        let file = open_or_create(&*fs, &file_path)?;
+        let exists = fs
+            .exists(&file_path)
+            .map_err(|e| KvError::from_fs(format!("looking for {}", file_path.display()), e))?;
+        if !exists {
+            create_database(&*fs, dir, config)?;
+        }
+        // Makes the file's name durable, on every open: an earlier process may have died
+        // between the rename that published the file and the directory sync after it, and
+        // without the sync a power cut after the first acknowledged synced write could take the
+        // name away, and every write with it.
+        if !config.skip_dir_sync {
+            fs.sync_dir(dir)
+                .map_err(|e| KvError::from_fs(format!("syncing directory {}", dir.display()), e))?;
+        }
+        let file = fs
+            .open(&file_path)
+            .map_err(|e| KvError::from_fs(format!("opening {}", file_path.display()), e))?;
+        refuse_empty(&*file, &file_path)?;
         let backend = FaultfsBackend::new(file, &file_path);
         let latch = backend.latch();
         let classifier = Classifier {
@@ -74,17 +96,10 @@ impl RedbKv {
         let db = redb::Builder::new()
             .set_cache_size(config.cache_size_bytes)
             .set_check_integrity_on_open(config.check_integrity_on_open)
-            // Initializes an empty file and opens any other; there is no way to hand redb a
-            // backend without allowing the former.
+            // redb offers no open of a backend that refuses to initialize an empty file; the
+            // file is not empty (checked above), so this only opens.
             .create_with_backend(backend)
             .map_err(|e| classifier.classify("opening the database", e))?;
-        // Makes the file's name durable. Without it a power cut after the first acknowledged
-        // synced write could take the whole file away, data and all (its bytes were synced, its
-        // directory entry was not). Done after redb's first open, so a cut during redb's
-        // initialization leaves, under a strict disk, no name at all rather than a half-written
-        // file; and done on every open, since an earlier process may have died before it.
-        fs.sync_dir(dir)
-            .map_err(|e| KvError::from_fs(format!("syncing directory {}", dir.display()), e))?;
         Ok(RedbKv {
             db,
             config: config.clone(),
@@ -173,6 +188,21 @@ impl RedbKv {
             pairs.push((key.value().to_vec(), value.value().to_vec()));
         }
         Ok(pairs)
+    }
+
+    /// Runs redb's compaction: relocates pages toward the start of the file and shrinks it.
+    /// `Ok(true)` if anything moved.
+    ///
+    /// Each step is a two-phase `Immediate` commit, and the first one publishes every earlier
+    /// non-durable commit, so a compaction that returns Ok has also made every write durable.
+    pub fn compact(&mut self) -> Result<bool, KvError> {
+        let classifier = Classifier {
+            file: &self.file,
+            latch: &self.latch,
+        };
+        self.db
+            .compact()
+            .map_err(|e| classifier.classify("compacting", e))
     }
 
     /// Runs redb's full integrity check: every committed page's checksum, and the allocator
@@ -280,18 +310,19 @@ fn ensure_dir(fs: &dyn Fs, dir: &Path) -> Result<(), KvError> {
     Ok(())
 }
 
-/// Opens the database file, or creates it empty for redb to initialize.
-fn open_or_create(fs: &dyn Fs, path: &Path) -> Result<Box<dyn faultfs::File>, KvError> {
-    let exists = fs
-        .exists(path)
-        .map_err(|e| KvError::from_fs(format!("looking for {}", path.display()), e))?;
-    if exists {
-        fs.open(path)
-            .map_err(|e| KvError::from_fs(format!("opening {}", path.display()), e))
-    } else {
-        fs.create(path)
-            .map_err(|e| KvError::from_fs(format!("creating {}", path.display()), e))
+/// Refuses an empty database file: the store never publishes one (see [`crate::create`]), so
+/// its bytes were lost, and redb would initialize it afresh over the writes it held.
+fn refuse_empty(file: &dyn faultfs::File, path: &Path) -> Result<(), KvError> {
+    let len = file
+        .len()
+        .map_err(|e| KvError::from_fs(format!("reading the length of {}", path.display()), e))?;
+    if len == 0 {
+        return Err(KvError::Damaged {
+            file: path.to_path_buf(),
+            detail: "the database file is empty; it was complete when it got its name".to_string(),
+        });
     }
+    Ok(())
 }
 
 /// A lock held by someone else is a refusal, not an I/O failure.

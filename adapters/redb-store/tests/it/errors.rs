@@ -6,12 +6,7 @@ use faultfs::{CrashPolicy, Fault, Fs, IoOp, PathPattern, SimFs};
 use redb::StorageBackend;
 use redb_store::{BackendFailure, BackendOp, ErrorClass, FaultfsBackend, KvError, RedbConfig};
 
-use crate::support::{DIR, open_sim, put};
-
-/// The database file of the store in [`DIR`].
-fn data_file() -> std::path::PathBuf {
-    Path::new(DIR).join(redb_store::DATA_FILE)
-}
+use crate::support::{DIR, data_file, find_in_file, open_sim, put};
 
 fn assert_damage_names_the_file(err: &KvError) {
     match err {
@@ -106,6 +101,22 @@ fn a_file_without_the_magic_number_is_refused_as_damage_naming_the_file() {
     assert_damage_names_the_file(&err);
 }
 
+/// The store publishes a database file only once redb initialized it, so an empty one lost its
+/// bytes; redb itself would initialize it afresh and report an empty database.
+#[test]
+fn an_empty_database_file_is_refused_as_damage_not_initialized_afresh() {
+    let fs = SimFs::new();
+    let mut kv = open_sim(&fs, &RedbConfig::default()).expect("open");
+    kv.write(&[put("a", "1")], true).expect("write");
+    kv.close().expect("close");
+    let file = fs.open(&data_file()).expect("open file");
+    file.set_len(0).expect("empty it");
+    file.sync().expect("sync");
+    drop(file);
+    let err = open_sim(&fs, &RedbConfig::default()).expect_err("an empty file");
+    assert_damage_names_the_file(&err);
+}
+
 #[test]
 fn a_file_cut_short_is_refused_as_damage_naming_the_file() {
     for check_integrity_on_open in [false, true] {
@@ -125,19 +136,6 @@ fn a_file_cut_short_is_refused_as_damage_naming_the_file() {
         let err = open_sim(&fs, &config).expect_err("cut short");
         assert_damage_names_the_file(&err);
     }
-}
-
-/// Finds `needle` in the live bytes of the store's file.
-fn find_in_file(fs: &SimFs, needle: &[u8]) -> u64 {
-    let file = fs.open(&data_file()).expect("open file");
-    let len = file.len().expect("len");
-    let mut bytes = vec![0u8; len as usize];
-    file.read_exact_at(0, &mut bytes).expect("read");
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("the value is in the file");
-    at as u64
 }
 
 #[test]

@@ -46,10 +46,25 @@ pub const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D,
 /// Tells whether the store's database file starts with redb's magic number (false when the file
 /// is missing or shorter than the magic number).
 pub fn magic_intact(fs: &SimFs) -> bool {
-    let path = Path::new(DIR).join(redb_store::DATA_FILE);
-    let Ok(file) = fs.open(&path) else {
+    let Ok(file) = fs.open(&data_file()) else {
         return false;
     };
     let mut head = [0u8; REDB_MAGIC.len()];
     file.read_exact_at(0, &mut head).is_ok() && head == REDB_MAGIC
+}
+
+/// The database file of the store in [`DIR`].
+pub fn data_file() -> std::path::PathBuf {
+    Path::new(DIR).join(redb_store::DATA_FILE)
+}
+
+/// Finds `needle` in the live bytes of the store's file.
+pub fn find_in_file(fs: &SimFs, needle: &[u8]) -> u64 {
+    let file = fs.open(&data_file()).expect("open file");
+    let bytes = file.read_to_end().expect("read");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the value is in the file");
+    at as u64
 }
