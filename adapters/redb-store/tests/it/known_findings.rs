@@ -1,13 +1,14 @@
 //! What crash testing finds in redb 4.6, each pinned as a test that reproduces it on purpose.
 //! If one of these starts failing, redb changed: re-read the finding before touching the test.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use faultfs::{CrashPolicy, EventOp, Fs, SimFs};
+use faultfs::{CrashPolicy, EventOp, Fault, Fs, PathPattern, SimFs};
 use redb_store::{FaultfsBackend, RedbConfig};
 
-use crate::support::{all, magic_intact, open_sim, pairs, put};
+use crate::support::{all, data_file, find_in_file, magic_intact, open_sim, pairs, put};
 
 /// The mutating operations of one uncut run of `script`, by crash-point index.
 fn mutating_ops(script: impl FnOnce(&SimFs)) -> Vec<(u64, EventOp)> {
@@ -204,4 +205,85 @@ fn a_torn_header_sector_loses_every_committed_write() {
         !torn_seeds.is_empty(),
         "no seed tore the header: redb or faultfs changed"
     );
+}
+
+/// A disk holding a store that wrote one value durably and was closed cleanly, then damaged
+/// by `fault`, aimed at the value's first byte, and rebooted.
+fn damaged_after_clean_close(config: &RedbConfig, fault: impl Fn(u64) -> Fault) -> SimFs {
+    let fs = SimFs::new();
+    let mut kv = open_sim(&fs, config).expect("open");
+    kv.write(&[put("key", "a-value-to-find")], true)
+        .expect("write");
+    kv.close().expect("close");
+    let at = find_in_file(&fs, b"a-value-to-find");
+    fs.inject(fault(at));
+    fs.reboot(CrashPolicy::Strict, 0);
+    fs
+}
+
+/// redb verifies checksums when it opens a file only if the last commit left no record of the
+/// allocator state; a clean shutdown leaves one (so does every quick-repair commit), and then
+/// redb trusts the file and never checks a page it reads. A flipped bit in a committed value is
+/// served as the value. redb documents the trade-off: quick-repair "guarantees that the primary
+/// commit slot is valid without needing to look at the checksums", and
+/// `Builder::set_check_integrity_on_open` is the way to have the file checked anyway (see
+/// `errors::a_flipped_byte_in_a_committed_page_is_refused_as_damage_when_checked`).
+///
+/// The gate sees it as a phantom value after `bit_flip` or `misdirected_write` with
+/// `check_integrity_on_open` off (`powercut-redb replay --seed 900 --policy reorder --fault
+/// bit_flip`).
+#[test]
+fn a_flipped_bit_after_a_clean_shutdown_is_served_as_data_unless_checked_on_open() {
+    let config = RedbConfig::default();
+    let fs = damaged_after_clean_close(&config, |at| Fault::BitFlip {
+        path: PathPattern(redb_store::DATA_FILE.to_string()),
+        offset: Some(at),
+    });
+    let kv = open_sim(&fs, &config).expect("a clean shutdown is trusted");
+    let served = kv.get(b"key").expect("no error either");
+    assert!(
+        served.is_some_and(|v| v != b"a-value-to-find"),
+        "redb changed: the damaged value is no longer served"
+    );
+}
+
+/// The same trust, where the damage hits the page's type byte: redb reads a page that is
+/// neither a leaf nor a branch and panics (`unreachable!()` in `Btree::get_helper`,
+/// `btree.rs:1110`), where its other checks of a page's shape return
+/// `StorageError::Corrupted`. A defect in redb, though only damage outside its assumptions
+/// reaches it. The gate reaches the same panic in redb's own open (it reads the system tree
+/// unverified to look for the allocator state: `powercut-redb replay --seed 791 --policy reorder
+/// --fault torn_sector`) and in range scans (`btree_cursor.rs:167`).
+#[test]
+fn a_zeroed_btree_page_makes_redb_panic_instead_of_reporting_corruption() {
+    let config = RedbConfig::default();
+    let fs = SimFs::new();
+    let mut kv = open_sim(&fs, &config).expect("open");
+    kv.write(&[put("key", "a-value-to-find")], true)
+        .expect("write");
+    kv.close().expect("close");
+    let page = find_in_file(&fs, b"a-value-to-find") / 4096 * 4096;
+    let file = fs.open(&data_file()).expect("open file");
+    // The sector a torn write of the page could leave zeroed: the page's type byte with it.
+    file.write_at(page, &[0u8; 512]).expect("zero the sector");
+    file.sync().expect("sync");
+    drop(file);
+    fs.reboot(CrashPolicy::Strict, 0);
+
+    let kv = open_sim(&fs, &config).expect("a clean shutdown is trusted");
+    let outcome = catch_unwind(AssertUnwindSafe(|| kv.get(b"key")));
+    assert!(
+        outcome.is_err(),
+        "redb changed: it no longer panics on the zeroed page ({outcome:?})"
+    );
+
+    drop(kv);
+
+    // Asked to check on open, redb refuses the file instead.
+    let checked = RedbConfig {
+        check_integrity_on_open: true,
+        ..config
+    };
+    let err = open_sim(&fs, &checked).expect_err("checked on open");
+    assert!(err.is_damage(), "{err}");
 }

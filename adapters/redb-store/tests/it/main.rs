@@ -6,3 +6,4 @@ mod errors;
 mod known_findings;
 mod round_trip;
 mod support;
+mod sweep;
