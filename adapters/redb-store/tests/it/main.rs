@@ -1,6 +1,7 @@
 //! Integration tests of redb-store, in one binary (one link instead of one per file).
 
 mod crash_loop;
+mod declarations;
 mod durability;
 mod errors;
 mod known_findings;
