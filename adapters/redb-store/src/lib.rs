@@ -65,8 +65,9 @@
 //!   on a read: a flipped bit in a committed value is served as the value.
 //! - **A panic on a damaged page** (a redb defect, reached only by damage). A page whose type
 //!   byte is neither leaf nor branch makes redb hit `unreachable!()` (in `Btree::get_helper`,
-//!   and in the range cursor), in a read or inside `open` itself, where its other checks of a
-//!   page's shape return a corruption error.
+//!   and in the range cursor), and a branch page with a damaged key offset makes it index a
+//!   slice out of range (`BranchAccessor::key`), in a read or inside `open` itself, where its
+//!   other checks of a page's shape return a corruption error.
 //! - **Torn header sector** (outside redb's assumptions). redb rewrites its whole 320-byte
 //!   header (magic number, god byte and both commit slots) at offset 0 with every durable commit
 //!   and keeps no second copy. If that sector comes back zeroed or as garbage, every committed

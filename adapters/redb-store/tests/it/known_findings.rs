@@ -253,7 +253,10 @@ fn a_flipped_bit_after_a_clean_shutdown_is_served_as_data_unless_checked_on_open
 /// `StorageError::Corrupted`. A defect in redb, though only damage outside its assumptions
 /// reaches it. The gate reaches the same panic in redb's own open (it reads the system tree
 /// unverified to look for the allocator state: `powercut-redb replay --seed 791 --policy reorder
-/// --fault torn_sector`) and in range scans (`btree_cursor.rs:167`).
+/// --fault torn_sector`), in range scans (`btree_cursor.rs:167`), and, on a branch page whose
+/// key offsets were damaged, as a slice index out of range (`BranchAccessor::key`,
+/// `btree_base.rs:1926`: `powercut-redb replay --seed 11810 --policy keepall --fault
+/// misdirected_write`).
 #[test]
 fn a_zeroed_btree_page_makes_redb_panic_instead_of_reporting_corruption() {
     let config = RedbConfig::default();
