@@ -146,7 +146,8 @@ pub enum Judgement {
     },
     /// Only the whole history explains it: the model after `k` writes since the store was
     /// created, before the window began (writes an earlier recovery had accepted are gone),
-    /// and the bound allowed it (after damage a torn tail can explain, truncation, ...).
+    /// and the bound allowed it (they were not durable, or damage a torn tail can explain,
+    /// truncation, ... struck).
     RolledBack {
         k: usize,
     },
@@ -179,7 +180,9 @@ pub fn judge(history: &History, recovered: &State, lower: usize, lenient: bool) 
         // Inside the window after all: the window's own verdict (a loss below D) stands.
         return Judgement::Rejected(v);
     }
-    if lenient {
+    // Back past the window but not past what was durable (writes a clean reopen read back
+    // from a store whose close promises nothing), or after damage that allows any prefix.
+    if lenient || k >= whole.durable {
         return Judgement::RolledBack { k };
     }
     let lost = whole.durable - k;
@@ -419,5 +422,40 @@ mod whole_history_tests {
         };
         assert_eq!(v.kind, ViolationKind::LostDurable, "{}", v.message);
         assert_eq!(v.bounds, Some((5, 5)));
+    }
+}
+
+#[cfg(test)]
+mod reopen_tests {
+    use super::*;
+    use crate::model::Outcome;
+
+    /// A store whose close promises nothing: two writes read back by a clean reopen, then a
+    /// power cut that loses them is within its contract.
+    #[test]
+    fn writes_a_clean_reopen_read_back_are_not_durable_unless_close_promised_it() {
+        let mut h = History::new();
+        for (k, v) in [("a", "1"), ("b", "2")] {
+            let p = h.issue(
+                vec![Mutation::Put {
+                    key: k.into(),
+                    value: v.into(),
+                }],
+                false,
+            );
+            h.settle(p, Outcome::Acked);
+        }
+        h.rebase_from(2, false);
+        assert_eq!(
+            judge(&h, &State::new(), h.durable, false),
+            Judgement::RolledBack { k: 0 }
+        );
+        // The same writes read back from a rebooted disk are durable: losing them is a loss.
+        let mut on_disk = h.clone();
+        on_disk.accepted_durable = 2;
+        assert!(matches!(
+            judge(&on_disk, &State::new(), 0, false),
+            Judgement::Rejected(v) if v.kind == ViolationKind::LostDurable
+        ));
     }
 }

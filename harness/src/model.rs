@@ -104,6 +104,11 @@ pub struct History {
     /// only against the writes since the last accepted recovery (see [`History::whole`]).
     #[serde(default)]
     pub accepted: Vec<WriteRecord>,
+    /// How many of `accepted` (a prefix) are durable: all of those a crash recovery read back
+    /// from the rebooted disk, but after a clean reopen only those a durability point covered
+    /// (a store whose close promises nothing keeps them only while the power stays on).
+    #[serde(default)]
+    pub accepted_durable: usize,
 }
 
 impl History {
@@ -153,6 +158,7 @@ impl History {
     /// A durability point returned Ok: every write issued so far is durable.
     pub fn mark_all_durable(&mut self) {
         self.durable = self.writes.len();
+        self.accepted_durable = self.accepted.len();
     }
 
     /// The state after the first `k` writes.
@@ -169,6 +175,19 @@ impl History {
     /// A recovery was accepted at prefix `k`: the state after `k` writes becomes the new base.
     /// Writes after `k` are gone for good.
     pub fn rebase(&mut self, k: usize) {
+        self.rebase_from(k, true);
+    }
+
+    /// [`History::rebase`], saying whether the accepted state was read back from a rebooted
+    /// disk (`on_disk`: every accepted write is durable now) or from a live one after a clean
+    /// reopen (only the writes a durability point covered are).
+    pub fn rebase_from(&mut self, k: usize, on_disk: bool) {
+        let before = self.accepted.len();
+        if on_disk {
+            self.accepted_durable = before + k;
+        } else if self.accepted_durable == before {
+            self.accepted_durable = before + k.min(self.durable);
+        }
         let mut writes = std::mem::take(&mut self.writes);
         writes.truncate(k);
         for w in &writes {
@@ -182,19 +201,24 @@ impl History {
     }
 
     /// The whole history since the store was created as one window: every accepted write and
-    /// every write since, on top of `origin`. Its D counts the accepted writes as durable (a
-    /// recovery accepted them once; losing them later loses writes the store had kept).
+    /// every write since, on top of `origin`. Its D counts the accepted writes that were durable
+    /// (losing those later loses writes the store had kept).
     pub fn whole(&self) -> History {
         let mut writes = self.accepted.clone();
         writes.extend(self.writes.iter().cloned());
         History {
             base: self.origin.clone(),
-            durable: self.accepted.len() + self.durable,
+            durable: if self.durable > 0 {
+                self.accepted.len() + self.durable
+            } else {
+                self.accepted_durable
+            },
             writes,
             next_id: self.next_id,
             live: self.live.clone(),
             origin: self.origin.clone(),
             accepted: Vec::new(),
+            accepted_durable: 0,
         }
     }
 }

@@ -636,7 +636,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.set_result(RecoveryResult::Recovered { k });
             }
         }
-        self.history.rebase(k);
+        self.history.rebase_from(k, after_crash);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
     }
