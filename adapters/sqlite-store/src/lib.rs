@@ -18,15 +18,17 @@
 //! # Durability: what SQLite promises, and what `SqliteKv` adds
 //!
 //! SQLite documents (pragma `synchronous`, "Atomic Commit In SQLite", "Write-Ahead Logging")
-//! that, as long as the disk honours fsync, no setting but OFF lets a power cut corrupt the
-//! database, and that every setting keeps commits across a *process* crash (the OS still has the
-//! written pages). What differs is which commits survive a *power cut*:
+//! that, as long as the disk honours fsync, FULL and EXTRA never let a power cut corrupt the
+//! database, nor does NORMAL in WAL mode, and that every setting keeps commits across a *process*
+//! crash (the OS still has the written pages). What differs is which commits survive a *power
+//! cut*, and whether DELETE + NORMAL and OFF stay consistent at all
+//! ([`Promise::never_corrupt`]):
 //!
 //! | journal | synchronous | a commit, when `write` returns | `write(.., sync_requested)` | `sync()` / `close()` |
 //! |---|---|---|---|---|
 //! | DELETE | EXTRA | durable: the journal's deletion is followed by a directory sync | durable | durable |
 //! | DELETE | FULL | atomic, not yet durable: database and journal are synced, but a cut can undo the journal's deletion, and SQLite then rolls the commit back. It becomes durable when the next transaction's journal is first synced (its directory sync carries the deletion) | durable: `SqliteKv` syncs the directory | durable |
-//! | DELETE | NORMAL | as FULL, with the journal synced once instead of twice; SQLite warns that on old file systems a cut at the wrong moment could corrupt the database | durable: directory sync | durable |
+//! | DELETE | NORMAL | as FULL for durability, but not always atomic: the journal's header and records share one sync, and SQLite warns that on older file systems a cut at the wrong moment can corrupt the database. The crash loop reproduces it under `Reorder` (a hot journal whose header survived but not every record is rolled back into the database) | durable: directory sync | durable |
 //! | WAL | FULL, EXTRA | durable: the WAL is synced at every commit | durable | durable |
 //! | WAL | NORMAL | atomic, not durable: the WAL is synced only before a checkpoint, so a cut can take any commit since the last checkpoint | durable: `SqliteKv` checkpoints | durable: checkpoint (FULL) |
 //! | any | OFF | atomic while the OS survives; across a power cut nothing is durable and the database may be corrupt | nothing | nothing |

@@ -1,7 +1,9 @@
 //! Integration tests of sqlite-store, in one binary to keep link time low.
 
+mod canary;
 mod common;
 mod concurrency;
+mod crash_loop;
 mod durability;
 mod errors;
 mod round_trip;
