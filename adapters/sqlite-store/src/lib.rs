@@ -84,3 +84,21 @@ pub fn file_kind(path: &std::path::Path) -> faultfs::FileKind {
         faultfs::FileKind::Other
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultfs::FileKind;
+    use std::path::Path;
+
+    #[test]
+    fn journals_and_wals_are_logs_and_the_database_is_data() {
+        assert_eq!(file_kind(Path::new("db/data.sqlite")), FileKind::Data);
+        assert_eq!(
+            file_kind(Path::new("db/data.sqlite-journal")),
+            FileKind::Log
+        );
+        assert_eq!(file_kind(Path::new("db/data.sqlite-wal")), FileKind::Log);
+        assert_eq!(file_kind(Path::new("db/data.sqlite.lock")), FileKind::Other);
+    }
+}

@@ -1,7 +1,8 @@
 //! The crash loop: cut the power after every mutating operation of a small workload, reboot
 //! under each crash policy with several seeds, and hold the recovered database to SQLite's
 //! promise: it opens, passes `integrity_check`, accepts a new write, and holds exactly a prefix
-//! of the committed transactions that includes every one acknowledged before the cut.
+//! of the committed transactions that includes every one acknowledged before the cut. Half-way
+//! the workload calls `sync()` (a WAL checkpoint, then a WAL restart at the next commit).
 //!
 //! `POWERCUT_SQLITE_SEEDS` sets how many reboot seeds the sampling policies (Torn, Reorder) get
 //! per crash point (default 2); Strict and KeepAll decide nothing at random and run once.
@@ -98,6 +99,11 @@ fn run_until_cut(sweep: &Sweep, fs: &SimFs, batches: &[Batch]) -> Cut {
             cut.attempted += 1;
             kv.write(batch, sweep.sync_requested)?;
             cut.acked += 1;
+            if cut.acked == batches.len() / 2 {
+                // Half-way, a sync: in WAL mode a checkpoint, after which the next commit
+                // restarts the WAL from its start, so the loop also cuts through both.
+                kv.sync()?;
+            }
         }
         Ok(())
     });
