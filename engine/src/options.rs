@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 
 /// Engine configuration. A new MANIFEST's snapshot record carries it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Options {
     /// A memtable is frozen and flushed once its approximate size passes this.
     pub memtable_bytes: usize,

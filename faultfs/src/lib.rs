@@ -22,15 +22,18 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+mod append;
 mod kind;
 mod sim;
 mod std_fs;
 
+pub use append::AppendWriter;
 pub use kind::FileKind;
 
 pub use sim::{
-    CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, KindFn,
-    MutationHook, PathPattern, SimFs,
+    ChangeKind, CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FilePiece,
+    FsyncMode, IoOp, KindFn, MutationHook, NamespaceOp, PathPattern, PieceFate, RebootDecision,
+    RebootOutcome, SimFs,
 };
 pub use std_fs::{PathError, StdFs, confine};
 
@@ -42,6 +45,40 @@ pub trait Fs: Send + Sync + fmt::Debug {
     /// Creates a new, empty file; its name is durable only after `sync_dir` of its parent,
     /// and it fails with `AlreadyExists` if the name is taken.
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>>;
+
+    /// Creates `path` if it is missing, or else opens it and sets its length to 0; for a store
+    /// that rewrites a file from scratch and does not care whether it existed.
+    ///
+    /// Durability is that of the steps it stands for, nothing more:
+    /// - an existing file's cut to length 0 is a pending change like any `set_len`: until the next
+    ///   successful [`File::sync`] of the file, a crash can bring back its old bytes and length
+    ///   (or, under the simulator's tearing policies, some of them next to some new ones);
+    /// - a new file's name is durable only after [`Fs::sync_dir`] of its parent, like `create`.
+    ///
+    /// [`Fs::create`] keeps its rule that the name must not exist; this is the method to call when
+    /// replacing an existing file's content is what the caller means.
+    ///
+    /// The provided version opens first and creates only if the name is missing (so on the
+    /// simulator a plain rewrite is no failed mutating operation); if another holder creates the
+    /// name in between, it opens and truncates that file.
+    fn create_or_truncate(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        let existing = match self.open(path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let file = match existing {
+            Some(file) => file,
+            None => match self.create(path) {
+                // A new file is already empty: nothing to cut.
+                Ok(file) => return Ok(file),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.open(path)?,
+                Err(e) => return Err(e),
+            },
+        };
+        file.set_len(0)?;
+        Ok(file)
+    }
 
     /// Opens an existing file for reading and writing; opening changes nothing on disk.
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>>;
@@ -92,6 +129,20 @@ pub trait File: Send + Sync + fmt::Debug {
     /// shorter; reading changes nothing on disk.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 
+    /// Reads the whole file as it is now: its live length, then that many live bytes (durable or
+    /// not). A file that another holder shortens in between fails with `UnexpectedEof`.
+    fn read_to_end(&self) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(self.len()?).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "file is longer than this platform can hold in memory",
+            )
+        })?;
+        let mut bytes = vec![0; len];
+        self.read_exact_at(0, &mut bytes)?;
+        Ok(bytes)
+    }
+
     /// Writes `data` at `offset`, extending the file with zeros if needed; visible to reads now,
     /// durable only after a later successful `sync`.
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
@@ -133,16 +184,19 @@ pub enum Phase {
     Rollover,
     /// Reading CURRENT, the MANIFEST and the WALs back after a restart.
     Recovery,
+    /// Creating a store on an empty disk (its first open).
+    Create,
 }
 
 impl Phase {
     /// Every phase, in a fixed order (for coverage matrices).
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Write,
         Phase::Flush,
         Phase::Compaction,
         Phase::Rollover,
         Phase::Recovery,
+        Phase::Create,
     ];
 
     /// A short lowercase name.
@@ -153,6 +207,7 @@ impl Phase {
             Phase::Compaction => "compaction",
             Phase::Rollover => "rollover",
             Phase::Recovery => "recovery",
+            Phase::Create => "create",
         }
     }
 }

@@ -113,6 +113,22 @@ impl Fs for StdFs {
         }))
     }
 
+    /// One `open(O_CREAT | O_TRUNC)`, so no other holder can slip in between the steps.
+    fn create_or_truncate(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        let real = self.real(path)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&real)
+            .map_err(|e| with_path(e, path))?;
+        Ok(Box::new(StdFile {
+            file,
+            path: path.to_path_buf(),
+        }))
+    }
+
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
         let real = self.real(path)?;
         if real.is_dir() {

@@ -1,32 +1,17 @@
-//! How to plug your own store into Powercut, shown on a deliberately careless one.
+//! A store with crash bugs under the whole Powercut CLI, the way a user's binary looks:
 //!
-//! `harness::stores::careless` holds a log store with three classic bugs (no directory sync after
-//! creating its log, a torn last line trusted, batches without a commit marker). Implementing
-//! [`harness::Store`] is all it takes; this example sweeps seeds over it and prints the first
-//! failure report, shrunk to a handful of steps.
+//! ```text
+//! cargo run -p powercut --example careless_store -- gate --seeds 200
+//! cargo run -p powercut --example careless_store -- replay --seed 3
+//! ```
 //!
-//! Run: `cargo run -p harness --example careless_store`
+//! The gate fails (exit 1) and prints a shrunk report whose `replay:` line names this binary.
+//! `powercut::stores::careless` shows the `Store` implementation behind it.
 
-use harness::{RunOptions, ShrinkOptions, StoreKind, run_seed, shrink};
+use std::process::ExitCode;
 
-fn main() {
-    let opts = RunOptions {
-        store: StoreKind::Careless,
-        ..RunOptions::default()
-    };
-    for seed in 0..1000 {
-        let outcome = run_seed(seed, &opts);
-        let Some(violation) = outcome.violations.first() else {
-            continue;
-        };
-        println!("seed {seed} fails: {}", violation.kind);
-        let small = shrink(&outcome.case, violation.kind, &ShrinkOptions::default());
-        match small.outcome.report {
-            Some(report) => println!("{report}"),
-            None => println!("(shrinking lost the failure; the unshrunk run is seed {seed})"),
-        }
-        return;
-    }
-    println!("no failure in 1000 seeds: the harness is broken");
-    std::process::exit(1);
+use powercut::stores::CarelessStore;
+
+fn main() -> ExitCode {
+    powercut::cli::main::<CarelessStore>()
 }

@@ -7,29 +7,8 @@
 use faultfs::{CrashPolicy, Fault};
 use serde::{Deserialize, Serialize};
 
-use crate::coverage::FileKind;
 use crate::model::Mutation;
-
-/// Which store a case runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoreKind {
-    /// The LSM engine of this workspace.
-    #[default]
-    Engine,
-    /// The deliberately careless log store (`harness::stores::careless`); it must fail.
-    Careless,
-}
-
-impl StoreKind {
-    /// The name used on the command line and in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Engine => "engine",
-            StoreKind::Careless => "careless",
-        }
-    }
-}
+use crate::store::{DiskAssumptions, FileKind};
 
 /// A crash: when the power goes and how the disk comes back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,10 +34,9 @@ pub enum DamageClass {
     TornSector,
 }
 
-/// Aimed damage: at the next crash the harness picks, from the event log, a write to a file of
-/// kind `file` that was made durable and is followed by later durable writes to the same file,
-/// and damages a byte inside it. A correct store must then refuse cleanly, naming the file, or
-/// recover a state within D..N: the damage cannot pass for a torn tail.
+/// Aimed damage: at the next crash the harness picks, from the event log, a durable write to a
+/// file of role `file` and damages a byte inside it (see [`crate::damage`] for which writes are
+/// eligible and which outcome each allows).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DamageStep {
@@ -149,11 +127,16 @@ impl Step {
 /// Everything one run does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Case {
-    pub store: StoreKind,
-    /// Engine options (background work is always forced inline in simulation).
-    pub options: engine::Options,
-    /// Named engine defects to switch on (engine feature `bugs`).
+    /// The name of the store it runs on ([`crate::Store::name`]).
+    pub store: String,
+    /// The store's configuration in its JSON form (see [`crate::store::config_from_json`]).
+    pub config: serde_json::Value,
+    /// Named defects of the store to switch on ([`crate::Store::enable_defect`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<String>,
+    /// What the disk promises, when the run overrides the store's own declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumptions: Option<DiskAssumptions>,
     /// Seeds the simulator's own runtime choices (where a misdirected write lands).
     pub sim_seed: u64,
     pub steps: Vec<Step>,
@@ -163,5 +146,17 @@ impl Case {
     /// How many steps call the store.
     pub fn store_ops(&self) -> usize {
         self.steps.iter().filter(|s| s.is_store_op()).count()
+    }
+
+    /// An empty case for store `S` with its default configuration.
+    pub fn new<S: crate::Store>(steps: Vec<Step>) -> Case {
+        Case {
+            store: S::name().to_string(),
+            config: crate::store::config_to_json::<S>(&S::Config::default()),
+            bugs: Vec::new(),
+            assumptions: None,
+            sim_seed: 0,
+            steps,
+        }
     }
 }

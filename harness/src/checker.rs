@@ -9,106 +9,10 @@
 //! that differ at the closest allowed k are reported.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::model::{History, Mutation, State};
 
-/// Why a run is wrong.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViolationKind {
-    /// The recovered state is no prefix of the history (a hole or a reordering).
-    NotAPrefix,
-    /// The recovered state is a prefix shorter than D: durable writes were lost.
-    LostDurable,
-    /// A deleted key came back with an older value.
-    Resurrected,
-    /// Part of an atomic batch survived without the rest.
-    TornBatch,
-    /// A value that was never written to that key.
-    Phantom,
-    /// A read while running did not match the live model.
-    ReadYourWrites,
-    /// The store's own invariant check failed after recovery.
-    Invariant,
-    /// The store refused to open (or to read) with no damage that could justify it, or named
-    /// the wrong file.
-    UncleanRefusal,
-    /// The store accepted a write after an I/O error instead of refusing until reopened.
-    PoisonIgnored,
-    /// A scenario's `expect` step did not hold.
-    Expectation,
-    /// The store panicked.
-    Panic,
-    /// The store failed in a way the contract does not allow (for example an I/O error with no
-    /// fault armed).
-    UnexpectedError,
-}
-
-impl ViolationKind {
-    /// The snake_case name used in reports and scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            ViolationKind::NotAPrefix => "not_a_prefix",
-            ViolationKind::LostDurable => "lost_durable",
-            ViolationKind::Resurrected => "resurrected",
-            ViolationKind::TornBatch => "torn_batch",
-            ViolationKind::Phantom => "phantom",
-            ViolationKind::ReadYourWrites => "read_your_writes",
-            ViolationKind::Invariant => "invariant",
-            ViolationKind::UncleanRefusal => "unclean_refusal",
-            ViolationKind::PoisonIgnored => "poison_ignored",
-            ViolationKind::Expectation => "expectation",
-            ViolationKind::Panic => "panic",
-            ViolationKind::UnexpectedError => "unexpected_error",
-        }
-    }
-}
-
-impl fmt::Display for ViolationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A key whose recovered value differs from the model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyDiff {
-    pub key: String,
-    /// What the model holds (`None`: absent).
-    pub expected: Option<String>,
-    /// What the store holds.
-    pub recovered: Option<String>,
-}
-
-/// A broken contract.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Violation {
-    pub kind: ViolationKind,
-    /// One or two sentences saying what went wrong.
-    pub message: String,
-    /// The keys that differ (expected vs recovered), at the allowed prefix closest to the result.
-    pub diffs: Vec<KeyDiff>,
-    /// The bounds the recovered state had to fall in: (lower, N) in writes since the base.
-    pub bounds: Option<(usize, usize)>,
-    /// The prefix `diffs` compares against.
-    pub closest_k: Option<usize>,
-}
-
-impl Violation {
-    /// A violation with only a message.
-    pub fn new(kind: ViolationKind, message: impl Into<String>) -> Violation {
-        Violation {
-            kind,
-            message: message.into(),
-            diffs: Vec::new(),
-            bounds: None,
-            closest_k: None,
-        }
-    }
-}
+pub use crate::outcome::{KeyDiff, Violation, ViolationKind};
 
 /// The checker's answer for one recovered state.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,75 +1,14 @@
-//! Coverage facts: which fault or crash policy hit which kind of file in which engine phase.
+//! Coverage facts: which fault or crash policy hit which role of file in which phase.
 //!
 //! A run reports one fact per fault that fired and one per crash point; the gate aggregates them
 //! into the matrix cause x file kind x phase.
 
+use std::path::Path;
+
 use faultfs::{CrashPolicy, Event, EventOp, FaultClass, Phase};
+
+pub use crate::store::FileKind;
 use serde::{Deserialize, Serialize};
-
-/// The kind of an engine file, by its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileKind {
-    /// `*.wal`
-    Wal,
-    /// `*.sst`
-    Sst,
-    /// `MANIFEST-*`
-    Manifest,
-    /// `CURRENT*` (CURRENT and CURRENT.tmp)
-    Current,
-    /// Anything else (LOCK, directories, a careless store's log).
-    Other,
-}
-
-impl FileKind {
-    /// Every kind, in a fixed order (for coverage matrices).
-    pub const ALL: [FileKind; 5] = [
-        FileKind::Wal,
-        FileKind::Sst,
-        FileKind::Manifest,
-        FileKind::Current,
-        FileKind::Other,
-    ];
-
-    /// Classifies a path by its file name.
-    pub fn of(path: &str) -> FileKind {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if name.ends_with(".wal") {
-            FileKind::Wal
-        } else if name.ends_with(".sst") {
-            FileKind::Sst
-        } else if name.starts_with("MANIFEST-") {
-            FileKind::Manifest
-        } else if name.starts_with("CURRENT") {
-            FileKind::Current
-        } else {
-            FileKind::Other
-        }
-    }
-
-    /// The faultfs path pattern that matches files of this kind.
-    pub fn pattern(self) -> &'static str {
-        match self {
-            FileKind::Wal => "*.wal",
-            FileKind::Sst => "*.sst",
-            FileKind::Manifest => "MANIFEST-*",
-            FileKind::Current => "CURRENT*",
-            FileKind::Other => "*",
-        }
-    }
-
-    /// A short lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            FileKind::Wal => "wal",
-            FileKind::Sst => "sst",
-            FileKind::Manifest => "manifest",
-            FileKind::Current => "current",
-            FileKind::Other => "other",
-        }
-    }
-}
 
 /// What caused a coverage fact: a fault that fired, or a crash under a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -169,8 +108,8 @@ pub fn event_path(op: &EventOp) -> &str {
     }
 }
 
-/// The facts of every fault that fired in an event log.
-pub fn fault_facts(events: &[Event]) -> Vec<CoverageFact> {
+/// The facts of every fault that fired in an event log; `kinds` names each file's role.
+pub fn fault_facts(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<CoverageFact> {
     let mut facts: Vec<CoverageFact> = events
         .iter()
         .filter_map(|e| {
@@ -178,7 +117,7 @@ pub fn fault_facts(events: &[Event]) -> Vec<CoverageFact> {
             let path = event_path(&e.op).to_string();
             Some(CoverageFact {
                 cause: Cause::Fault(class),
-                file: FileKind::of(&path),
+                file: kinds(Path::new(&path)),
                 path,
                 phase: e.phase,
             })
@@ -187,18 +126,4 @@ pub fn fault_facts(events: &[Event]) -> Vec<CoverageFact> {
     facts.sort();
     facts.dedup();
     facts
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_kinds_are_read_from_names() {
-        assert_eq!(FileKind::of("db/000012.wal"), FileKind::Wal);
-        assert_eq!(FileKind::of("db/000013.sst"), FileKind::Sst);
-        assert_eq!(FileKind::of("db/MANIFEST-000001"), FileKind::Manifest);
-        assert_eq!(FileKind::of("db/CURRENT.tmp"), FileKind::Current);
-        assert_eq!(FileKind::of("db/LOCK"), FileKind::Other);
-    }
 }

@@ -1,17 +1,28 @@
 //! Aiming damage: turning a [`DamageStep`] into a faultfs fault at a byte that matters.
 //!
 //! A random bit flip often lands in a torn tail or in bytes nothing reads, and a store may then
-//! rightly cut it away as a crash leftover. To test that a store never mistakes real damage for
-//! a torn tail, the harness picks from the event log a write that was made durable (a successful
-//! sync of its file followed it) and is followed in the same file by another durable write, and
-//! damages a byte inside it. A correct store must then refuse cleanly or recover within D..N.
+//! rightly cut it away as a crash leftover. So the harness picks from the event log a write that
+//! was made durable (a successful sync of its file followed it) to a file of the step's role,
+//! and damages a byte inside it. Every role can be hit, files written in one piece (a pointer
+//! file, a snapshot) included.
+//!
+//! Which outcome is allowed depends on where the damage landed ([`Aimed::strict`]):
+//! - inside a durable write that a later durable write of the same file follows, or anywhere in
+//!   a data or pointer file: the damage cannot pass for a torn tail, so the store must refuse
+//!   cleanly naming the file, or recover within D..N;
+//! - in the last durable write of a log, manifest or other appended file: a store cannot tell it
+//!   from a torn tail, so any consistent prefix (or a refusal) is allowed, as after truncation.
+//!
+//! A store that declares [`crate::store::DamageRule::Rollback`] may also roll back past D after
+//! any damage; the run reports such a recovery as a rollback.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use faultfs::{Event, EventOp, Fault, PathPattern};
 
 use crate::case::{DamageClass, DamageStep};
-use crate::coverage::FileKind;
+use crate::store::FileKind;
 
 /// The sector size torn-sector damage uses.
 pub const SECTOR_BYTES: u64 = 512;
@@ -63,40 +74,57 @@ fn tracks(events: &[Event]) -> BTreeMap<String, Track> {
     files
 }
 
-/// Picks the byte to damage for `step` and returns the file and the fault that damages it, or
-/// `None` when no file of that kind has a durable write followed by another.
-pub fn aim(events: &[Event], step: &DamageStep) -> Option<(String, Fault)> {
-    let mut eligible: Vec<(String, u64, u64)> = Vec::new();
+/// Damage aimed at one byte, and the rule its outcome is judged by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Aimed {
+    /// The damaged file.
+    pub path: String,
+    /// The fault that damages it at the next reboot.
+    pub fault: Fault,
+    /// The damage cannot pass for a torn tail: refuse or stay within D..N.
+    pub strict: bool,
+}
+
+/// Picks the byte to damage for `step` among the durable writes to files of its role, or `None`
+/// when no such file has a durable write.
+pub fn aim(events: &[Event], step: &DamageStep, kinds: fn(&Path) -> FileKind) -> Option<Aimed> {
+    // (path, offset, len, strict)
+    let mut eligible: Vec<(String, u64, u64, bool)> = Vec::new();
     for (path, t) in tracks(events) {
-        if FileKind::of(&path) != step.file {
+        if kinds(Path::new(&path)) != step.file {
             continue;
         }
         let Some(synced_at) = t.synced_at else {
             continue;
         };
+        let in_place = matches!(step.file, FileKind::Data | FileKind::Pointer);
         let durable: Vec<_> = t.writes.iter().filter(|w| w.0 < synced_at).collect();
         for w in &durable {
             let (_, offset, len) = **w;
             if len == 0 {
                 continue;
             }
-            // The damaged span must end before some later durable write begins.
+            // The damaged span must end before some later durable write begins for the damage
+            // to be told apart from a torn tail.
             let end = match step.class {
                 DamageClass::BitFlip => offset + len,
                 DamageClass::TornSector => (offset / SECTOR_BYTES + 1) * SECTOR_BYTES,
             };
-            // An SST is immutable once synced and the MANIFEST records its length, so damage
-            // anywhere in it can never pass for a torn tail: any durable write is a target.
-            let immutable = step.file == FileKind::Sst;
-            if immutable || durable.iter().any(|l| l.0 > w.0 && l.1 >= end) {
-                eligible.push((path.clone(), offset, len));
-            }
+            let followed = durable.iter().any(|l| l.0 > w.0 && l.1 >= end);
+            eligible.push((path.clone(), offset, len, in_place || followed));
         }
     }
     if eligible.is_empty() {
         return None;
     }
-    let (path, offset, len) = eligible[(step.pick % eligible.len() as u64) as usize].clone();
+    // Prefer the damage a torn tail cannot explain: that is where stores go wrong silently.
+    let strict: Vec<_> = eligible.iter().filter(|e| e.3).cloned().collect();
+    let pool = if strict.is_empty() || step.pick % 4 == 3 {
+        &eligible
+    } else {
+        &strict
+    };
+    let (path, offset, len, strict) = pool[(step.pick % pool.len() as u64) as usize].clone();
     let at = match step.class {
         DamageClass::BitFlip => offset + (step.pick >> 32) % len,
         DamageClass::TornSector => offset,
@@ -113,7 +141,11 @@ pub fn aim(events: &[Event], step: &DamageStep) -> Option<(String, Fault)> {
             sector: SECTOR_BYTES as u32,
         },
     };
-    Some((path, fault))
+    Some(Aimed {
+        path,
+        fault,
+        strict,
+    })
 }
 
 #[cfg(test)]
@@ -163,11 +195,13 @@ mod tests {
         ];
         let step = DamageStep {
             class: DamageClass::BitFlip,
-            file: FileKind::Wal,
+            file: FileKind::Log,
             pick: 0,
         };
-        let (path, fault) = aim(&events, &step).unwrap();
-        assert_eq!(path, "db/1.wal");
+        let aimed = aim(&events, &step, wal_kinds).unwrap();
+        assert_eq!(aimed.path, "db/1.wal");
+        assert!(aimed.strict);
+        let fault = aimed.fault;
         let Fault::BitFlip {
             offset: Some(at), ..
         } = fault
@@ -180,8 +214,16 @@ mod tests {
         );
     }
 
+    fn wal_kinds(path: &Path) -> FileKind {
+        if path.extension().is_some_and(|e| e == "wal") {
+            FileKind::Log
+        } else {
+            FileKind::Pointer
+        }
+    }
+
     #[test]
-    fn no_target_without_a_later_durable_write() {
+    fn the_last_durable_write_of_a_log_is_damaged_under_the_torn_tail_rule() {
         let events = vec![
             ev(
                 0,
@@ -200,9 +242,44 @@ mod tests {
         ];
         let step = DamageStep {
             class: DamageClass::BitFlip,
-            file: FileKind::Wal,
+            file: FileKind::Log,
             pick: 5,
         };
-        assert!(aim(&events, &step).is_none());
+        let aimed = aim(&events, &step, wal_kinds).unwrap();
+        assert!(!aimed.strict, "{aimed:?}");
+    }
+
+    #[test]
+    fn a_file_written_in_one_piece_is_damaged_under_the_strict_rule() {
+        let events = vec![
+            ev(
+                0,
+                EventOp::Create {
+                    path: "db/CURRENT".into(),
+                },
+            ),
+            ev(
+                1,
+                EventOp::Write {
+                    path: "db/CURRENT".into(),
+                    offset: 0,
+                    len: 20,
+                },
+            ),
+            ev(
+                2,
+                EventOp::Sync {
+                    path: "db/CURRENT".into(),
+                },
+            ),
+        ];
+        let step = DamageStep {
+            class: DamageClass::BitFlip,
+            file: FileKind::Pointer,
+            pick: 7,
+        };
+        let aimed = aim(&events, &step, wal_kinds).unwrap();
+        assert_eq!(aimed.path, "db/CURRENT");
+        assert!(aimed.strict);
     }
 }

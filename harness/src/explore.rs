@@ -2,18 +2,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use faultfs::{CrashPoint, CrashPolicy, DiskImage, Phase, SimFs};
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, Step, StoreKind};
+use crate::case::{Case, Step};
 use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::model::{History, Outcome, State};
 use crate::runner::DB_DIR;
-use crate::store::{Store, StoreError};
-use crate::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
+use crate::store::{Background, Env, Store, StoreError};
 
 /// What to explore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +67,10 @@ pub struct ExploreOutcome {
     /// Disks skipped because an identical one was already checked.
     pub disks_skipped: u64,
     pub violations: Vec<PointViolation>,
+    /// A violation of the run itself, before any crash (a read that did not match, a store
+    /// call that failed with no fault armed).
+    #[serde(default)]
+    pub run_violation: Option<Violation>,
     /// Mutating fs operations the run made (every one is a crash point, so this equals `points`
     /// when every point was visited).
     pub mutating_ops: u64,
@@ -76,16 +78,26 @@ pub struct ExploreOutcome {
     pub recovery_points: u64,
 }
 
-/// Runs `case` once without crashing, visiting every crash point through the `SimFs` mutation
-/// hook; at each, recovers every distinct crash image (up to the bound) on a fresh disk and
-/// checks it against that point's D..N. Crash, fault and damage steps are ignored.
-pub fn explore(case: &Case, opts: &ExploreOptions) -> ExploreOutcome {
-    match case.store {
-        StoreKind::Engine => {
-            let config = EngineConfig::simulated(&case.options, &case.bugs);
-            explore_with::<EngineStore>(case, &config, opts)
-        }
-        StoreKind::Careless => explore_with::<CarelessStore>(case, &CarelessConfig, opts),
+/// Runs `case` once on store `S` without crashing, visiting every crash point through the
+/// `SimFs` mutation hook; at each, recovers every distinct crash image (up to the bound) on a
+/// fresh disk and checks it against that point's D..N. Crash, fault and damage steps are
+/// ignored. Fails when the case names another store or a configuration `S` rejects.
+pub fn explore<S>(case: &Case, opts: &ExploreOptions) -> Result<ExploreOutcome, String>
+where
+    S: Store + 'static,
+{
+    let config = crate::run::case_config::<S>(case)?;
+    Ok(explore_with::<S>(case, &config, opts))
+}
+
+/// The environment a store opens in on `fs` during exploration.
+fn env_of<S: Store>(fs: &SimFs, config: &S::Config) -> Env {
+    fs.set_file_kinds(Some(S::file_kind));
+    Env {
+        fs: Arc::new(fs.clone()),
+        dir: DB_DIR.into(),
+        background: Background::Inline,
+        assumptions: S::assumptions(config),
     }
 }
 
@@ -104,13 +116,15 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// [`explore`] on any store.
+/// [`explore`] with a configuration already decoded.
 pub fn explore_with<S>(case: &Case, config: &S::Config, opts: &ExploreOptions) -> ExploreOutcome
 where
     S: Store + 'static,
-    S::Config: Send + 'static,
 {
     let sim = SimFs::with_seed(case.sim_seed);
+    // The disk promises what the run assumes, so the enumerated disks are ones it could leave.
+    let assumptions = case.assumptions.unwrap_or_else(|| S::assumptions(config));
+    sim.set_atomic_sectors(assumptions.atomic_sectors);
     let shared = Arc::new(Mutex::new(Shared {
         history: History::new(),
         epoch: 0,
@@ -124,9 +138,10 @@ where
     sim.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
         visit::<S>(&hook_shared, &hook_config, &hook_opts, point);
     })));
-    drive::<S>(&explorable(case), config, &sim, &shared);
+    let run_violation = drive::<S>(&explorable(case), config, &sim, &shared);
     sim.set_mutation_hook(None);
     let mut g = lock(&shared);
+    g.out.run_violation = run_violation;
     g.out.mutating_ops = sim.mutating_ops();
     g.out.points_by_phase = g.by_phase.iter().map(|(p, n)| (*p, *n)).collect();
     std::mem::take(&mut g.out)
@@ -190,7 +205,7 @@ fn check_recovery_crashes<S: Store>(
             f.1.extend(point.crash_images(*policy, bound));
         }
     })));
-    let opened = S::open(Arc::new(fs.clone()), Path::new(DB_DIR), config);
+    let opened = S::open(&env_of::<S>(&fs, config), config);
     fs.set_mutation_hook(None);
     drop(opened);
     let (points, images) =
@@ -226,7 +241,7 @@ fn check_image<S: Store>(
         Violation::new(kind, format!("{what} failed on a post-crash disk: {e}"))
     };
     let mut store =
-        S::open(Arc::new(fs), Path::new(DB_DIR), config).map_err(|e| unexpected("open", e))?;
+        S::open(&env_of::<S>(&fs, config), config).map_err(|e| unexpected("open", e))?;
     let pairs = store
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
@@ -242,24 +257,41 @@ fn check_image<S: Store>(
     }
 }
 
-/// Runs the case's store steps without crashing, keeping the shared history current.
-fn drive<S: Store>(case: &Case, config: &S::Config, sim: &SimFs, shared: &Mutex<Shared>) {
-    let fs: Arc<dyn faultfs::Fs> = Arc::new(sim.clone());
-    let dir = Path::new(DB_DIR);
+/// Runs the case's store steps without crashing, keeping the shared history current, with the
+/// same rules as a seeded run: durability advances only where the store promises it, reads must
+/// match the live model, and a failing call is a violation (no fault is armed here).
+fn drive<S: Store>(
+    case: &Case,
+    config: &S::Config,
+    sim: &SimFs,
+    shared: &Mutex<Shared>,
+) -> Option<Violation> {
+    let env = env_of::<S>(sim, config);
     let durability = S::durability(config);
-    let Ok(mut store) = S::open(fs.clone(), dir, config) else {
-        return;
+    let failed = |what: &str, e: StoreError| {
+        Some(Violation::new(
+            ViolationKind::UnexpectedError,
+            format!("{what} failed with no fault armed: {e}"),
+        ))
+    };
+    let mut store = match S::open(&env, config) {
+        Ok(s) => s,
+        Err(e) => return failed("open", e),
     };
     for step in &case.steps {
         if let Some((mutations, sync)) = step.as_write() {
             let pos = lock(shared).history.issue(mutations, sync);
             let muts = lock(shared).history.writes[pos].mutations.clone();
-            let ok = store.write(&muts, sync).is_ok();
+            let result = store.write(&muts, sync);
             let mut g = lock(shared);
-            g.history
-                .settle(pos, if ok { Outcome::Acked } else { Outcome::Failed });
-            if !ok {
-                return;
+            let outcome = if result.is_ok() {
+                Outcome::Acked
+            } else {
+                Outcome::Failed
+            };
+            g.history.settle(pos, outcome);
+            if let Err(e) = result {
+                return failed("write", e);
             }
             if sync && durability.synced_write {
                 g.history.mark_all_durable();
@@ -270,25 +302,37 @@ fn drive<S: Store>(case: &Case, config: &S::Config, sim: &SimFs, shared: &Mutex<
             Step::Sync {} => store.sync().map(|()| durability.sync),
             Step::Flush {} => store.flush().map(|()| durability.flush),
             Step::Compact {} => store.compact().map(|()| false),
-            Step::Get { key } => store.get(key.as_bytes()).map(|_| false),
+            Step::Get { key } => match store.get(key.as_bytes()) {
+                Ok(got) => {
+                    let got = got.map(crate::model::text);
+                    let want = lock(shared).history.live.get(key).cloned();
+                    if got != want {
+                        return Some(read_mismatch(key, want, got));
+                    }
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
             Step::Scan { .. } => store
                 .scan(Bound::Unbounded, Bound::Unbounded)
                 .map(|_| false),
             Step::Reopen {} => {
-                if store.close().is_err() {
-                    return;
+                if let Err(e) = store.close() {
+                    return failed("close", e);
                 }
                 drop(store);
                 {
                     let mut g = lock(shared);
-                    g.history.mark_all_durable();
-                    let n = g.history.issued();
-                    g.history.rebase(n);
-                    g.epoch += 1;
+                    if durability.close {
+                        g.history.mark_all_durable();
+                        let n = g.history.issued();
+                        g.history.rebase(n);
+                        g.epoch += 1;
+                    }
                 }
-                match S::open(fs.clone(), dir, config) {
+                match S::open(&env, config) {
                     Ok(s) => store = s,
-                    Err(_) => return,
+                    Err(e) => return failed("reopen", e),
                 }
                 Ok(false)
             }
@@ -297,10 +341,24 @@ fn drive<S: Store>(case: &Case, config: &S::Config, sim: &SimFs, shared: &Mutex<
         match result {
             Ok(true) => lock(shared).history.mark_all_durable(),
             Ok(false) => {}
-            Err(_) => return,
+            Err(e) => return failed("a store call", e),
         }
     }
-    let _ = store.close();
+    store.close().err().and_then(|e| failed("close", e))
+}
+
+fn read_mismatch(key: &str, want: Option<String>, got: Option<String>) -> Violation {
+    Violation {
+        diffs: vec![crate::checker::KeyDiff {
+            key: key.to_string(),
+            expected: want,
+            recovered: got,
+        }],
+        ..Violation::new(
+            ViolationKind::ReadYourWrites,
+            format!("a read of {key:?} did not match the live model"),
+        )
+    }
 }
 
 /// The case with its crash, fault and damage steps removed: what [`explore`] actually runs.
@@ -313,6 +371,7 @@ pub fn explorable(case: &Case) -> Case {
 
 /// The workload the explore test and benchmark use: `ops` steps on engine options small enough
 /// that flushes, compactions and MANIFEST rollovers all happen.
+#[cfg(feature = "engine")]
 pub fn standard_case(ops: usize, seed: u64) -> Case {
     let params = crate::workload::WorkloadParams {
         ops,
@@ -321,21 +380,20 @@ pub fn standard_case(ops: usize, seed: u64) -> Case {
         value_max: 96,
         ..crate::workload::WorkloadParams::default()
     };
+    let options = engine::Options {
+        memtable_bytes: 4 << 10,
+        block_bytes: 1024,
+        sst_target_bytes: 8 << 10,
+        l0_compaction_trigger: 2,
+        level1_bytes: 16 << 10,
+        levels: 4,
+        manifest_rollover_bytes: 2 << 10,
+        background: engine::Background::Inline,
+        ..engine::Options::default()
+    };
     Case {
-        store: StoreKind::Engine,
-        options: engine::Options {
-            memtable_bytes: 4 << 10,
-            block_bytes: 1024,
-            sst_target_bytes: 8 << 10,
-            l0_compaction_trigger: 2,
-            level1_bytes: 16 << 10,
-            levels: 4,
-            manifest_rollover_bytes: 2 << 10,
-            background: engine::Background::Inline,
-            ..engine::Options::default()
-        },
-        bugs: Vec::new(),
+        config: serde_json::to_value(options).unwrap_or_default(),
         sim_seed: seed,
-        steps: crate::workload::generate(seed, &params),
+        ..Case::new::<crate::stores::EngineStore>(crate::workload::generate(seed, &params))
     }
 }

@@ -6,7 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use faultfs::{Event, EventOp};
+use std::path::Path;
+
+use faultfs::{Event, EventOp, FileKind};
+
+use serde::{Deserialize, Serialize};
 
 /// The parent directory of a path ("" for the root).
 fn parent(path: &str) -> &str {
@@ -15,7 +19,60 @@ fn parent(path: &str) -> &str {
 
 /// Hints about what was not durable at the end of `events` (the events from a reboot up to the
 /// moment the store last claimed durability): anything listed there was promised and not safe.
-pub fn durability_hints(events: &[Event]) -> Vec<String> {
+pub fn durability_hints(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<String> {
+    hints_of(events, kinds)
+        .iter()
+        .map(Hint::to_string)
+        .collect()
+}
+
+/// What a hint says is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HintKind {
+    /// A name was created or renamed into a directory that was not synced afterwards.
+    NameNotSynced,
+    /// A file was written and not synced afterwards.
+    DataNotSynced,
+}
+
+/// One hint: what is missing, for which file, since which event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub kind: HintKind,
+    pub path: String,
+    pub role: FileKind,
+    /// The event that left it pending.
+    pub at: u64,
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = format!("{} ({})", self.path, self.role.name());
+        match self.kind {
+            HintKind::NameNotSynced => {
+                let dir = parent(&self.path);
+                let dir = if dir.is_empty() { "." } else { dir };
+                write!(
+                    f,
+                    "{name} was created (or renamed into place) at event #{}, but its directory \
+                     {dir:?} was not synced (sync_dir) before the store last reported durability: \
+                     the name, and every byte in the file, could still vanish",
+                    self.at
+                )
+            }
+            HintKind::DataNotSynced => write!(
+                f,
+                "{name} was written at event #{} and not synced before the store last reported \
+                 durability",
+                self.at
+            ),
+        }
+    }
+}
+
+/// The typed hints behind [`durability_hints`].
+pub fn hints_of(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<Hint> {
     // Names created or renamed into a directory, waiting for a sync_dir of that directory.
     let mut unsynced_names: BTreeMap<String, u64> = BTreeMap::new();
     // Files written since their last successful sync: path -> first unsynced write event.
@@ -47,24 +104,21 @@ pub fn durability_hints(events: &[Event]) -> Vec<String> {
             _ => {}
         }
     }
-    let mut hints: Vec<String> = unsynced_names
+    let hint = |kind, path: &String, at: &u64| Hint {
+        kind,
+        path: path.clone(),
+        role: kinds(Path::new(path)),
+        at: *at,
+    };
+    let mut hints: Vec<Hint> = unsynced_names
         .iter()
-        .map(|(name, at)| {
-            let dir = parent(name);
-            let dir = if dir.is_empty() { "." } else { dir };
-            format!(
-                "{name} was created (or renamed into place) at event #{at}, but its directory \
-                 {dir:?} was not synced (sync_dir) before the store last reported durability: \
-                 the name, and every byte in the file, could still vanish"
-            )
-        })
+        .map(|(p, at)| hint(HintKind::NameNotSynced, p, at))
         .collect();
-    hints.extend(unsynced_data.iter().map(|(path, at)| {
-        format!(
-            "{path} was written at event #{at} and not synced before the store last reported \
-             durability"
-        )
-    }));
+    hints.extend(
+        unsynced_data
+            .iter()
+            .map(|(p, at)| hint(HintKind::DataNotSynced, p, at)),
+    );
     hints
 }
 
@@ -107,7 +161,7 @@ mod tests {
                 },
             ),
         ];
-        let hints = durability_hints(&events);
+        let hints = durability_hints(&events, |_| FileKind::Log);
         assert_eq!(hints.len(), 1, "{hints:?}");
         assert!(hints[0].contains("db/log") && hints[0].contains("sync_dir"));
     }
@@ -137,6 +191,6 @@ mod tests {
             ),
             ev(3, EventOp::SyncDir { path: "db".into() }),
         ];
-        assert!(durability_hints(&events).is_empty());
+        assert!(durability_hints(&events, |_| FileKind::Log).is_empty());
     }
 }

@@ -1,11 +1,26 @@
-//! Powercut's harness: a reference model and checker, seeded workloads, crash/recover loops,
-//! replay, shrinking, exploration and the `powercut` CLI.
+//! Powercut: crash-consistency testing for any storage engine written against [`faultfs::Fs`].
+//! A reference model and checker, seeded workloads, crash/recover loops, replay, shrinking,
+//! exploration, the durability gate and the `powercut` CLI, all generic over a [`Store`].
+//!
+//! # Plugging in your engine
+//!
+//! Implement [`Store`] for a thin wrapper around your engine (see [`store`] for what it
+//! declares), then either give it the whole CLI in a binary of your own:
+//!
+//! ```no_run
+//! # type MyStore = powercut::stores::CarelessStore;
+//! fn main() -> std::process::ExitCode {
+//!     powercut::cli::main::<MyStore>()
+//! }
+//! ```
+//!
+//! or sweep it inside `cargo test` with [`sweep()`].
 //!
 //! # How a run works
 //!
-//! A [`Case`] is a store kind, engine options and a list of [`Step`]s (writes, reads, syncs,
+//! A [`Case`] is a store's name, its configuration and a list of [`Step`]s (writes, reads, syncs,
 //! flushes, compactions, reopens, crashes, faults, expectations). A seed expands into a case
-//! ([`RunConfig::from_seed`]): the workload, the engine options, the crash policy, the faults and
+//! ([`RunConfig::from_seed`]): the workload, the store's configuration, the crash policy, the faults and
 //! the crash schedule all come from one `ChaCha8Rng`. [`execute`] runs a case on a fresh
 //! [`faultfs::SimFs`]: every write is recorded in a [`History`] with its outcome; when the power
 //! goes the disk is rebooted under the crash's policy, the store is reopened (a second crash may
@@ -24,8 +39,11 @@ pub mod damage;
 pub mod explore;
 pub mod gate;
 pub mod hints;
+#[cfg(feature = "engine")]
 pub mod killtest;
 pub mod model;
+pub mod outcome;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod runner;
@@ -33,22 +51,33 @@ pub mod scenario;
 pub mod shrink;
 pub mod store;
 pub mod stores;
+#[cfg(feature = "strategies")]
 pub mod strategies;
 pub mod swarm;
+pub mod sweep;
 pub mod workload;
 
-pub use case::{Case, CrashStep, DamageClass, DamageStep, Step, StoreKind};
+pub use case::{Case, CrashStep, DamageClass, DamageStep, Step};
 pub use checker::{KeyDiff, Verdict, Violation, ViolationKind};
-pub use coverage::{Cause, CoverageFact, FileKind, PolicyKind};
+pub use coverage::{Cause, CoverageFact, PolicyKind};
 pub use explore::{ExploreOptions, ExploreOutcome, explore};
 pub use model::{History, Mutation, Outcome, WriteRecord};
+pub use outcome::{Counts, CrashRecord, DamageDone, RecoveryResult, RunOutcome, Signature};
 pub use report::Report;
-pub use run::{
-    Counts, CrashRecord, DamageDone, RecoveryResult, RunOptions, RunOutcome, execute, execute_with,
-    run_seed,
-};
+pub use run::{execute, run_seed};
 pub use scenario::{Scenario, ScenarioError, run_scenario};
 pub use shrink::{ShrinkOptions, ShrinkOutcome, shrink};
-pub use store::{Durability, Store, StoreError};
-pub use swarm::RunConfig;
+pub use store::{
+    Background, DamageRule, Defect, DiskAssumptions, Durability, Env, FileKind, Pairs, Store,
+    StoreError,
+};
+pub use swarm::{RunConfig, RunOptions};
+pub use sweep::{SweepOptions, sweep};
 pub use workload::{Mix, WorkloadParams, generate};
+
+/// The file-system seam a store is written against (`Fs`, `File`, `StdFs`, `SimFs`, ...).
+pub use faultfs;
+/// The `rand` traits for drawing (`use powercut::rand::RngExt`).
+pub use rand;
+/// The generator a store's [`Store::draw_config`] draws from.
+pub use rand_chacha::ChaCha8Rng;

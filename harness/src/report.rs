@@ -15,8 +15,11 @@ use crate::run::CrashRecord;
 pub struct Report {
     /// The seed, for seeded runs.
     pub seed: Option<u64>,
-    /// `engine` or `careless`.
+    /// The store's name ([`crate::Store::name`]).
     pub store: String,
+    /// The disk assumptions the run held the disk to (sector atomicity, the damage rule).
+    #[serde(default)]
+    pub assumptions: String,
     /// The run's crash policy.
     pub policy: Option<CrashPolicy>,
     /// The faults armed during the run, one line each, and which fired.
@@ -28,6 +31,10 @@ pub struct Report {
     pub workload: Vec<Step>,
     /// The fs events between the last durable point and the crash, one line each (capped).
     pub events: Vec<String>,
+    /// What each reboot of the run decided: which pieces of which file survived, were torn or
+    /// dropped, and which namespace operations were kept.
+    #[serde(default)]
+    pub reboots: Vec<String>,
     /// Plain-words hints read off the events (a file created but its directory never synced, ...).
     pub hints: Vec<String>,
     /// The one command that replays this failure.
@@ -37,6 +44,9 @@ pub struct Report {
     /// The scenario file the shrunk case was written to.
     pub scenario_path: Option<String>,
     pub trace_hash: u64,
+    /// The failure's signature: what the shrinker kept (see [`crate::outcome::Signature`]).
+    #[serde(default)]
+    pub signature: String,
 }
 
 impl Report {
@@ -56,7 +66,7 @@ impl Report {
                 seed,
                 outcome,
             } => {
-                format!("reboot {policy:?} seed {seed}: {}", outcome.join("; "))
+                format!("reboot {policy:?} seed {seed}: {outcome}")
             }
             EventOp::Damage { path, offset, what } => format!("damage {path} @{offset}: {what}"),
             EventOp::PowerOff => "power_off".to_string(),
@@ -99,6 +109,9 @@ impl fmt::Display for Report {
             writeln!(f, "seed: {seed}")?;
         }
         writeln!(f, "store: {}", self.store)?;
+        if !self.assumptions.is_empty() {
+            writeln!(f, "disk assumptions: {}", self.assumptions)?;
+        }
         if let Some(p) = &self.policy {
             writeln!(f, "policy: {p:?}")?;
         }
@@ -158,6 +171,12 @@ impl fmt::Display for Report {
         if self.workload.len() > 40 {
             writeln!(f, "  ... {} more", self.workload.len() - 40)?;
         }
+        if !self.reboots.is_empty() {
+            writeln!(f, "what each reboot kept:")?;
+            for r in &self.reboots {
+                writeln!(f, "  {r}")?;
+            }
+        }
         if !self.events.is_empty() {
             writeln!(f, "fs events from the last durable point to the crash:")?;
             for e in &self.events {
@@ -169,6 +188,9 @@ impl fmt::Display for Report {
         }
         if let Some(t) = &self.test_snippet {
             writeln!(f, "test:\n{t}")?;
+        }
+        if !self.signature.is_empty() {
+            writeln!(f, "signature: {}", self.signature)?;
         }
         writeln!(f, "trace-hash: {:016x}", self.trace_hash)?;
         write!(f, "replay: {}", self.replay)
@@ -193,8 +215,11 @@ fn is_mutating(e: &Event) -> bool {
 /// At most this many events are quoted in a report.
 const REPORT_EVENTS_MAX: usize = 60;
 
-/// Builds the report of a failed run.
-pub fn build(
+/// At most this many reboots are quoted in a report.
+const REPORT_REBOOTS_MAX: usize = 8;
+
+/// Builds the report of a failed run of store `S`.
+pub fn build<S: crate::Store>(
     case: &Case,
     violation: &Violation,
     crash: Option<&CrashRecord>,
@@ -253,7 +278,7 @@ pub fn build(
     );
     // What was still pending when the store last claimed durability: usually the missing sync.
     let hints = if crash.is_some() {
-        durability_hints(&events[epoch_of(durable_at)..durable_at])
+        durability_hints(&events[epoch_of(durable_at)..durable_at], S::file_kind)
     } else {
         Vec::new()
     };
@@ -261,9 +286,25 @@ pub fn build(
         Step::Crash(c) => Some(c.policy),
         _ => None,
     });
+    let assumptions = case
+        .assumptions
+        .or_else(|| {
+            crate::run::case_config::<S>(case)
+                .ok()
+                .map(|c| S::assumptions(&c))
+        })
+        .unwrap_or_default();
+    let reboots: Vec<String> = events[..end]
+        .iter()
+        .filter(|e| matches!(e.op, EventOp::Reboot { .. }))
+        .map(Report::event_line)
+        .collect();
+    let reboots = reboots[reboots.len().saturating_sub(REPORT_REBOOTS_MAX)..].to_vec();
     Report {
         seed: None,
-        store: case.store.name().to_string(),
+        store: case.store.clone(),
+        assumptions: assumptions.describe(),
+        reboots,
         policy,
         faults,
         violation: violation.clone(),
@@ -275,5 +316,37 @@ pub fn build(
         test_snippet: None,
         scenario_path: None,
         trace_hash,
+        signature: String::new(),
     }
+}
+
+/// The events from the reboot before the last durability point up to that point.
+fn durable_window(events: &[Event], crash: &CrashRecord, durable_mark: u64) -> (usize, usize) {
+    let end = (crash.event_index as usize + 1).min(events.len());
+    let mut seen = 0u64;
+    let mut durable_at = end;
+    for (i, e) in events[..end].iter().enumerate() {
+        if seen >= durable_mark {
+            durable_at = i;
+            break;
+        }
+        if is_mutating(e) {
+            seen += 1;
+        }
+    }
+    let epoch = events[..durable_at]
+        .iter()
+        .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
+        .map_or(0, |i| i + 1);
+    (epoch, durable_at)
+}
+
+/// The typed hints of a failed run whose last crash is `crash`.
+pub fn hints_at<S: crate::Store>(
+    events: &[Event],
+    crash: &CrashRecord,
+    durable_mark: u64,
+) -> Vec<crate::hints::Hint> {
+    let (from, to) = durable_window(events, crash, durable_mark);
+    crate::hints::hints_of(&events[from..to], S::file_kind)
 }

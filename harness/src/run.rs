@@ -1,147 +1,24 @@
 //! The crash/recover loop: runs a [`Case`] on a fresh `SimFs` and checks every recovery.
 
-use faultfs::{CrashPolicy, FaultClass, Phase};
-use serde::{Deserialize, Serialize};
-
 use faultfs::{Event, EventOp};
 
-use crate::case::{Case, StoreKind};
+use crate::case::Case;
 use crate::checker::{Violation, ViolationKind};
-use crate::coverage::{self, Cause, CoverageFact, FileKind, PolicyKind};
-use crate::report::Report;
+use crate::coverage::{self, Cause, CoverageFact, PolicyKind};
+
 use crate::runner::{Finished, PendingCrash, Runner};
-use crate::store::Store;
-use crate::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
+use crate::store::{Store, config_from_json};
+
+pub use crate::outcome::{Counts, CrashRecord, DamageDone, RecoveryResult, RunOutcome, Signature};
 use crate::swarm::RunConfig;
-use crate::workload::WorkloadParams;
+pub use crate::swarm::RunOptions;
 
-/// What a caller fixes about seeded runs; the seed draws the rest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunOptions {
-    pub store: StoreKind,
-    /// A fixed crash policy, or `None` to draw one per seed.
-    pub policy: Option<CrashPolicy>,
-    /// The fault classes a seed may draw from (empty: no faults).
-    pub faults: Vec<FaultClass>,
-    /// Named engine defects to switch on (engine feature `bugs`).
-    pub bugs: Vec<String>,
-    /// Workload length when the shape is drawn.
-    pub ops: usize,
-    /// A fixed workload shape, or `None` to draw one per seed.
-    pub workload: Option<WorkloadParams>,
-    /// At most this many crashes per run (plus the final power cut).
-    pub crashes_max: u32,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            store: StoreKind::Engine,
-            policy: None,
-            faults: Vec::new(),
-            bugs: Vec::new(),
-            ops: 100,
-            workload: None,
-            crashes_max: 3,
-        }
-    }
-}
-
-/// How a recovery ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecoveryResult {
-    /// Accepted: the recovered state is the model after `k` of the `n` writes issued.
-    Recovered { k: usize },
-    /// The store refused cleanly, naming a damaged file (allowed under damage faults).
-    Refused { file: String },
-    /// The power went again during recovery (the next record is that crash).
-    CrashedAgain,
-    /// The recovery broke the contract (see the run's violation).
-    Violated,
-}
-
-/// One power cut and what followed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CrashRecord {
-    /// The index of the event the power went at (the first that failed), in the run's log.
-    pub event_index: u64,
-    /// The engine phase in force then.
-    pub phase: Phase,
-    /// The path of the operation that was cut ("" if none).
-    pub path: String,
-    pub policy: CrashPolicy,
-    /// Whether the power went while the store was recovering from an earlier crash.
-    pub during_recovery: bool,
-    /// The bounds the recovered state had to fall in: (lower, N) writes since the last accepted
-    /// recovery (lower is D, or 0 when damage allowed any prefix).
-    pub bounds: (usize, usize),
-    pub result: RecoveryResult,
-}
-
-/// Tallies of one run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Steps executed.
-    pub steps: u64,
-    /// Writes issued and acknowledged.
-    pub writes: u64,
-    pub acked: u64,
-    /// Power cuts (including the final one).
-    pub crashes: u64,
-    /// Recoveries checked and accepted.
-    pub recoveries: u64,
-    /// Clean refusals after damage.
-    pub refusals: u64,
-    /// Faults that fired.
-    pub faults_fired: u64,
-    /// Events in the fs log.
-    pub events: u64,
-}
-
-/// Everything a run produced.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunOutcome {
-    /// The seed, for seeded runs.
-    pub seed: Option<u64>,
-    /// What the seed decided, for seeded runs.
-    pub config: Option<RunConfig>,
-    /// The case that ran.
-    pub case: Case,
-    /// The digest of the fs event log; a replay must give the same.
-    pub trace_hash: u64,
-    pub crashes: Vec<CrashRecord>,
-    /// The contract violations (a run stops at the first).
-    pub violations: Vec<Violation>,
-    /// Which faults and crash policies hit which files in which phase.
-    pub coverage: Vec<CoverageFact>,
-    pub counts: Counts,
-    /// The failure report, when a violation was found.
-    pub report: Option<Report>,
-    /// Every damage a fault did at a reboot (file, offset, class), from the event log.
-    #[serde(default)]
-    pub damage: Vec<DamageDone>,
-}
-
-/// One damage applied at a reboot.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DamageDone {
-    pub path: String,
-    pub offset: u64,
-    pub class: faultfs::FaultClass,
-}
-
-impl RunOutcome {
-    /// Tells whether the run found no violation.
-    pub fn passed(&self) -> bool {
-        self.violations.is_empty()
-    }
-}
-
-/// Runs one seed: expands it ([`RunConfig::from_seed`]) and executes the case.
-pub fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
-    let config = RunConfig::from_seed(seed, opts);
-    let mut outcome = execute_owned(config.case());
+/// Runs one seed on store `S`: expands it ([`RunConfig::from_seed`]) and executes the case.
+/// Fails (before running anything) only when the caller's fixed configuration is not one `S`
+/// accepts.
+pub fn run_seed<S: Store>(seed: u64, opts: &RunOptions) -> Result<RunOutcome, String> {
+    let config = RunConfig::from_seed::<S>(seed, opts)?;
+    let mut outcome = execute::<S>(&config.case())?;
     outcome.seed = Some(seed);
     if let Some(r) = outcome.report.as_mut() {
         r.seed = Some(seed);
@@ -149,31 +26,32 @@ pub fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
         r.replay = config.replay_command();
     }
     outcome.config = Some(config);
-    outcome
+    Ok(outcome)
 }
 
-/// Runs a case on a fresh `SimFs`, crashing, recovering and checking as its steps say.
-pub fn execute(case: &Case) -> RunOutcome {
-    execute_owned(case.clone())
+/// Runs a case on a fresh `SimFs` with store `S`, crashing, recovering and checking as its steps
+/// say. A panic inside the store is caught and reported as a [`ViolationKind::Panic`]. Fails
+/// (before running anything) when the case names another store or a configuration `S` rejects.
+pub fn execute<S: Store>(case: &Case) -> Result<RunOutcome, String> {
+    let config = case_config::<S>(case)?;
+    let finished = finish::<S>(case, &config);
+    Ok(outcome_of::<S>(case.clone(), finished))
 }
 
-/// [`execute`] on a case the outcome may keep, so it is not copied.
-fn execute_owned(case: Case) -> RunOutcome {
-    let finished = match case.store {
-        StoreKind::Engine => {
-            let config = EngineConfig::simulated(&case.options, &case.bugs);
-            finish::<EngineStore>(&case, &config)
-        }
-        StoreKind::Careless => finish::<CarelessStore>(&case, &CarelessConfig),
-    };
-    outcome_of(case, finished)
-}
-
-/// Runs a case on any [`Store`]. A panic inside the store is caught and reported as a
-/// [`ViolationKind::Panic`].
-pub fn execute_with<S: Store>(case: &Case, config: &S::Config) -> RunOutcome {
-    let finished = finish::<S>(case, config);
-    outcome_of(case.clone(), finished)
+/// The configuration a case runs `S` with: its JSON config with its defects switched on.
+pub fn case_config<S: Store>(case: &Case) -> Result<S::Config, String> {
+    if case.store != S::name() {
+        return Err(format!(
+            "the case is for the {:?} store, not {:?}",
+            case.store,
+            S::name()
+        ));
+    }
+    let mut config = config_from_json::<S>(&case.config)?;
+    for b in &case.bugs {
+        S::enable_defect(&mut config, b)?;
+    }
+    Ok(config)
 }
 
 /// Runs the crash/recover loop, turning a panic of the store into a violation.
@@ -215,7 +93,7 @@ fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
 
 /// Reads the event log once (in place, without copying it) to place each crash and list what
 /// was covered.
-fn outcome_of(case: Case, f: Finished) -> RunOutcome {
+fn outcome_of<S: Store>(case: Case, f: Finished) -> RunOutcome {
     let trace_hash = f.sim.trace_hash();
     let Finished {
         sim,
@@ -225,12 +103,12 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
         durable_mark,
     } = f;
     let violations: Vec<Violation> = violation.into_iter().collect();
-    let (crashes, coverage, damage, report) = sim.with_events(|events| {
+    let (crashes, coverage, damage, report, hints) = sim.with_events(|events| {
         let crashes = place_crashes(events, crashes);
-        let mut coverage = coverage::fault_facts(events);
+        let mut coverage = coverage::fault_facts(events, S::file_kind);
         coverage.extend(crashes.iter().map(|c| CoverageFact {
             cause: Cause::Crash(PolicyKind::of(&c.policy)),
-            file: FileKind::of(&c.path),
+            file: S::file_kind(std::path::Path::new(&c.path)),
             path: c.path.clone(),
             phase: c.phase,
         }));
@@ -239,9 +117,13 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
         counts.events = events.len() as u64;
         // Only a failing run needs a report (the events between D and the crash, the diffs).
         let report = violations.first().map(|v| {
-            crate::report::build(&case, v, crashes.last(), events, durable_mark, trace_hash)
+            crate::report::build::<S>(&case, v, crashes.last(), events, durable_mark, trace_hash)
         });
-        (crashes, coverage, damage_done(events), report)
+        let hints = match (&report, crashes.last()) {
+            (Some(_), Some(c)) => crate::report::hints_at::<S>(events, c, durable_mark),
+            _ => Vec::new(),
+        };
+        (crashes, coverage, damage_done(events), report, hints)
     });
     RunOutcome {
         seed: None,
@@ -254,7 +136,10 @@ fn outcome_of(case: Case, f: Finished) -> RunOutcome {
         counts,
         report,
         damage,
+        hints,
+        signature: None,
     }
+    .with_signature()
 }
 
 /// Every damage a fault did at a reboot.

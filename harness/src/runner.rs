@@ -11,14 +11,14 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use faultfs::{CrashPolicy, FaultClass, Fs, FsyncMode, SimFs};
+use faultfs::{CrashPolicy, FaultClass, FsyncMode, SimFs};
 
 use crate::case::{Case, CrashStep, DamageStep, Step};
 use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
 use crate::damage;
 use crate::model::{History, Outcome};
 use crate::run::{Counts, RecoveryResult};
-use crate::store::{Durability, Store, StoreError};
+use crate::store::{Background, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError};
 
 mod faults;
 mod reads;
@@ -71,9 +71,10 @@ pub struct Runner<'a, S: Store> {
     case: &'a Case,
     config: &'a S::Config,
     durability: Durability,
+    /// What the disk promises in this run.
+    assumptions: DiskAssumptions,
     sim: SimFs,
-    fs: Arc<dyn Fs>,
-    dir: PathBuf,
+    env: Env,
     store: Option<S>,
     history: History,
     queued: VecDeque<CrashStep>,
@@ -91,6 +92,10 @@ pub struct Runner<'a, S: Store> {
     events_read: usize,
     /// Aimed damage was applied: a clean refusal naming one of these files is allowed.
     damaged_files: BTreeSet<String>,
+    /// Aimed damage landed where a torn tail could explain it (any prefix is allowed then).
+    lenient_damage: bool,
+    /// Opens attempted so far (the first one creates the store).
+    opens: u64,
     /// The policy of power cycles not caused by a crash step (after I/O errors).
     cycle_policy: CrashPolicy,
     cycle_seed: u64,
@@ -115,13 +120,22 @@ impl<'a, S: Store> Runner<'a, S> {
                 _ => None,
             })
             .unwrap_or(CrashPolicy::Strict);
+        let assumptions = case.assumptions.unwrap_or_else(|| S::assumptions(config));
+        sim.set_file_kinds(Some(S::file_kind));
+        sim.set_atomic_sectors(assumptions.atomic_sectors);
+        let env = Env {
+            fs: Arc::new(sim.clone()),
+            dir: PathBuf::from(DB_DIR),
+            background: Background::Inline,
+            assumptions,
+        };
         Runner {
             case,
             config,
             durability: S::durability(config),
-            fs: Arc::new(sim.clone()),
+            assumptions,
             sim,
-            dir: PathBuf::from(DB_DIR),
+            env,
             store: None,
             history: History::new(),
             queued: VecDeque::new(),
@@ -133,6 +147,8 @@ impl<'a, S: Store> Runner<'a, S> {
             fired: BTreeSet::new(),
             events_read: 0,
             damaged_files: BTreeSet::new(),
+            lenient_damage: false,
+            opens: 0,
             cycle_policy,
             cycle_seed: case.sim_seed ^ 0x9e37_79b9_7f4a_7c15,
             crashes: Vec::new(),
@@ -306,7 +322,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 .find(|e| {
                     matches!(e.fault, Some(FaultClass::WriteError | FaultClass::NoSpace))
                         && matches!(&e.op, faultfs::EventOp::Write { path, .. }
-                        if crate::coverage::FileKind::of(path) == crate::coverage::FileKind::Wal)
+                        if S::file_kind(std::path::Path::new(path)) == crate::store::FileKind::Log)
                 })
                 .map(crate::report::Report::event_line)
         })
@@ -411,12 +427,13 @@ impl<'a, S: Store> Runner<'a, S> {
             let aimed: Vec<_> = self.sim.with_events(|events| {
                 steps
                     .iter()
-                    .filter_map(|d| damage::aim(events, d))
+                    .filter_map(|d| damage::aim(events, d, S::file_kind))
                     .collect()
             });
-            for (path, fault) in aimed {
-                self.damaged_files.insert(path);
-                self.sim.inject(fault);
+            for a in aimed {
+                self.lenient_damage |= !a.strict || self.assumptions.damage == DamageRule::Rollback;
+                self.damaged_files.insert(a.path);
+                self.sim.inject(a.fault);
             }
         }
         self.sim.reboot(crash.policy, crash.seed);
@@ -441,7 +458,18 @@ impl<'a, S: Store> Runner<'a, S> {
     fn recover(&mut self, after_crash: bool) {
         let mut io_retries = 0;
         loop {
-            match S::open(self.fs.clone(), &self.dir, self.config) {
+            // Label the phase for stores that do not label their own: the very first open creates
+            // the store, every later one recovers it.
+            let phase = if self.opens == 0 {
+                faultfs::Phase::Create
+            } else {
+                faultfs::Phase::Recovery
+            };
+            self.opens += 1;
+            faultfs::Fs::set_phase(&self.sim, phase);
+            let opened = S::open(&self.env, self.config);
+            faultfs::Fs::set_phase(&self.sim, faultfs::Phase::Write);
+            match opened {
                 Ok(store) => return self.check_opened(store, after_crash),
                 Err(StoreError::PowerLoss(_)) => {
                     let crash = self.armed.take().unwrap_or_else(|| self.cycle_crash());
@@ -531,7 +559,15 @@ impl<'a, S: Store> Runner<'a, S> {
                 }
                 if after_crash {
                     self.counts.recoveries += 1;
-                    self.set_result(RecoveryResult::Recovered { k });
+                    let durable = self.history.durable;
+                    if k < durable {
+                        // Allowed only because damage or a lying sync lowered the bound: name
+                        // it for what it is, durable writes given back.
+                        self.counts.rollbacks += 1;
+                        self.set_result(RecoveryResult::RolledBack { k, durable });
+                    } else {
+                        self.set_result(RecoveryResult::Recovered { k });
+                    }
                 }
                 self.history.rebase(k);
                 self.durable_mark = self.sim.mutating_ops();

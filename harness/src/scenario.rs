@@ -6,93 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, Step, StoreKind};
+use crate::case::{Case, Step};
 use crate::checker::ViolationKind;
 use crate::run::{RunOutcome, execute};
+use crate::store::{DiskAssumptions, Store, config_from_json};
 use crate::swarm::RunConfig;
 use crate::workload::WorkloadParams;
-
-/// Engine options in a scenario: every field optional, the rest from `engine::Options::default()`
-/// (background work is always inline in simulation).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PartialOptions {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memtable_bytes: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_immutable_memtables: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_bytes: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sst_target_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bloom_bits_per_key: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_cache_bytes: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wal: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub compaction: Option<engine::CompactionStyle>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub l0_compaction_trigger: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level_size_ratio: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level1_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub levels: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub manifest_rollover_bytes: Option<u64>,
-}
-
-impl PartialOptions {
-    /// The full options: these fields over the engine defaults, background inline.
-    pub fn resolve(&self) -> engine::Options {
-        let d = engine::Options::default();
-        engine::Options {
-            memtable_bytes: self.memtable_bytes.unwrap_or(d.memtable_bytes),
-            max_immutable_memtables: self
-                .max_immutable_memtables
-                .unwrap_or(d.max_immutable_memtables),
-            block_bytes: self.block_bytes.unwrap_or(d.block_bytes),
-            sst_target_bytes: self.sst_target_bytes.unwrap_or(d.sst_target_bytes),
-            bloom_bits_per_key: self.bloom_bits_per_key.unwrap_or(d.bloom_bits_per_key),
-            block_cache_bytes: self.block_cache_bytes.unwrap_or(d.block_cache_bytes),
-            wal: self.wal.unwrap_or(d.wal),
-            compaction: self.compaction.unwrap_or(d.compaction),
-            l0_compaction_trigger: self
-                .l0_compaction_trigger
-                .unwrap_or(d.l0_compaction_trigger),
-            level_size_ratio: self.level_size_ratio.unwrap_or(d.level_size_ratio),
-            level1_bytes: self.level1_bytes.unwrap_or(d.level1_bytes),
-            levels: self.levels.unwrap_or(d.levels),
-            manifest_rollover_bytes: self
-                .manifest_rollover_bytes
-                .unwrap_or(d.manifest_rollover_bytes),
-            background: engine::Background::Inline,
-            ..d.clone()
-        }
-    }
-
-    /// Every field spelled out (for writing a shrunk case back).
-    pub fn full(o: &engine::Options) -> PartialOptions {
-        PartialOptions {
-            memtable_bytes: Some(o.memtable_bytes),
-            max_immutable_memtables: Some(o.max_immutable_memtables),
-            block_bytes: Some(o.block_bytes),
-            sst_target_bytes: Some(o.sst_target_bytes),
-            bloom_bits_per_key: Some(o.bloom_bits_per_key),
-            block_cache_bytes: Some(o.block_cache_bytes),
-            wal: Some(o.wal),
-            compaction: Some(o.compaction),
-            l0_compaction_trigger: Some(o.l0_compaction_trigger),
-            level_size_ratio: Some(o.level_size_ratio),
-            level1_bytes: Some(o.level1_bytes),
-            levels: Some(o.levels),
-            manifest_rollover_bytes: Some(o.manifest_rollover_bytes),
-        }
-    }
-}
 
 /// A generated workload instead of explicit steps: the seed decides the crash schedule and
 /// faults too, exactly as `powercut replay --seed` would with these constraints.
@@ -118,15 +37,20 @@ pub struct Scenario {
     pub name: String,
     /// Which bug class the scenario guards against, in a sentence or two.
     pub description: String,
-    #[serde(default)]
-    pub store: StoreKind,
-    /// Engine options (missing fields take the engine defaults). With a `workload`, the options
-    /// come from the seed and this must be empty.
-    #[serde(default)]
-    pub options: PartialOptions,
-    /// Named engine defects to switch on.
+    /// The store it runs on (absent: whichever store runs it). A store refuses a scenario
+    /// written for another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// The store's configuration: any of its fields (the rest take the store's defaults). With a
+    /// `workload`, these fields are fixed over what the seed draws. (`options` is the old name.)
+    #[serde(default, alias = "options", skip_serializing_if = "is_empty_config")]
+    pub config: serde_json::Value,
+    /// Named store defects to switch on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<String>,
+    /// Disk assumptions over the store's own declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumptions: Option<DiskAssumptions>,
     /// Seeds the simulator's own choices (where a misdirected write lands).
     #[serde(default)]
     pub sim_seed: u64,
@@ -139,6 +63,10 @@ pub struct Scenario {
     /// absent: it must pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_violation: Option<ViolationKind>,
+}
+
+fn is_empty_config(v: &serde_json::Value) -> bool {
+    v.is_null() || v.as_object().is_some_and(|o| o.is_empty())
 }
 
 /// Why a scenario file was rejected.
@@ -192,11 +120,11 @@ impl Scenario {
         if self.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
-        for (i, b) in self.bugs.iter().enumerate() {
-            crate::stores::engine::parse_bug(b).map_err(|m| invalid(&format!("bugs[{i}]"), &m))?;
-        }
-        if let Err(e) = self.options.resolve().validate() {
-            return Err(invalid("options", &e.to_string()));
+        if !self.config.is_null() && !self.config.is_object() {
+            return Err(invalid(
+                "config",
+                "must be an object of configuration fields",
+            ));
         }
         match (&self.steps, &self.workload) {
             (Some(_), Some(_)) => Err(invalid(
@@ -208,12 +136,6 @@ impl Scenario {
                 validate_steps(steps).map_err(|(i, f, m)| invalid(&format!("steps[{i}].{f}"), &m))
             }
             (None, Some(w)) => {
-                if self.options != PartialOptions::default() {
-                    return Err(invalid(
-                        "options",
-                        "a `workload` scenario draws its options from the seed; leave `options` out",
-                    ));
-                }
                 if w.params.value_max < w.params.value_min {
                     return Err(invalid("workload.params.value_max", "is below value_min"));
                 }
@@ -225,28 +147,50 @@ impl Scenario {
         }
     }
 
-    /// The case the scenario runs.
-    pub fn to_case(&self) -> Case {
+    /// The case the scenario runs on store `S`; `path` only names the file in errors. Fails
+    /// when the scenario names another store, or a configuration or defect `S` rejects.
+    pub fn to_case<S: Store>(&self, path: &Path) -> Result<Case, ScenarioError> {
+        let invalid = |field: &str, message: String| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            message,
+        };
+        if let Some(name) = &self.store
+            && name != S::name()
+        {
+            return Err(invalid(
+                "store",
+                format!("written for the {name:?} store; this is {:?}", S::name()),
+            ));
+        }
+        let mut config = config_from_json::<S>(&self.config).map_err(|m| invalid("config", m))?;
+        for (i, b) in self.bugs.iter().enumerate() {
+            S::enable_defect(&mut config, b).map_err(|m| invalid(&format!("bugs[{i}]"), m))?;
+        }
         match (&self.steps, &self.workload) {
             (_, Some(w)) => {
-                let opts = crate::run::RunOptions {
-                    store: self.store,
+                let opts = crate::swarm::RunOptions {
                     policy: w.policy,
                     faults: w.faults.clone(),
                     bugs: self.bugs.clone(),
+                    config: (!is_empty_config(&self.config)).then(|| self.config.clone()),
+                    assumptions: self.assumptions,
                     ops: w.params.ops,
                     workload: Some(w.params.clone()),
-                    ..crate::run::RunOptions::default()
+                    ..crate::swarm::RunOptions::default()
                 };
-                RunConfig::from_seed(w.seed, &opts).case()
+                RunConfig::from_seed::<S>(w.seed, &opts)
+                    .map(|c| c.case())
+                    .map_err(|m| invalid("workload", m))
             }
-            (steps, None) => Case {
-                store: self.store,
-                options: self.options.resolve(),
+            (steps, None) => Ok(Case {
+                store: S::name().to_string(),
+                config: crate::store::config_to_json::<S>(&config),
                 bugs: self.bugs.clone(),
+                assumptions: self.assumptions,
                 sim_seed: self.sim_seed,
                 steps: steps.clone().unwrap_or_default(),
-            },
+            }),
         }
     }
 
@@ -255,13 +199,10 @@ impl Scenario {
         Scenario {
             name: name.to_string(),
             description: description.to_string(),
-            store: case.store,
-            // The careless store has no options; spelling the engine's out would only be noise.
-            options: match case.store {
-                StoreKind::Engine => PartialOptions::full(&case.options),
-                StoreKind::Careless => PartialOptions::default(),
-            },
+            store: Some(case.store.clone()),
+            config: case.config.clone(),
             bugs: case.bugs.clone(),
+            assumptions: case.assumptions,
             sim_seed: case.sim_seed,
             steps: Some(case.steps.clone()),
             workload: None,
@@ -310,9 +251,16 @@ fn validate_steps(steps: &[Step]) -> Result<(), (usize, &'static str, String)> {
     Ok(())
 }
 
-/// Runs a scenario. Whether it passed depends on `expect_violation`: see [`scenario_passed`].
-pub fn run_scenario(scenario: &Scenario) -> RunOutcome {
-    execute(&scenario.to_case())
+/// Runs a scenario on store `S`. Whether it passed depends on `expect_violation`: see
+/// [`scenario_passed`].
+pub fn run_scenario<S: Store>(scenario: &Scenario) -> Result<RunOutcome, ScenarioError> {
+    let path = Path::new(&scenario.name);
+    let case = scenario.to_case::<S>(path)?;
+    execute::<S>(&case).map_err(|message| ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        field: "config".into(),
+        message,
+    })
 }
 
 /// Tells whether a scenario's outcome is what the file expects: no violation, or the expected
@@ -324,6 +272,7 @@ pub fn scenario_passed(scenario: &Scenario, outcome: &RunOutcome) -> bool {
     }
 }
 
+#[cfg(feature = "engine")]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,8 +289,10 @@ mod tests {
                          {"crash":{"policy":{"kind":"strict"}}},{"expect":{"key":"a","value":"1"}}]}"#,
         )
         .unwrap();
-        let case = s.to_case();
-        assert!(!case.options.wal);
+        let case = s
+            .to_case::<crate::stores::EngineStore>(Path::new("t.json"))
+            .unwrap();
+        assert_eq!(case.config["wal"], false);
         assert_eq!(case.steps.len(), 4);
     }
 
@@ -373,9 +324,27 @@ mod tests {
 
     #[test]
     fn a_case_written_as_a_scenario_reads_back_the_same() {
-        let case = RunConfig::from_seed(3, &crate::run::RunOptions::default()).case();
+        type E = crate::stores::EngineStore;
+        let case = RunConfig::from_seed::<E>(3, &crate::swarm::RunOptions::default())
+            .unwrap()
+            .case();
         let s = Scenario::from_case("n", "d", &case);
         let back = parse(&s.to_json()).unwrap();
-        assert_eq!(back.to_case(), case);
+        assert_eq!(back.to_case::<E>(Path::new("t.json")).unwrap(), case);
+    }
+
+    #[test]
+    fn a_scenario_for_another_store_or_with_a_bad_config_is_refused_by_field() {
+        let s = parse(r#"{"name":"x","description":"d","store":"careless","steps":[]}"#).unwrap();
+        let err = s
+            .to_case::<crate::stores::EngineStore>(Path::new("t.json"))
+            .unwrap_err();
+        assert!(err.to_string().contains("field `store`"), "{err}");
+        let s = parse(r#"{"name":"x","description":"d","config":{"memtabel_bytes":1},"steps":[]}"#)
+            .unwrap();
+        let err = s
+            .to_case::<crate::stores::EngineStore>(Path::new("t.json"))
+            .unwrap_err();
+        assert!(err.to_string().contains("memtabel_bytes"), "{err}");
     }
 }

@@ -3,8 +3,10 @@
 //! The workload and the fault schedule shrink together. Passes, repeated until none helps:
 //! remove runs of steps (halves, quarters, ... single steps, delta-debugging style), move each
 //! armed crash earlier, drop mutations from batches, clear sync flags, and shorten values. A
-//! candidate is kept only if it still fails with the same [`ViolationKind`]. The result is
-//! written as a scenario, with a `#[test]` snippet, so it reproduces without the seed.
+//! candidate is kept only if it still fails with the same [`Signature`] (violation kind, fault
+//! classes that fired, and the kinds of missing sync the hints see), so a shrink never trades one
+//! bug for another that happens to share its violation kind. The result is written as a
+//! scenario, with a `#[test]` snippet, so it reproduces without the seed.
 
 use std::path::{Path, PathBuf};
 
@@ -13,19 +15,26 @@ use serde::{Deserialize, Serialize};
 use crate::case::{Case, Step};
 use crate::checker::ViolationKind;
 use crate::model::Mutation;
+use crate::outcome::Signature;
 use crate::run::{RunOutcome, execute};
 use crate::scenario::Scenario;
+use crate::store::Store;
 
 /// Limits of a shrink.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShrinkOptions {
     /// At most this many candidate runs.
     pub max_runs: usize,
+    /// How to start this binary, for the report's scenario line.
+    pub command: crate::swarm::Invocation,
 }
 
 impl Default for ShrinkOptions {
     fn default() -> Self {
-        ShrinkOptions { max_runs: 4000 }
+        ShrinkOptions {
+            max_runs: 4000,
+            command: crate::swarm::Invocation::default(),
+        }
     }
 }
 
@@ -39,10 +48,14 @@ pub struct ShrinkOutcome {
     /// How many candidate runs were tried.
     pub runs: usize,
     pub kind: ViolationKind,
+    /// The signature every adopted candidate kept.
+    pub signature: Option<Signature>,
+    /// How to start the binary that shrank it (for the scenario line).
+    pub command: crate::swarm::Invocation,
 }
 
 struct Shrinker<'a> {
-    kind: ViolationKind,
+    signature: Signature,
     runs: usize,
     max_runs: usize,
     run: &'a dyn Fn(&Case) -> RunOutcome,
@@ -55,10 +68,7 @@ impl Shrinker<'_> {
             return false;
         }
         self.runs += 1;
-        (self.run)(case)
-            .violations
-            .iter()
-            .any(|v| v.kind == self.kind)
+        Signature::of(&(self.run)(case)).as_ref() == Some(&self.signature)
     }
 
     /// Tries `candidate`; adopts it into `best` if it still fails.
@@ -247,22 +257,70 @@ fn simpler(step: &Step, i: usize) -> Vec<Step> {
     out
 }
 
-/// Shrinks `case`, which fails with `kind`, to a smaller case failing with `kind`. If `case`
-/// does not fail that way, it comes back unchanged.
-pub fn shrink(case: &Case, kind: ViolationKind, opts: &ShrinkOptions) -> ShrinkOutcome {
-    shrink_by(case, kind, opts, &execute)
+/// Shrinks `case`, a failing case of store `S`, to a smaller case failing with the same
+/// signature. If `case` does not fail, it comes back unchanged.
+pub fn shrink<S: Store>(case: &Case, opts: &ShrinkOptions) -> ShrinkOutcome {
+    let command = opts.command.clone();
+    let run = |c: &Case| match execute::<S>(c) {
+        Ok(o) => o,
+        Err(e) => unrunnable_outcome(c, &e),
+    };
+    let mut out = shrink_by(case, opts, &run);
+    if let Some(r) = out.outcome.report.as_mut() {
+        r.test_snippet = Some(test_snippet::<S>(
+            &format!("shrunk_{}", out.kind.name()),
+            &out.case,
+        ));
+        r.replay = format!(
+            "save the case as a scenario (--save-regressions) and run `{} FILE`",
+            command.line("scenario")
+        );
+    }
+    out
 }
 
-/// [`shrink`] with your own executor, for a store of your own:
-/// `shrink_by(&case, kind, &opts, &|c| harness::run::execute_with::<MyStore>(c, &config))`.
+/// The outcome of a case that could not run at all (it names another store, or a
+/// configuration the store rejects).
+pub fn unrunnable_outcome(case: &Case, why: &str) -> RunOutcome {
+    RunOutcome {
+        seed: None,
+        config: None,
+        case: case.clone(),
+        trace_hash: 0,
+        crashes: Vec::new(),
+        violations: vec![crate::checker::Violation::new(
+            ViolationKind::UnexpectedError,
+            why,
+        )],
+        coverage: Vec::new(),
+        counts: Default::default(),
+        report: None,
+        damage: Vec::new(),
+        hints: Vec::new(),
+        signature: None,
+    }
+}
+
+/// [`shrink`] with your own executor (any function from a case to its outcome).
 pub fn shrink_by(
     case: &Case,
-    kind: ViolationKind,
     opts: &ShrinkOptions,
     run: &dyn Fn(&Case) -> RunOutcome,
 ) -> ShrinkOutcome {
+    let first = run(case);
+    let Some(signature) = Signature::of(&first) else {
+        return ShrinkOutcome {
+            case: case.clone(),
+            outcome: first,
+            runs: 1,
+            kind: ViolationKind::UnexpectedError,
+            signature: None,
+            command: opts.command.clone(),
+        };
+    };
+    let kind = signature.kind;
     let mut s = Shrinker {
-        kind,
+        signature: signature.clone(),
         runs: 0,
         max_runs: opts.max_runs,
         run,
@@ -270,7 +328,7 @@ pub fn shrink_by(
     let mut best = case.clone();
     // Damage at a seeded offset moves whenever a removed step changes a file's length, which
     // would hide the failure from every candidate: pin it to where it struck first.
-    if let Some(pinned) = pin_damage(&best, &run(&best)) {
+    if let Some(pinned) = pin_damage(&best, &first) {
         s.try_adopt(&mut best, pinned);
     }
     loop {
@@ -282,19 +340,14 @@ pub fn shrink_by(
             break;
         }
     }
-    let mut outcome = run(&best);
-    let name = format!("shrunk_{}", kind.name());
-    if let Some(r) = outcome.report.as_mut() {
-        r.test_snippet = Some(test_snippet(&name, &best));
-        r.replay =
-            "save the case as a scenario (shrink::write_scenario) and run `powercut scenario FILE`"
-                .to_string();
-    }
+    let outcome = run(&best);
     ShrinkOutcome {
         case: best,
         outcome,
         runs: s.runs,
         kind,
+        signature: Some(signature),
+        command: opts.command.clone(),
     }
 }
 
@@ -338,14 +391,16 @@ fn pin_damage(case: &Case, outcome: &RunOutcome) -> Option<Case> {
     changed.then_some(pinned)
 }
 
-/// A `#[test]` that reproduces a case without the seed.
-pub fn test_snippet(name: &str, case: &Case) -> String {
+/// A `#[test]` that reproduces a case of store `S` without the seed. It names the store's type
+/// as Rust sees it (`powercut::stores::CarelessStore`, or your own type's path).
+pub fn test_snippet<S: Store>(name: &str, case: &Case) -> String {
     let scenario = Scenario::from_case(name, "shrunk failure", case);
     let json = serde_json::to_string(&scenario).unwrap_or_default();
+    let store = std::any::type_name::<S>();
     format!(
-        "#[test]\nfn {name}() {{\n    let scenario = harness::Scenario::parse(\n        r##\"{json}\"##,\n        \
+        "#[test]\nfn {name}() {{\n    let scenario = powercut::Scenario::parse(\n        r##\"{json}\"##,\n        \
          std::path::Path::new(\"{name}.json\"),\n    )\n    .unwrap();\n    let outcome = \
-         harness::run_scenario(&scenario);\n    assert!(outcome.passed(), \"{{}}\", \
+         powercut::run_scenario::<{store}>(&scenario).unwrap();\n    assert!(outcome.passed(), \"{{}}\", \
          outcome.report.map(|r| r.to_string()).unwrap_or_default());\n}}\n"
     )
 }
@@ -365,7 +420,7 @@ pub fn write_scenario(
     std::fs::write(&path, scenario.to_json() + "\n")?;
     if let Some(r) = shrunk.outcome.report.as_mut() {
         r.scenario_path = Some(path.display().to_string());
-        r.replay = format!("powercut scenario {}", path.display());
+        r.replay = format!("{} {}", shrunk.command.line("scenario"), path.display());
     }
     Ok(path)
 }

@@ -1,15 +1,54 @@
-//! The [`Store`] seam: what the harness needs from any key-value store built on [`faultfs::Fs`].
+//! The [`Store`] seam: what Powercut needs from any key-value store built on [`faultfs::Fs`].
 //!
-//! Implement it for your own engine and every harness feature (seed sweeps, replay, shrinking,
-//! exploration) works on it. `harness::stores` holds the two implementations the project ships:
-//! the LSM engine and a deliberately careless log store.
+//! Implement it for your engine and every feature works on it: seeded sweeps, the gate, replay,
+//! shrinking, exploration, scenarios and the kill-test, through your own binary
+//! (`powercut::cli::main::<YourStore>()`) or a `cargo test` sweep (`powercut::sweep`). The
+//! stores this crate ships (the LSM engine behind the `engine` feature, and a careless log store
+//! that must fail) are implementations like any other.
+//!
+//! # What a store declares
+//!
+//! - [`Store::name`]: shown in reports, replay commands and test snippets.
+//! - [`Store::file_kind`]: the role of each of its files ([`FileKind`]). Faults, aimed damage,
+//!   hints and coverage aim at roles, so they reach your files whatever they are called.
+//! - [`Store::durability`]: which calls make acknowledged writes durable; the checker holds the
+//!   store to exactly that and no more.
+//! - [`Store::draw_config`]: the configuration a seed draws (kept in the report, repeated by a
+//!   replay); a store with nothing to vary keeps the default.
+//! - [`Store::assumptions`]: what it assumes of the disk ([`DiskAssumptions`]); the simulator
+//!   then never produces what such a disk never would.
+//! - [`Store::unreachable_faults`]: fault classes that cannot happen to it, with the reason (a
+//!   class that was swept, could happen and never fired fails the sweep).
+//!
+//! # Errors
+//!
+//! Classify every failure into a [`StoreError`]. [`StoreError::from_io`] does it for an
+//! `io::Error` from faultfs: a power cut becomes [`StoreError::PowerLoss`], a short read (a
+//! file cut shorter than the store expects) becomes [`StoreError::Damaged`], anything else
+//! [`StoreError::Io`]. A store that latches its first I/O error ("previous I/O error" on every
+//! later call) should latch the [`StoreError`] it classified, not a string, and answer later calls
+//! with [`StoreError::Poisoned`] while keeping `is_power_loss` of the latched error in mind: once
+//! the simulated power is gone, every call must keep failing with `PowerLoss` (the harness
+//! reboots on it), so latch power loss as power loss.
+//!
+//! # Background work
+//!
+//! A simulated run must replay exactly, so a store's background work (flushes, compactions,
+//! checkpoints) must happen at deterministic points. [`Env::background`] says how: under
+//! [`Background::Inline`] (every simulated run) do the work inside the calls that trigger it
+//! (a write that fills the memtable flushes before returning) and start no thread; under
+//! [`Background::Threads`] (the kill-test on a real disk) run as in production.
 
 use std::fmt;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use faultfs::Fs;
+use faultfs::{FaultClass, Fs};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub use faultfs::FileKind;
 
 use crate::model::Mutation;
 
@@ -18,7 +57,7 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Which calls make acknowledged writes durable, as the store promises. The checker advances its
 /// durable watermark D only at these points, so a store that promises less is checked less.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Durability {
     /// A write with `sync: true` is durable (with everything before it) when it returns Ok.
     pub synced_write: bool,
@@ -45,6 +84,111 @@ impl Durability {
         flush: true,
         close: true,
     };
+    /// A store that promises nothing across a power cut (only atomicity: a prefix of whole
+    /// batches).
+    pub const NONE: Durability = Durability {
+        synced_write: false,
+        sync: false,
+        flush: false,
+        close: false,
+    };
+}
+
+/// What a store may assume of the disk. The defaults are the worst case; a store that declares
+/// more is tested on a disk that keeps those promises, and every report says which held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskAssumptions {
+    /// A sector being written when the power goes holds its old or its new bytes, never zeros,
+    /// garbage or a mix; bytes outside a write never change (SQLite's atomic-sector and
+    /// powersafe-overwrite device characteristics). Off: a torn write may leave the sector it was
+    /// writing full of zeros or garbage.
+    pub atomic_sectors: bool,
+    /// What the store promises after media damage (a flipped bit, a torn or misdirected sector in
+    /// bytes that were durable).
+    pub damage: DamageRule,
+}
+
+impl DiskAssumptions {
+    /// The worst case: sectors tear into zeros or garbage; damage must be refused or survived.
+    pub const WORST: DiskAssumptions = DiskAssumptions {
+        atomic_sectors: false,
+        damage: DamageRule::Strict,
+    };
+
+    /// A one-line description for reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "sectors {}, damage {}",
+            if self.atomic_sectors {
+                "atomic"
+            } else {
+                "may tear into zeros or garbage"
+            },
+            self.damage.name()
+        )
+    }
+}
+
+/// How a recovery after media damage is judged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DamageRule {
+    /// Damage to durable bytes must be refused cleanly (naming the file) or survived: the
+    /// recovered state stays within D..N. Silently rolling back past D is a violation.
+    #[default]
+    Strict,
+    /// Rolling back to an earlier durable state after damage is the store's documented design
+    /// (a store that commits in place with one fsync and a checksum cannot tell damage to its
+    /// newest commit from a torn commit). Such a recovery passes and is reported as a rollback.
+    Rollback,
+}
+
+impl DamageRule {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DamageRule::Strict => "strict",
+            DamageRule::Rollback => "rollback",
+        }
+    }
+}
+
+/// How a store is asked to run its background work (see the module doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Background {
+    /// At deterministic points inside the calls that trigger it, on the caller's thread.
+    #[default]
+    Inline,
+    /// On the store's own threads, as in production.
+    Threads,
+}
+
+/// Where and how a store is opened.
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// The file system: `SimFs` in simulated runs, `StdFs` in the kill-test.
+    pub fs: Arc<dyn Fs>,
+    /// The store's directory on that file system.
+    pub dir: PathBuf,
+    /// How to run background work.
+    pub background: Background,
+    /// What the disk promises in this run (the store's own declaration, or what the run
+    /// overrode it with). A store that tells its engine about the device (SQLite's device
+    /// characteristics) should tell it exactly this.
+    pub assumptions: DiskAssumptions,
+}
+
+/// A named defect a store can switch on, for testing the tester (`--bug NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defect {
+    /// The name on the command line and in scenario files.
+    pub name: &'static str,
+    /// What exposes it, in a sentence.
+    pub description: &'static str,
+    /// The real-world bug or bug class it is modelled on ("" when none).
+    pub source: &'static str,
 }
 
 /// Why a store call failed, classified so the harness knows which outcome is allowed.
@@ -53,7 +197,7 @@ pub enum StoreError {
     /// The simulated power went (the run reboots the disk).
     #[error("power lost: {0}")]
     PowerLoss(String),
-    /// A file's bytes are damaged or a file the store needs is missing; a clean refusal.
+    /// A file's bytes are damaged or a file the store needs is missing or short; a clean refusal.
     #[error("damaged file {file}: {detail}")]
     Damaged { file: PathBuf, detail: String },
     /// An earlier I/O error poisoned the store; it refuses work until reopened.
@@ -73,34 +217,112 @@ impl StoreError {
         matches!(self, StoreError::PowerLoss(_))
     }
 
-    /// Classifies an `io::Error` from the file system.
+    /// Classifies an `io::Error` from the file system: power loss, a short read (the file is
+    /// shorter than the store expected: damage, named by `context`), or another I/O error.
     pub fn from_io(context: &str, err: &std::io::Error) -> StoreError {
         if faultfs::is_power_loss(err) {
             StoreError::PowerLoss(format!("{context}: {err}"))
+        } else if err.kind() == std::io::ErrorKind::UnexpectedEof {
+            StoreError::Damaged {
+                file: PathBuf::from(context),
+                detail: format!("short read: {err}"),
+            }
         } else {
             StoreError::Io(format!("{context}: {err}"))
         }
     }
+
+    /// [`StoreError::from_io`] for an operation on `file`: a short read names that file.
+    pub fn from_io_at(file: &Path, err: &std::io::Error) -> StoreError {
+        StoreError::from_io(&file.display().to_string(), err)
+    }
 }
 
-/// A key-value store the harness can crash, reopen and check.
+/// A key-value store Powercut can crash, reopen and check.
 ///
 /// Keys and values are bytes; the harness uses printable ASCII so reports stay readable.
 /// Every method may fail with [`StoreError::PowerLoss`] once the simulated power is off.
 pub trait Store: Sized + fmt::Debug {
-    /// The store's configuration (for the engine: its `Options`).
-    type Config: Clone + fmt::Debug;
+    /// The store's configuration. Its JSON form is what scenario files, reports and replays
+    /// carry; scenario files may give only some fields, the rest come from `Default`.
+    type Config: Clone
+        + fmt::Debug
+        + PartialEq
+        + Default
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
 
-    /// A short name for reports.
+    /// A short name for reports, replay commands and `--store`.
     fn name() -> &'static str;
+
+    /// The role of the file at `path` (the path as the store gave it to [`Fs`]: its directory
+    /// joined with the file's name).
+    fn file_kind(path: &Path) -> FileKind;
+
+    /// The roles of the files the store has under `config`, when it knows them up front; `None`
+    /// (the default) lets the harness learn them from a short probe run. Faults are only drawn
+    /// against roles in this list, so each drawn fault can fire.
+    fn file_roles(config: &Self::Config) -> Option<Vec<FileKind>> {
+        let _ = config;
+        None
+    }
 
     /// Which calls make writes durable under `config`.
     fn durability(config: &Self::Config) -> Durability;
 
-    /// Opens (recovering) or creates the store in `dir` on `fs`.
-    fn open(fs: Arc<dyn Fs>, dir: &Path, config: &Self::Config) -> Result<Self, StoreError>;
+    /// The configuration one seed draws (default: `Config::default()`).
+    fn draw_config(rng: &mut ChaCha8Rng) -> Self::Config {
+        let _ = rng;
+        Self::Config::default()
+    }
 
-    /// Applies `batch` atomically; with `sync` it is durable when this returns Ok.
+    /// Rejects a configuration the store cannot run (a scenario's bad `config`), saying why.
+    fn validate_config(config: &Self::Config) -> Result<(), String> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// What the store assumes of the disk under `config` (default: the worst case).
+    fn assumptions(config: &Self::Config) -> DiskAssumptions {
+        let _ = config;
+        DiskAssumptions::WORST
+    }
+
+    /// Fault classes that cannot happen to this store under `config`, each with the reason (for
+    /// example "every file is synced once, so a deferred fsync error has no later sync to
+    /// report it"). A swept class that is neither listed here nor fired fails the sweep.
+    fn unreachable_faults(config: &Self::Config) -> Vec<(FaultClass, &'static str)> {
+        let _ = config;
+        Vec::new()
+    }
+
+    /// Named defects `enable_defect` accepts.
+    fn defects() -> Vec<Defect> {
+        Vec::new()
+    }
+
+    /// Switches a named defect on in `config`.
+    fn enable_defect(config: &mut Self::Config, name: &str) -> Result<(), String> {
+        let _ = config;
+        let known: Vec<&str> = Self::defects().iter().map(|d| d.name).collect();
+        Err(if known.is_empty() {
+            format!(
+                "unknown defect {name:?}: the {} store has none",
+                Self::name()
+            )
+        } else {
+            format!("unknown defect {name:?} (one of: {})", known.join(", "))
+        })
+    }
+
+    /// Opens (recovering) or creates the store in `env.dir` on `env.fs`.
+    fn open(env: &Env, config: &Self::Config) -> Result<Self, StoreError>;
+
+    /// Applies `batch` atomically; with `sync` it is durable when this returns Ok (when
+    /// [`Durability::synced_write`] says so).
     fn write(&mut self, batch: &[Mutation], sync: bool) -> Result<(), StoreError>;
 
     /// Reads one key.
@@ -112,15 +334,50 @@ pub trait Store: Sized + fmt::Debug {
     /// Makes every acknowledged write durable (when [`Durability::sync`] says so).
     fn sync(&mut self) -> Result<(), StoreError>;
 
-    /// Moves buffered writes to their long-term home (for an LSM: memtable to SST).
-    fn flush(&mut self) -> Result<(), StoreError>;
+    /// Moves buffered writes to their long-term home (for an LSM: memtable to SST). Default:
+    /// nothing to do.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
-    /// Reorganizes storage (for an LSM: compaction). Not a durability point.
-    fn compact(&mut self) -> Result<(), StoreError>;
+    /// Reorganizes storage (for an LSM: compaction; for SQLite: a checkpoint). Not a durability
+    /// point. Default: nothing to do.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
-    /// Closes cleanly, making everything durable; the store is not used afterwards.
+    /// Closes cleanly, making everything durable (when [`Durability::close`] says so); the
+    /// store is not used afterwards.
     fn close(&mut self) -> Result<(), StoreError>;
 
     /// Checks structural invariants after recovery (files named exist, no orphans, ...).
-    fn check_invariants(&mut self) -> Result<(), StoreError>;
+    /// Default: none.
+    fn check_invariants(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The configuration of `S` from its JSON form, with missing fields from `Config::default()`:
+/// `partial`'s top-level fields replace the default's.
+pub fn config_from_json<S: Store>(partial: &serde_json::Value) -> Result<S::Config, String> {
+    let mut full = serde_json::to_value(S::Config::default())
+        .map_err(|e| format!("the {} store's default config: {e}", S::name()))?;
+    match (partial, &mut full) {
+        (serde_json::Value::Null, _) => {}
+        (serde_json::Value::Object(given), serde_json::Value::Object(base)) => {
+            for (k, v) in given {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        (other, _) => full = other.clone(),
+    }
+    let config: S::Config = serde_json::from_value(full)
+        .map_err(|e| format!("not a {} store config: {e}", S::name()))?;
+    S::validate_config(&config)?;
+    Ok(config)
+}
+
+/// The JSON form of a configuration (for cases, reports and scenario files).
+pub fn config_to_json<S: Store>(config: &S::Config) -> serde_json::Value {
+    serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
 }

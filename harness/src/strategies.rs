@@ -4,7 +4,7 @@
 //! use proptest::prelude::*;
 //! proptest! {
 //!     #[test]
-//!     fn my_store_survives_crashes(case in harness::strategies::case(harness::StoreKind::Engine, 60)) {
+//!     fn my_store_survives_crashes(case in powercut::strategies::case::<powercut::stores::EngineStore>(60)) {
 //!         let outcome = harness::execute(&case);
 //!         prop_assert!(outcome.passed(), "{}", outcome.report.map(|r| r.to_string()).unwrap_or_default());
 //!     }
@@ -15,10 +15,9 @@
 use faultfs::CrashPolicy;
 use proptest::prelude::*;
 
-use crate::case::{Case, CrashStep, Step, StoreKind};
+use crate::case::{Case, CrashStep, Step};
 use crate::model::Mutation;
-use crate::run::RunOptions;
-use crate::swarm::RunConfig;
+use crate::store::{Store, config_to_json};
 use crate::workload::{WorkloadParams, key_name};
 
 /// A key from a space of `keys` keys.
@@ -78,7 +77,7 @@ pub fn crash(max_after_ops: u64) -> impl Strategy<Value = CrashStep> {
 
 /// A case of up to `max_steps` store steps with one or two crashes and a final power cut, on
 /// small engine options so flushes and compactions happen.
-pub fn case(store: StoreKind, max_steps: usize) -> impl Strategy<Value = Case> {
+pub fn case<S: Store>(max_steps: usize) -> impl Strategy<Value = Case> {
     (
         proptest::collection::vec(crash(max_steps as u64 * 3), 1..=2),
         proptest::collection::vec(store_step(16, 40), 1..=max_steps.max(1)),
@@ -88,7 +87,7 @@ pub fn case(store: StoreKind, max_steps: usize) -> impl Strategy<Value = Case> {
     )
         .prop_map(
             move |(crashes, ops, final_policy, final_seed, options_seed)| {
-                let options = RunConfig::from_seed(options_seed, &RunOptions::default()).options;
+                let config = S::draw_config(&mut crate::swarm::config_stream(options_seed));
                 let mut steps: Vec<Step> = crashes.into_iter().map(Step::Crash).collect();
                 steps.extend(ops);
                 steps.push(Step::Crash(CrashStep {
@@ -97,11 +96,9 @@ pub fn case(store: StoreKind, max_steps: usize) -> impl Strategy<Value = Case> {
                     seed: final_seed,
                 }));
                 Case {
-                    store,
-                    options,
-                    bugs: Vec::new(),
+                    config: config_to_json::<S>(&config),
                     sim_seed: options_seed,
-                    steps,
+                    ..Case::new::<S>(steps)
                 }
             },
         )

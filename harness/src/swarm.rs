@@ -1,26 +1,116 @@
 //! The option swarm: one seed expands into a whole run.
 //!
-//! Engine options, workload shape, crash policy, faults and crash schedule are each drawn from
-//! their own `ChaCha8Rng` stream derived from the seed, so widening the allowed fault classes
-//! does not change a seed's workload, and a sweep covers combinations no one listed.
+//! The store's configuration ([`Store::draw_config`]), workload shape, crash policy, faults and
+//! crash schedule are each drawn from their own `ChaCha8Rng` stream derived from the seed, so
+//! widening the allowed fault classes does not change a seed's workload, and a sweep covers
+//! combinations no one listed. Faults are aimed at the roles of the files the store has
+//! ([`crate::probe::roles_of`]), so every drawn fault can fire.
 
 use faultfs::{CrashPolicy, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::case::{Case, CrashStep, DamageClass, DamageStep, Step, StoreKind};
-use crate::coverage::FileKind;
-use crate::run::RunOptions;
+use crate::case::{Case, CrashStep, DamageClass, DamageStep, Step};
+use crate::store::{DiskAssumptions, FileKind, Store, config_from_json, config_to_json};
 use crate::workload::{Mix, WorkloadParams, generate_with};
+
+/// What a caller fixes about seeded runs; the seed draws the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// A fixed crash policy, or `None` to draw one per seed.
+    pub policy: Option<CrashPolicy>,
+    /// The fault classes a seed may draw from (empty: no faults).
+    pub faults: Vec<FaultClass>,
+    /// Named store defects to switch on ([`Store::enable_defect`]).
+    pub bugs: Vec<String>,
+    /// Configuration fields fixed over what the seed draws (JSON object; `None`: all drawn).
+    pub config: Option<serde_json::Value>,
+    /// Disk assumptions fixed over the store's own declaration.
+    pub assumptions: Option<DiskAssumptions>,
+    /// How to start this binary, for replay lines.
+    pub command: Invocation,
+    /// Workload length when the shape is drawn.
+    pub ops: usize,
+    /// A fixed workload shape, or `None` to draw one per seed.
+    pub workload: Option<WorkloadParams>,
+    /// At most this many crashes per run (plus the final power cut).
+    pub crashes_max: u32,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            policy: None,
+            faults: Vec::new(),
+            bugs: Vec::new(),
+            config: None,
+            assumptions: None,
+            command: Invocation::default(),
+            ops: 100,
+            workload: None,
+            crashes_max: 3,
+        }
+    }
+}
+
+/// How to start the binary that runs a store, for the commands reports print: its program name
+/// and, in a binary offering several stores, the `--store` it needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// The program as a user types it (`powercut`, `my-store-powercut`).
+    pub program: String,
+    /// The store to name with `--store`, in a multi-store binary (`None`: its default).
+    #[serde(default)]
+    pub store: Option<String>,
+}
+
+impl Invocation {
+    /// The invocation of `program`, naming `store` with `--store` when given.
+    pub fn named(program: &str, store: Option<String>) -> Invocation {
+        Invocation {
+            program: program.to_string(),
+            store,
+        }
+    }
+
+    /// The command line of subcommand `sub`: `powercut replay --store careless`.
+    pub fn line(&self, sub: &str) -> String {
+        match &self.store {
+            Some(s) => format!("{} {sub} --store {s}", self.program),
+            None => format!("{} {sub}", self.program),
+        }
+    }
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Invocation {
+            program: "powercut".to_string(),
+            store: None,
+        }
+    }
+}
 
 /// Everything a seed decided, kept for the report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     pub seed: u64,
-    pub store: StoreKind,
-    pub options: engine::Options,
+    /// The store's name.
+    pub store: String,
+    /// The store's configuration (drawn from the seed, with the caller's fixed fields over it).
+    pub config: serde_json::Value,
+    /// Named store defects switched on.
     pub bugs: Vec<String>,
+    /// The disk assumptions the caller fixed over the store's own (`None`: the store's).
+    #[serde(default)]
+    pub assumptions: Option<DiskAssumptions>,
+    /// The caller's fixed configuration fields (a replay must pass them again).
+    #[serde(default)]
+    pub config_fixed: Option<serde_json::Value>,
+    /// How to start the binary that ran this seed, for the replay line.
+    #[serde(default)]
+    pub command: Invocation,
     /// The policy every crash of the run uses.
     pub policy: CrashPolicy,
     pub workload: WorkloadParams,
@@ -43,14 +133,31 @@ fn stream(seed: u64, tag: &str) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
-fn pick<T: Copy>(rng: &mut ChaCha8Rng, choices: &[T]) -> T {
+/// One of `choices`, drawn from `rng` (for [`Store::draw_config`] implementations).
+pub fn pick<T: Copy>(rng: &mut ChaCha8Rng, choices: &[T]) -> T {
     choices[rng.random_range(0..choices.len())]
 }
 
 impl RunConfig {
-    /// Expands a seed under the caller's constraints.
-    pub fn from_seed(seed: u64, opts: &RunOptions) -> RunConfig {
-        let options = draw_options(&mut stream(seed, "options"));
+    /// Expands a seed under the caller's constraints, for store `S`. Fails only when the caller's
+    /// fixed configuration is not one `S` accepts.
+    pub fn from_seed<S: Store>(seed: u64, opts: &RunOptions) -> Result<RunConfig, String> {
+        let drawn = S::draw_config(&mut stream(seed, "options"));
+        let mut config = match &opts.config {
+            None => drawn,
+            Some(fixed) => {
+                let mut merged = config_to_json::<S>(&drawn);
+                if let (Some(base), Some(given)) = (merged.as_object_mut(), fixed.as_object()) {
+                    for (k, v) in given {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+                config_from_json::<S>(&merged)?
+            }
+        };
+        for b in &opts.bugs {
+            S::enable_defect(&mut config, b)?;
+        }
         let workload = opts
             .workload
             .clone()
@@ -63,18 +170,22 @@ impl RunConfig {
         let faults = if opts.faults.is_empty() {
             Vec::new()
         } else {
+            let roles = crate::probe::roles_of::<S>(&config);
             draw_faults(
                 &mut stream(seed, "faults"),
                 &opts.faults,
-                opts.store,
+                &roles,
                 workload.ops,
             )
         };
-        RunConfig {
+        Ok(RunConfig {
             seed,
-            store: opts.store,
-            options,
+            store: S::name().to_string(),
+            config: config_to_json::<S>(&config),
             bugs: opts.bugs.clone(),
+            assumptions: opts.assumptions,
+            config_fixed: opts.config.clone(),
+            command: opts.command.clone(),
             policy,
             workload,
             crashes,
@@ -82,15 +193,12 @@ impl RunConfig {
             allowed_faults: opts.faults.clone(),
             policy_fixed: opts.policy.is_some(),
             crashes_max: opts.crashes_max,
-        }
+        })
     }
 
     /// The one command that replays this run.
     pub fn replay_command(&self) -> String {
-        let mut cmd = format!("powercut replay --seed {}", self.seed);
-        if self.store != StoreKind::Engine {
-            cmd.push_str(&format!(" --store {}", self.store.name()));
-        }
+        let mut cmd = format!("{} --seed {}", self.command.line("replay"), self.seed);
         if self.policy_fixed {
             let kind = crate::coverage::PolicyKind::of(&self.policy);
             cmd.push_str(&format!(" --policy {}", kind.name()));
@@ -100,6 +208,12 @@ impl RunConfig {
         }
         for b in &self.bugs {
             cmd.push_str(&format!(" --bug {b}"));
+        }
+        if let Some(fixed) = &self.config_fixed {
+            cmd.push_str(&format!(" --config '{fixed}'"));
+        }
+        if let Some(a) = &self.assumptions {
+            cmd.push_str(&crate::cli::assumption_flags(a));
         }
         let defaults = RunOptions::default();
         if self.workload.ops != defaults.ops {
@@ -131,39 +245,22 @@ impl RunConfig {
             seed: stream(self.seed, "final").random(),
         }));
         Case {
-            store: self.store,
-            options: self.options.clone(),
+            store: self.store.clone(),
+            config: self.config.clone(),
+            // Switched on again at execution: a store may keep its defects out of the config's
+            // JSON form (the engine does), and switching one on twice changes nothing.
             bugs: self.bugs.clone(),
+            assumptions: self.assumptions,
             sim_seed: stream(self.seed, "sim").random(),
             steps,
         }
     }
 }
 
-/// Engine options small enough that flushes, compactions and MANIFEST rollovers happen within
-/// a hundred operations.
-fn draw_options(rng: &mut ChaCha8Rng) -> engine::Options {
-    engine::Options {
-        memtable_bytes: pick(rng, &[512, 1 << 10, 2 << 10, 4 << 10, 16 << 10]),
-        max_immutable_memtables: rng.random_range(1..=2),
-        block_bytes: pick(rng, &[128, 512, 1024, 4096]),
-        sst_target_bytes: pick(rng, &[2 << 10, 8 << 10, 64 << 10]),
-        bloom_bits_per_key: pick(rng, &[0, 10]),
-        block_cache_bytes: pick(rng, &[0, 64 << 10]),
-        wal: rng.random_ratio(5, 6),
-        compaction: if rng.random_ratio(2, 3) {
-            engine::CompactionStyle::Leveled
-        } else {
-            engine::CompactionStyle::Tiered
-        },
-        l0_compaction_trigger: rng.random_range(2..=4),
-        level_size_ratio: pick(rng, &[2, 4, 10]),
-        level1_bytes: pick(rng, &[4 << 10, 16 << 10, 64 << 10]),
-        levels: rng.random_range(3..=7),
-        manifest_rollover_bytes: pick(rng, &[512, 2 << 10, 8 << 10, 1 << 20]),
-        background: engine::Background::Inline,
-        ..engine::Options::default()
-    }
+/// Derives the `ChaCha8Rng` a store's [`Store::draw_config`] gets for `seed` (for tests that
+/// want to see what a seed drew).
+pub fn config_stream(seed: u64) -> ChaCha8Rng {
+    stream(seed, "options")
 }
 
 fn draw_workload(rng: &mut ChaCha8Rng, ops: usize) -> WorkloadParams {
@@ -227,34 +324,28 @@ fn draw_crashes(rng: &mut ChaCha8Rng, policy: CrashPolicy, ops: usize, max: u32)
 fn draw_faults(
     rng: &mut ChaCha8Rng,
     allowed: &[FaultClass],
-    store: StoreKind,
+    roles: &[FileKind],
     ops: usize,
 ) -> Vec<(usize, Step)> {
+    let roles = if roles.is_empty() {
+        &[FileKind::Other][..]
+    } else {
+        roles
+    };
     let count = if rng.random_ratio(1, 3) { 2 } else { 1 };
     (0..count)
         .map(|_| {
             let class = pick(rng, allowed);
-            let kind = match store {
-                StoreKind::Engine => pick(
-                    rng,
-                    &[
-                        FileKind::Wal,
-                        FileKind::Sst,
-                        FileKind::Manifest,
-                        FileKind::Current,
-                    ],
-                ),
-                StoreKind::Careless => FileKind::Other,
-            };
+            let kind = pick(rng, roles);
             let at = rng.random_range(0..ops.max(1));
             (at, fault_step(rng, class, kind))
         })
         .collect()
 }
 
-/// The step that arms one fault of `class` aimed at files of `kind`.
+/// The step that arms one fault of `class` aimed at files of role `kind`.
 pub fn fault_step(rng: &mut ChaCha8Rng, class: FaultClass, kind: FileKind) -> Step {
-    let path = PathPattern(kind.pattern().to_string());
+    let path = PathPattern(kind.pattern());
     let fsync = |rng: &mut ChaCha8Rng, mode| {
         Step::Fault(Fault::FsyncFailure {
             path: path.clone(),
@@ -317,6 +408,7 @@ pub fn fault_class_name(class: FaultClass) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stores::CarelessStore;
 
     #[test]
     fn one_seed_decides_the_whole_configuration() {
@@ -324,29 +416,42 @@ mod tests {
             faults: ALL_FAULTS.to_vec(),
             ..RunOptions::default()
         };
-        assert_eq!(
-            RunConfig::from_seed(5, &opts),
-            RunConfig::from_seed(5, &opts)
-        );
-        assert_eq!(
-            RunConfig::from_seed(5, &opts).case(),
-            RunConfig::from_seed(5, &opts).case()
-        );
+        let a = RunConfig::from_seed::<CarelessStore>(5, &opts).unwrap();
+        assert_eq!(a, RunConfig::from_seed::<CarelessStore>(5, &opts).unwrap());
+        assert_eq!(a.case(), a.clone().case());
     }
 
     #[test]
     fn allowing_faults_does_not_change_the_workload() {
-        let plain = RunConfig::from_seed(9, &RunOptions::default());
-        let faulty = RunConfig::from_seed(
+        let plain = RunConfig::from_seed::<CarelessStore>(9, &RunOptions::default()).unwrap();
+        let faulty = RunConfig::from_seed::<CarelessStore>(
             9,
             &RunOptions {
                 faults: vec![FaultClass::BitFlip],
                 ..RunOptions::default()
             },
-        );
+        )
+        .unwrap();
         assert_eq!(plain.workload, faulty.workload);
         assert!(plain.faults.is_empty());
         assert!(!faulty.faults.is_empty());
+    }
+
+    #[test]
+    fn faults_are_aimed_only_at_roles_the_store_has() {
+        let opts = RunOptions {
+            faults: vec![FaultClass::WriteError],
+            ..RunOptions::default()
+        };
+        for seed in 0..40 {
+            let c = RunConfig::from_seed::<CarelessStore>(seed, &opts).unwrap();
+            for (_, step) in &c.faults {
+                let Step::Fault(faultfs::Fault::IoError { path, .. }) = step else {
+                    panic!("{step:?}")
+                };
+                assert_eq!(path.0, "role:log", "the careless store has only a log");
+            }
+        }
     }
 
     #[test]
@@ -355,13 +460,5 @@ mod tests {
             assert_eq!(parse_fault_class(&fault_class_name(c)), Some(c));
         }
         assert_eq!(parse_fault_class("nonsense"), None);
-    }
-
-    #[test]
-    fn simulation_always_runs_background_work_inline() {
-        for seed in 0..50 {
-            let c = RunConfig::from_seed(seed, &RunOptions::default());
-            assert_eq!(c.options.background, engine::Background::Inline);
-        }
     }
 }

@@ -45,7 +45,15 @@ struct Found {
 
 pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     options.validate()?;
-    fs.set_phase(Phase::Recovery);
+    // A crash while creating a store is not a crash in recovery: label it apart so coverage
+    // and reports say which one a failure needs. (An error here means the power is gone; the
+    // open fails at its first real step anyway.)
+    let creating = !fs.exists(&dir.join(filename::CURRENT)).unwrap_or(true);
+    fs.set_phase(if creating {
+        Phase::Create
+    } else {
+        Phase::Recovery
+    });
     let result = recover(fs.clone(), dir, options);
     fs.set_phase(Phase::Write);
     result

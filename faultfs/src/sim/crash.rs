@@ -1,6 +1,6 @@
 //! What a power cut leaves: a [`Choice`] says which pending changes survive, [`build_image`] turns
 //! the durable state plus those changes into a [`DiskImage`], and [`sample`] draws a choice for a
-//! crash policy from a seed, with a line per file and directory saying what it decided.
+//! crash policy from a seed, with the decisions it made for the log (see [`super::outcome`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::CrashPolicy;
+use super::atomic;
 use super::image::DiskImage;
+use super::outcome::{RebootOutcome, describe};
 use super::state::{Entry, Inode, Pending, State};
 
 /// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
@@ -282,32 +284,32 @@ fn assemble(
     DiskImage::new(files, dirs)
 }
 
-/// Draws what survives a crash under `policy`, with a line per file and directory for the log.
+/// Draws what survives a crash under `policy`, with the decisions for the log.
 pub(crate) fn sample(
     state: &State,
     policy: CrashPolicy,
     rng: &mut ChaCha8Rng,
-) -> (Choice, Vec<String>) {
-    let mut lines = Vec::new();
+) -> (Choice, RebootOutcome) {
+    let atomic = state.atomic_sectors;
     let choice = match policy {
         CrashPolicy::Strict => Choice::drop_all(state),
         CrashPolicy::KeepAll => Choice::keep_all(state),
-        CrashPolicy::Torn { sector } => sample_torn(state, u64::from(sector), rng),
+        CrashPolicy::Torn { sector } => sample_torn(state, u64::from(sector), atomic, rng),
+        CrashPolicy::Reorder { sector } if atomic => {
+            sample_reorder_atomic(state, u64::from(sector), rng)
+        }
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
-    describe(state, &choice, &mut lines);
-    if lines.is_empty() {
-        lines.push("nothing pending: the disk is exactly its durable state".to_string());
-    }
-    (choice, lines)
+    let outcome = describe(state, &choice);
+    (choice, outcome)
 }
 
 /// Torn: per file a prefix of its pending changes, the last kept write possibly torn; per
 /// directory a prefix of its namespace operations.
-fn sample_torn(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+fn sample_torn(state: &State, sector: u64, atomic: bool, rng: &mut ChaCha8Rng) -> Choice {
     let mut files = BTreeMap::new();
     for (ino, inode) in pending_inodes(state) {
-        let options = torn_options(&inode.pending, sector);
+        let options = torn_options(&inode.pending, sector, atomic);
         // Pick the prefix length first, then (half the time) a tear of its last write, so every
         // prefix is as likely as any other however many ways a write can tear.
         let m = inode.pending.len();
@@ -362,6 +364,23 @@ fn sample_reorder(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
     Choice { ns, files, sector }
 }
 
+/// Reorder on a device with atomic sectors: each sector keeps a prefix of the pieces written to
+/// it, each `set_len` survives on its own, each namespace operation survives on its own.
+fn sample_reorder_atomic(state: &State, sector: u64, rng: &mut ChaCha8Rng) -> Choice {
+    let mut files = BTreeMap::new();
+    for (ino, inode) in pending_inodes(state) {
+        let units = atomic::units(&inode.pending, sector);
+        let values = atomic::sample(&units, rng);
+        files.insert(ino, FileFate::Pieces(atomic::fills(&units, &values)));
+    }
+    let ns = state
+        .ns_pending
+        .iter()
+        .map(|_| rng.random_bool(0.5))
+        .collect();
+    Choice { ns, files, sector }
+}
+
 /// One way a file can come out of a Torn crash.
 #[derive(Clone, Debug)]
 pub(crate) struct TornOption {
@@ -374,8 +393,14 @@ pub(crate) struct TornOption {
 
 /// Every way a file's pending changes can come out of a Torn crash: dropped, each prefix kept
 /// whole, and each prefix whose last write is cut after some of its sectors, with the next
-/// sector left as it was, zeroed, or garbage.
-pub(crate) fn torn_options(pending: &[Pending], sector: u64) -> Vec<TornOption> {
+/// sector left as it was, zeroed, or garbage. On a device with `atomic` sectors the next sector
+/// is only ever left as it was: a sector never holds anything it was not written with.
+pub(crate) fn torn_options(pending: &[Pending], sector: u64, atomic: bool) -> Vec<TornOption> {
+    let tear_fills: &[Fill] = if atomic {
+        &[Fill::Drop]
+    } else {
+        &[Fill::Drop, Fill::Zero, Fill::Garbage]
+    };
     let all = pieces(pending, sector);
     let mut out = vec![TornOption {
         kept: 0,
@@ -414,7 +439,7 @@ pub(crate) fn torn_options(pending: &[Pending], sector: u64) -> Vec<TornOption> 
         }
         let n = all.iter().filter(|p| p.op + 1 == k).count();
         for j in 0..n {
-            for fill in [Fill::Drop, Fill::Zero, Fill::Garbage] {
+            for &fill in tear_fills {
                 if j == 0 && fill == Fill::Drop {
                     // The same disk as keeping one change fewer.
                     continue;
@@ -466,75 +491,6 @@ pub(crate) fn torn_ns(state: &State, prefix: &BTreeMap<&Path, usize>) -> Vec<boo
             }
         }
         out.push(ok);
-    }
-    out
-}
-
-/// Writes a line per file with pending changes and per pending namespace operation.
-fn describe(state: &State, choice: &Choice, lines: &mut Vec<String>) {
-    for (ino, inode) in pending_inodes(state) {
-        let name = state
-            .name_of(ino)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("inode {ino}"));
-        let fate = choice.files.get(&ino).unwrap_or(&FileFate::DropAll);
-        let n = inode.pending.len();
-        let line = match fate {
-            FileFate::DropAll => format!("file {name}: dropped all {n} pending changes"),
-            FileFate::KeepAll => format!("file {name}: kept all {n} pending changes"),
-            FileFate::Pieces(fills) => describe_pieces(inode, fills, choice.sector, &name),
-        };
-        lines.push(line);
-    }
-    for (op, keep) in state.ns_pending.iter().zip(&choice.ns) {
-        let verb = if *keep { "kept" } else { "dropped" };
-        lines.push(format!("namespace: {verb} {op}"));
-    }
-}
-
-fn describe_pieces(inode: &Inode, fills: &[Fill], sector: u64, name: &str) -> String {
-    let mut parts = Vec::new();
-    for (piece, fill) in pieces(&inode.pending, sector).iter().zip(fills) {
-        let what = match (fill, &inode.pending[piece.op]) {
-            (Fill::Keep, Pending::SetLen(len)) => format!("set_len {len} kept"),
-            (_, Pending::SetLen(len)) => format!("set_len {len} dropped"),
-            (Fill::Keep, _) => format!("{}..{} kept", piece.start, piece.end),
-            (Fill::Drop, _) => format!("{}..{} dropped", piece.start, piece.end),
-            (Fill::Zero, _) => format!("{}..{} torn (zeros)", piece.start, piece.end),
-            (Fill::Garbage, _) => format!("{}..{} torn (garbage)", piece.start, piece.end),
-        };
-        parts.push(what);
-    }
-    format!("file {name}: {}", merge_ranges(parts).join(", "))
-}
-
-/// Joins runs like `0..512 kept, 512..1024 kept` into `0..1024 kept`, so a long file stays short.
-fn merge_ranges(parts: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut last: Option<(String, String, String)> = None; // (start, end, status)
-    for part in parts {
-        let parsed = part.split_once(' ').and_then(|(range, status)| {
-            range
-                .split_once("..")
-                .map(|(a, b)| (a.to_string(), b.to_string(), status.to_string()))
-        });
-        match (parsed, last.take()) {
-            (Some((a, b, s)), Some((la, lb, ls))) if lb == a && ls == s => last = Some((la, b, s)),
-            (Some(cur), Some((la, lb, ls))) => {
-                out.push(format!("{la}..{lb} {ls}"));
-                last = Some(cur);
-            }
-            (Some(cur), None) => last = Some(cur),
-            (None, prev) => {
-                if let Some((la, lb, ls)) = prev {
-                    out.push(format!("{la}..{lb} {ls}"));
-                }
-                out.push(part);
-            }
-        }
-    }
-    if let Some((la, lb, ls)) = last {
-        out.push(format!("{la}..{lb} {ls}"));
     }
     out
 }

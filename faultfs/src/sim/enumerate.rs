@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::CrashPolicy;
+use super::atomic;
 use super::crash::{
     Choice, FileFate, Fill, TornOption, build_image, durable_image, ns_counts, pending_inodes,
     pieces, torn_ns, torn_options,
@@ -35,6 +36,9 @@ pub(crate) fn images(state: &State, policy: CrashPolicy, bound: usize) -> Vec<Di
         CrashPolicy::Strict => out.offer(build_image(state, &Choice::drop_all(state))),
         CrashPolicy::KeepAll => out.offer(build_image(state, &Choice::keep_all(state))),
         CrashPolicy::Torn { sector } => torn(state, u64::from(sector), &mut out),
+        CrashPolicy::Reorder { sector } if state.atomic_sectors => {
+            reorder_atomic(state, u64::from(sector), &mut out)
+        }
         CrashPolicy::Reorder { sector } => reorder(state, u64::from(sector), &mut out),
     }
     out.images
@@ -76,7 +80,10 @@ impl Collector {
 /// Torn: one unit per file (which of its Torn options) and per directory (how long a prefix).
 fn torn(state: &State, sector: u64, out: &mut Collector) {
     let files: Vec<(u64, Vec<TornOption>)> = pending_inodes(state)
-        .map(|(ino, inode)| (ino, torn_options(&inode.pending, sector)))
+        .map(|(ino, inode)| {
+            let options = torn_options(&inode.pending, sector, state.atomic_sectors);
+            (ino, options)
+        })
         .collect();
     let dirs: Vec<(&Path, usize)> = ns_counts(state).into_iter().collect();
     // Unit values: a file's option index (0 = all dropped) and a directory's prefix length.
@@ -174,6 +181,37 @@ fn reorder(state: &State, sector: u64, out: &mut Collector) {
             }
         }
     }
+}
+
+/// Reorder on a device with atomic sectors: one unit per sector a file's writes touched (how many
+/// of its pieces survive, in order), per `set_len` and per namespace operation (kept or not).
+fn reorder_atomic(state: &State, sector: u64, out: &mut Collector) {
+    let files: Vec<(u64, Vec<Vec<usize>>)> = pending_inodes(state)
+        .map(|(ino, inode)| (ino, atomic::units(&inode.pending, sector)))
+        .collect();
+    let maxs: Vec<usize> = files
+        .iter()
+        .flat_map(|(_, units)| units.iter().map(Vec::len))
+        .chain(state.ns_pending.iter().map(|_| 1))
+        .collect();
+    let to_choice = |values: &[usize]| {
+        let mut at = 0;
+        let mut file_fates = BTreeMap::new();
+        for (ino, units) in &files {
+            let fills = atomic::fills(units, &values[at..at + units.len()]);
+            file_fates.insert(*ino, FileFate::Pieces(fills));
+            at += units.len();
+        }
+        Choice {
+            ns: values[at..].iter().map(|v| *v > 0).collect(),
+            files: file_fates,
+            sector,
+        }
+    };
+    // Everything kept is every unit at its largest value.
+    walk(&maxs, &maxs, out, |values| {
+        build_image(state, &to_choice(values))
+    });
 }
 
 /// Advances `combo` (sorted indices into 0..n) to the next combination of its size, in

@@ -6,7 +6,10 @@ use std::io;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{CrashPolicy, Event, EventOp, FaultClass};
+use super::{
+    ChangeKind, CrashPolicy, Event, EventOp, FaultClass, NamespaceOp, PieceFate, RebootDecision,
+    RebootOutcome,
+};
 use crate::Phase;
 
 impl fmt::Display for CrashPolicy {
@@ -41,7 +44,7 @@ impl fmt::Display for EventOp {
                 policy,
                 seed,
                 outcome,
-            } => write!(f, "reboot {policy} seed={seed} [{}]", outcome.join("; ")),
+            } => write!(f, "reboot {policy} seed={seed} [{outcome}]"),
             EventOp::Damage { path, offset, what } => write!(f, "damage {path} @{offset}: {what}"),
         }
     }
@@ -124,6 +127,7 @@ fn phase_tag(phase: Phase) -> u8 {
         Phase::Compaction => 2,
         Phase::Rollover => 3,
         Phase::Recovery => 4,
+        Phase::Create => 5,
     }
 }
 
@@ -154,6 +158,55 @@ fn encode_policy(b: &mut Vec<u8>, policy: CrashPolicy) {
         CrashPolicy::Reorder { sector } => {
             b.push(3);
             put_u64(b, u64::from(sector));
+        }
+    }
+}
+
+/// A reboot's decisions: the sector model, then each decision with a tag byte and its fields in
+/// declaration order.
+fn encode_outcome(b: &mut Vec<u8>, outcome: &RebootOutcome) {
+    b.push(u8::from(outcome.atomic_sectors));
+    put_u64(b, outcome.decisions.len() as u64);
+    for decision in &outcome.decisions {
+        match decision {
+            RebootDecision::File {
+                path,
+                changes,
+                pieces,
+            } => {
+                b.push(0);
+                put_str(b, path);
+                put_u64(b, *changes);
+                put_u64(b, pieces.len() as u64);
+                for piece in pieces {
+                    put_u64(b, piece.offset);
+                    put_u64(b, piece.len);
+                    b.push(match piece.change {
+                        ChangeKind::Write => 0,
+                        ChangeKind::SetLen => 1,
+                    });
+                    b.push(match piece.fate {
+                        PieceFate::Kept => 0,
+                        PieceFate::Dropped => 1,
+                        PieceFate::TornZeros => 2,
+                        PieceFate::TornGarbage => 3,
+                    });
+                }
+            }
+            RebootDecision::Namespace { op, kept } => {
+                b.push(1);
+                match op {
+                    NamespaceOp::Create { path } => tagged(b, 0, path),
+                    NamespaceOp::Mkdir { path } => tagged(b, 1, path),
+                    NamespaceOp::Rename { from, to } => {
+                        b.push(2);
+                        put_str(b, from);
+                        put_str(b, to);
+                    }
+                    NamespaceOp::Remove { path } => tagged(b, 3, path),
+                }
+                b.push(u8::from(*kept));
+            }
         }
     }
 }
@@ -199,10 +252,7 @@ fn encode_op(b: &mut Vec<u8>, op: &EventOp) {
             b.push(14);
             encode_policy(b, *policy);
             put_u64(b, *seed);
-            put_u64(b, outcome.len() as u64);
-            for line in outcome {
-                put_str(b, line);
-            }
+            encode_outcome(b, outcome);
         }
         EventOp::Damage { path, offset, what } => {
             b.push(15);
@@ -225,5 +275,61 @@ pub(crate) fn result_name<T>(result: &io::Result<T>) -> Cow<'static, str> {
             Some(code) => Cow::Owned(format!("errno {code}")),
             None => Cow::Owned(format!("{:?}", e.kind())),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FilePiece, RebootDecision};
+
+    /// A reboot event whose one file piece has `fate`.
+    fn reboot(fate: PieceFate, atomic_sectors: bool) -> Event {
+        Event {
+            index: 0,
+            phase: Phase::Write,
+            op: EventOp::Reboot {
+                policy: CrashPolicy::Torn { sector: 512 },
+                seed: 1,
+                outcome: RebootOutcome {
+                    atomic_sectors,
+                    decisions: vec![RebootDecision::File {
+                        path: "f".into(),
+                        changes: 1,
+                        pieces: vec![FilePiece {
+                            offset: 0,
+                            len: 512,
+                            change: ChangeKind::Write,
+                            fate,
+                        }],
+                    }],
+                },
+            },
+            result: Cow::Borrowed("ok"),
+            fault: None,
+        }
+    }
+
+    fn digest(event: &Event) -> u64 {
+        let mut h = TraceHasher::default();
+        h.add(event);
+        h.digest()
+    }
+
+    #[test]
+    fn the_trace_hash_covers_every_piece_fate_and_the_sector_model() {
+        let fates = [
+            PieceFate::Kept,
+            PieceFate::Dropped,
+            PieceFate::TornZeros,
+            PieceFate::TornGarbage,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for fate in fates {
+            for atomic in [false, true] {
+                seen.insert(digest(&reboot(fate, atomic)));
+            }
+        }
+        assert_eq!(seen.len(), fates.len() * 2);
     }
 }

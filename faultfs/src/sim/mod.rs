@@ -40,16 +40,29 @@
 //! | `Torn { sector }` | per file a prefix of its pending changes; the last kept write may be cut after any of its sectors, the next sector left as it was, zeroed or filled with garbage | per directory a prefix of its pending operations |
 //! | `Reorder { sector }` | each sector-sized piece of each pending write, and each `set_len`, survives on its own | each operation survives on its own; a rename stays atomic |
 //!
+//! What a cut sector can hold depends on the device, declared with
+//! [`SimFs::set_atomic_sectors`] (the namespace column does not change):
+//!
+//! | sectors | `Torn` | `Reorder` |
+//! |---|---|---|
+//! | may tear (default, the worst case) | the sector after the cut: as it was, zeros or garbage, over the part the write covered | any subset of the pieces in a sector, so two writes to one sector can mix |
+//! | atomic (`SQLITE_IOCAP_ATOMIC512`, `POWERSAFE_OVERWRITE`) | the sector after the cut: as it was | each sector keeps a prefix of the pieces written to it, in order: it holds its durable bytes or its bytes as one of its writes left them |
+//!
+//! With atomic sectors no sector ever holds zeros, garbage or a mix of two moments, and bytes
+//! outside every pending write never change (a `set_len` still cuts or zero-extends on its own).
+//!
 //! Surviving changes are applied to the durable bytes in their original order. Every choice is
-//! drawn from the reboot seed (ChaCha8) and written to the `Reboot` event's outcome lines, one per
-//! file and per namespace operation. Garbage bytes depend only on their offset, so a sampled
-//! outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
+//! drawn from the reboot seed (ChaCha8) and recorded in the `Reboot` event as a [`RebootOutcome`]:
+//! per file the exact byte ranges kept, dropped or torn, per namespace operation whether it
+//! survived, and whether sectors were atomic. Garbage bytes depend only on their offset, so a
+//! sampled outcome equals the corresponding enumerated one. [`SimFs::crash_images`] and
 //! [`CrashPoint::crash_images`] list the distinct disks a cut can leave, without damage faults.
 //!
 //! # Fault model
 //!
-//! Faults are armed with [`SimFs::inject`]; file faults match the path a handle was opened by
-//! against a [`PathPattern`]. Every event a fault fired on carries its [`FaultClass`]. Errors are
+//! Faults are armed with [`SimFs::inject`]; file faults match the file's current name against a
+//! [`PathPattern`] (a handle opened as `x.tmp` is matched, logged and named in errors as `x` once
+//! the file was renamed). Every event a fault fired on carries its [`FaultClass`]. Errors are
 //! real errno values (`EIO`, `ENOSPC`) wrapped with the path; [`crate::os_error_code`] finds them.
 //!
 //! - `IoError { op, path, nth }`: the n-th matching read, write or sync fails with EIO and does
@@ -73,7 +86,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rand::SeedableRng;
@@ -81,17 +94,22 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{File, Fs, Lock, Phase, confine};
 
+mod atomic;
 mod crash;
 mod enumerate;
 mod events;
 mod faults;
+mod handle;
 mod image;
 mod ops;
+mod outcome;
 mod state;
 mod types;
 
 pub use faults::KindFn;
+use handle::{SimFile, SimLock};
 pub use image::DiskImage;
+pub use outcome::{ChangeKind, FilePiece, NamespaceOp, PieceFate, RebootDecision, RebootOutcome};
 use state::State;
 pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 
@@ -266,9 +284,30 @@ impl SimFs {
 
     /// Tells the simulator the role of each file, so fault patterns `role:<name>` (`role:log`,
     /// `role:data`, ...) aim at a store's files by what they are rather than by their names.
-    /// The function gets the path as the store gave it to [`crate::Fs`]. It survives reboots.
+    /// The function gets a path the store gave to [`crate::Fs`] (for an open file, its current
+    /// name). It survives reboots.
     pub fn set_file_kinds(&self, kinds: Option<KindFn>) {
         self.lock_state().kinds = kinds;
+    }
+
+    /// Declares whether the simulated device writes a sector all or nothing (off by default: the
+    /// worst case, where a sector cut by a power loss can hold zeros or garbage).
+    ///
+    /// When on, a `Torn` or `Reorder` crash (sampled by [`SimFs::reboot`] or listed by
+    /// [`SimFs::crash_images`]) leaves every sector that pending writes touched holding its
+    /// durable bytes or its bytes as one of those writes left it, never zeros, garbage or a mix
+    /// of two moments, and bytes outside every write unchanged: what an engine that relies on
+    /// `SQLITE_IOCAP_ATOMIC512`-style devices may assume. The `Reboot` event records which model
+    /// held. Damage faults ([`Fault::TornSector`] and the others) still strike as armed: they
+    /// model a failing device, not a power cut. The setting survives reboots and is copied by
+    /// [`SimFs::fork`].
+    pub fn set_atomic_sectors(&self, atomic: bool) {
+        self.lock_state().atomic_sectors = atomic;
+    }
+
+    /// Tells whether the device is declared to write sectors atomically.
+    pub fn atomic_sectors(&self) -> bool {
+        self.lock_state().atomic_sectors
     }
 
     /// Disarms every fault not yet fired (a pending `ReportLater` error stays due).
@@ -336,17 +375,27 @@ impl SimFs {
         generation: Option<u64>,
         f: impl FnOnce(&mut State) -> io::Result<T>,
     ) -> io::Result<T> {
-        let mut st = self.lock_state();
-        st.fired = None;
-        st.note = None;
-        let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
-        let mut result_text = events::result_name(&result);
-        if let Some(note) = st.note.take() {
-            result_text = Cow::Owned(format!("{result_text} ({note})"));
-        }
-        log(&mut st, op, result_text);
-        result
+        execute(self.lock_state(), op, kind, generation, f)
     }
+}
+
+/// The body of [`SimFs::run`], on a state already locked (so a caller can read it first).
+fn execute<T>(
+    mut st: MutexGuard<'_, State>,
+    op: EventOp,
+    kind: Kind,
+    generation: Option<u64>,
+    f: impl FnOnce(&mut State) -> io::Result<T>,
+) -> io::Result<T> {
+    st.fired = None;
+    st.note = None;
+    let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
+    let mut result_text = events::result_name(&result);
+    if let Some(note) = st.note.take() {
+        result_text = Cow::Owned(format!("{result_text} ({note})"));
+    }
+    log(&mut st, op, result_text);
+    result
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -472,115 +521,10 @@ impl Fs for SimFs {
             let id = st.lock(&rel, path)?;
             Ok((rel, id))
         })?;
-        Ok(Box::new(SimLock {
-            state: Arc::clone(&self.state),
-            path: rel,
-            id,
-        }))
+        Ok(Box::new(SimLock::new(&self.state, rel, id)))
     }
 
     fn set_phase(&self, phase: Phase) {
         self.lock_state().phase = phase;
-    }
-}
-
-/// An open simulated file. It names its inode, so it keeps working after a rename or remove of
-/// its path (like a POSIX descriptor), and it dies with the power.
-#[derive(Debug)]
-struct SimFile {
-    fs: SimFs,
-    /// The confined path it was opened by: for events, errors and fault patterns.
-    path: PathBuf,
-    /// `path` as events show it, made once rather than at every operation.
-    name: String,
-    ino: u64,
-    generation: u64,
-}
-
-impl SimFile {
-    fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
-        SimFile {
-            fs: fs.clone(),
-            name: shown(&path),
-            path,
-            ino,
-            generation,
-        }
-    }
-
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-}
-
-impl File for SimFile {
-    fn len(&self) -> io::Result<u64> {
-        let st = self.fs.lock_state();
-        if !st.powered || st.generation != self.generation {
-            return Err(crate::power_loss_error());
-        }
-        Ok(st.inodes.get(&self.ino).map_or(0, |i| i.live.len() as u64))
-    }
-
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let op = EventOp::Read {
-            path: self.name(),
-            offset,
-            len: buf.len() as u64,
-        };
-        self.fs
-            .run(op, Kind::ReadOnly, Some(self.generation), |st| {
-                st.read(self.ino, offset, buf, &self.path)
-            })
-    }
-
-    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        let op = EventOp::Write {
-            path: self.name(),
-            offset,
-            len: data.len() as u64,
-        };
-        self.fs
-            .run(op, Kind::Mutating, Some(self.generation), |st| {
-                st.write(self.ino, offset, data, &self.path)
-            })
-    }
-
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        let op = EventOp::SetLen {
-            path: self.name(),
-            len,
-        };
-        self.fs
-            .run(op, Kind::Mutating, Some(self.generation), |st| {
-                st.set_len(self.ino, len, &self.path)
-            })
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        let op = EventOp::Sync { path: self.name() };
-        self.fs
-            .run(op, Kind::Mutating, Some(self.generation), |st| {
-                st.sync(self.ino, &self.path)
-            })
-    }
-}
-
-/// A held simulated lock; dropping it releases the path unless a reboot already did.
-#[derive(Debug)]
-struct SimLock {
-    state: Arc<Mutex<State>>,
-    path: PathBuf,
-    id: u64,
-}
-
-impl Lock for SimLock {}
-
-impl Drop for SimLock {
-    fn drop(&mut self) {
-        let mut st = lock(&self.state);
-        if st.locks.get(&self.path) == Some(&self.id) {
-            st.locks.remove(&self.path);
-        }
     }
 }

@@ -73,7 +73,7 @@ impl State {
         }
         let ino = self.next_ino;
         self.next_ino += 1;
-        self.inodes.insert(ino, Inode::default());
+        self.inodes.insert(ino, Inode::new(Arc::from(rel)));
         self.bind_live(&dir, &name, Entry::File(ino));
         self.ns_pending.push(NsOp::Bind {
             dir,
@@ -125,6 +125,10 @@ impl State {
             d.live.remove(&from_name);
         }
         self.bind_live(&to_dir, &to_name, Entry::File(ino));
+        if let Some(inode) = self.inodes.get_mut(&ino) {
+            // Handles opened by the old name now write, sync and read under the new one.
+            inode.name = Arc::from(to);
+        }
         self.ns_pending.push(NsOp::Rename {
             from_dir,
             from_name,

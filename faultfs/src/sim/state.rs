@@ -32,8 +32,13 @@ pub(crate) enum Pending {
 }
 
 /// One file's content.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Inode {
+    /// The file's current name (confined), or the last one it had once removed or replaced.
+    /// Operations through open handles are logged and matched against faults by it, so a write
+    /// through a handle opened as `data.tmp` shows `data` once the file was renamed. Shared, so
+    /// handing it to an operation copies no bytes.
+    pub name: Arc<Path>,
     /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
     /// first write, so a reboot copies no file.
     pub live: Arc<Vec<u8>>,
@@ -47,6 +52,20 @@ pub(crate) struct Inode {
     /// dropped pending pages or sent a write elsewhere). While false, the live bytes are exactly
     /// what `KeepAll` leaves, so a crash can share them instead of copying.
     pub live_diverged: bool,
+}
+
+impl Inode {
+    /// An empty file called `name`, with nothing pending.
+    pub fn new(name: Arc<Path>) -> Inode {
+        Inode {
+            name,
+            live: Arc::default(),
+            durable: Arc::default(),
+            pending: Vec::new(),
+            report_later: false,
+            live_diverged: false,
+        }
+    }
 }
 
 /// One directory's names.
@@ -158,32 +177,6 @@ impl NsOp {
     }
 }
 
-impl fmt::Display for NsOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NsOp::Bind {
-                dir,
-                name,
-                entry: Entry::Dir,
-            } => write!(f, "mkdir {}", join(dir, name)),
-            NsOp::Bind { dir, name, .. } => write!(f, "create {}", join(dir, name)),
-            NsOp::Unbind { dir, name, .. } => write!(f, "remove {}", join(dir, name)),
-            NsOp::Rename {
-                from_dir,
-                from_name,
-                to_dir,
-                to_name,
-                ..
-            } => write!(
-                f,
-                "rename {} -> {}",
-                join(from_dir, from_name),
-                join(to_dir, to_name)
-            ),
-        }
-    }
-}
-
 /// `dir/name` as a display string.
 pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
@@ -218,6 +211,8 @@ pub(crate) struct State {
     pub hook: Option<MutationHook>,
     /// How the store names its files' roles, for `role:` fault patterns.
     pub kinds: Option<super::faults::KindFn>,
+    /// The device writes a sector all or nothing (see [`super::SimFs::set_atomic_sectors`]).
+    pub atomic_sectors: bool,
     /// Runtime choices (misdirected offsets) come from here.
     pub rng: ChaCha8Rng,
     /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
@@ -262,6 +257,7 @@ impl State {
             note: None,
             hook: None,
             kinds: None,
+            atomic_sectors: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
         }
@@ -288,6 +284,7 @@ impl State {
             note: None,
             hook: None,
             kinds: self.kinds,
+            atomic_sectors: self.atomic_sectors,
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
         }
@@ -306,16 +303,10 @@ impl State {
         for (path, bytes) in image.file_bytes() {
             let ino = self.next_ino;
             self.next_ino += 1;
-            self.inodes.insert(
-                ino,
-                Inode {
-                    live: Arc::clone(bytes),
-                    durable: Arc::clone(bytes),
-                    pending: Vec::new(),
-                    report_later: false,
-                    live_diverged: false,
-                },
-            );
+            let mut inode = Inode::new(Arc::from(path));
+            inode.live = Arc::clone(bytes);
+            inode.durable = Arc::clone(bytes);
+            self.inodes.insert(ino, inode);
             self.bind_loaded(path, Entry::File(ino));
         }
         self.durable_image = OnceLock::new();
@@ -350,23 +341,13 @@ impl State {
         self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
-    /// The live path of an inode (the first name that binds it), for reports.
-    pub fn name_of(&self, ino: u64) -> Option<PathBuf> {
-        for (dir_path, dir) in &self.dirs {
-            for (name, entry) in &dir.live {
-                if *entry == Entry::File(ino) {
-                    return Some(dir_path.join(name));
-                }
-            }
+    /// The current name of inode `ino` if a handle of generation `generation` may still use it
+    /// (a handle from before a reboot names an inode of a disk that is gone).
+    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<Arc<Path>> {
+        if generation != self.generation {
+            return None;
         }
-        for (dir_path, dir) in &self.dirs {
-            for (name, entry) in &dir.durable {
-                if *entry == Entry::File(ino) {
-                    return Some(dir_path.join(name));
-                }
-            }
-        }
-        None
+        self.inodes.get(&ino).map(|inode| Arc::clone(&inode.name))
     }
 
     /// Tells whether a crash now could leave anything but the durable disk.

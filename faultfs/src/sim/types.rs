@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::RebootOutcome;
 use crate::Phase;
 
 /// How much of the pending (not yet durable) state survives a power cut.
@@ -15,12 +16,14 @@ pub enum CrashPolicy {
     /// Everything written survives (a process kill: the page cache outlives the process).
     KeepAll,
     /// Per file a random prefix of pending writes survives, the last one possibly cut at a sector
-    /// boundary; per directory a random prefix of pending namespace operations survives.
+    /// boundary (the sector after the cut as it was, or, unless sectors are atomic, zeros or
+    /// garbage); per directory a random prefix of pending namespace operations survives.
     Torn {
         /// The device's atomic unit in bytes: writes tear only between sectors.
         sector: u32,
     },
-    /// Every pending sector and namespace operation survives or not on its own; renames stay atomic.
+    /// Every pending sector piece and namespace operation survives or not on its own (with atomic
+    /// sectors, each sector keeps a prefix of the pieces written to it); renames stay atomic.
     Reorder {
         /// The device's atomic unit in bytes: each pending write is split into sectors that
         /// survive independently.
@@ -66,7 +69,7 @@ pub enum Fault {
     IoError {
         /// Which operation fails.
         op: IoOp,
-        /// Which files (by the path their handle was opened with).
+        /// Which files (by their current name, whatever name their handle was opened with).
         path: PathPattern,
         /// Which matching operation fails, counted from 1.
         nth: u64,
@@ -180,8 +183,9 @@ pub struct Event {
     pub fault: Option<FaultClass>,
 }
 
-/// An operation in the event log. Paths are as the caller gave them (file handles: the
-/// normalised path they were opened by).
+/// An operation in the event log. Paths are as the caller gave them; an operation through an
+/// open file names the file's current name, normalised (after a rename, the new name; after a
+/// remove, the last name it had), not the name the handle was opened by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EventOp {
@@ -264,14 +268,15 @@ pub enum EventOp {
     },
     /// `SimFs::power_off`.
     PowerOff,
-    /// A reboot, with a line per file or name saying what was kept, torn or dropped.
+    /// A reboot, with what it decided about every pending change and name.
     Reboot {
         /// The policy that decided what survived.
         policy: CrashPolicy,
         /// The seed every choice was drawn from.
         seed: u64,
-        /// One line per file with pending changes and per pending namespace operation.
-        outcome: Vec<String>,
+        /// Per file with pending changes, the byte ranges kept, dropped or torn; per pending
+        /// namespace operation, whether it survived; and whether sectors were atomic.
+        outcome: RebootOutcome,
     },
     /// A damage fault applied to the disk at reboot.
     Damage {

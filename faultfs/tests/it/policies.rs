@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use faultfs::{CrashPolicy, EventOp, Fs, SimFs};
+use faultfs::{
+    ChangeKind, CrashPolicy, EventOp, FilePiece, Fs, NamespaceOp, PieceFate, RebootDecision, SimFs,
+};
 
 use crate::util::{POLICIES, content, disk, durable_file, seeds};
 
@@ -160,17 +162,30 @@ fn reboot_event_says_what_was_kept_and_dropped() {
     };
     assert_eq!((*policy, *seed), (CrashPolicy::Strict, 7));
     assert!(
-        outcome
-            .iter()
-            .any(|l| l.contains("file wal: dropped all 2")),
+        outcome.decisions.contains(&RebootDecision::File {
+            path: "wal".into(),
+            changes: 2,
+            pieces: vec![FilePiece {
+                offset: 0,
+                len: 16,
+                change: ChangeKind::Write,
+                fate: PieceFate::Dropped,
+            }],
+        }),
         "{outcome:?}"
     );
     assert!(
-        outcome
-            .iter()
-            .any(|l| l.contains("dropped create new-file")),
+        outcome.decisions.contains(&RebootDecision::Namespace {
+            op: NamespaceOp::Create {
+                path: "new-file".into()
+            },
+            kept: false,
+        }),
         "{outcome:?}"
     );
+    let line = outcome.to_string();
+    assert!(line.contains("file wal: dropped all 2"), "{line}");
+    assert!(line.contains("dropped create new-file"), "{line}");
 }
 
 #[test]
@@ -184,9 +199,8 @@ fn torn_outcome_names_the_torn_offset() {
         fs.reboot(CrashPolicy::Torn { sector: 8 }, seed);
         let events = fs.events();
         if let EventOp::Reboot { outcome, .. } = &events.last().unwrap().op {
-            saw |= outcome
-                .iter()
-                .any(|l| l.contains("torn (zeros)") || l.contains("torn (garbage)"));
+            let line = outcome.to_string();
+            saw |= line.contains("torn (zeros)") || line.contains("torn (garbage)");
         }
     }
     assert!(saw);

@@ -24,8 +24,19 @@ fn elapsed(start: (Instant, Option<f64>)) -> f64 {
     }
 }
 
-use harness::explore::{ExploreOptions, explore, standard_case};
-use harness::{RunOptions, run_seed};
+use powercut::explore::{ExploreOptions, explore, standard_case};
+use powercut::stores::EngineStore;
+use powercut::{RunOptions, RunOutcome};
+
+/// One seed on the engine (the default options always expand).
+fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
+    powercut::run_seed::<EngineStore>(seed, opts).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+}
+
+/// Explores a case of the engine.
+fn explore_engine(case: &powercut::Case) -> powercut::ExploreOutcome {
+    explore::<EngineStore>(case, &ExploreOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,7 +73,7 @@ fn main() {
     let cpu = (started, cpu_seconds());
     let (mut workloads, mut disks, mut points) = (0u64, 0u64, 0u64);
     while started.elapsed() < Duration::from_secs_f64(seconds) {
-        let out = explore(&standard_case(100, workloads), &ExploreOptions::default());
+        let out = explore_engine(&standard_case(100, workloads));
         workloads += 1;
         disks += out.disks_tried;
         points += out.points;
@@ -79,7 +90,7 @@ fn main() {
     let case = standard_case(1000, 1);
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
-    let out = explore(&case, &ExploreOptions::default());
+    let out = explore_engine(&case);
     println!(
         "explore 1000 ops: {:.2?} wall, {:.2} s CPU, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
         started.elapsed(),

@@ -1,7 +1,8 @@
-//! The `powercut` command line. Everything lives in `harness::cli` so tests can call it.
+//! The `powercut` command line over the stores this crate ships (`--store engine|careless|
+//! buffered`); everything lives in `powercut::cli` so tests and users' own binaries can call it.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ExitCode::from(harness::cli::main_with(std::env::args_os()))
+    ExitCode::from(powercut::cli::shipped_main(std::env::args_os().collect()))
 }

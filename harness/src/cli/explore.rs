@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use super::RunFlags;
 use crate::explore::{ExploreOptions, explore};
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
+use crate::store::Store;
 use crate::swarm::RunConfig;
 
 /// Tries every crash point of one run.
@@ -18,9 +20,8 @@ pub struct Args {
     /// A scenario file to explore instead.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// The store for seeded workloads: engine or careless.
-    #[arg(long, default_value = "engine", value_parser = super::replay::parse_store)]
-    pub store: crate::case::StoreKind,
+    #[command(flatten)]
+    pub run: RunFlags,
     /// Workload length (seeded workloads).
     #[arg(long, default_value_t = 1000)]
     pub ops: usize,
@@ -35,22 +36,29 @@ pub struct Args {
     pub policies: Vec<faultfs::CrashPolicy>,
 }
 
-pub fn run(a: &Args) -> Result<u8> {
+pub fn run<S: Store + 'static>(a: &Args) -> Result<u8> {
     let case = match &a.scenario {
-        Some(path) => match Scenario::load(path) {
-            Ok(s) => s.to_case(),
+        Some(path) => match Scenario::load(path).and_then(|s| s.to_case::<S>(path)) {
+            Ok(c) => c,
             Err(e) => {
-                eprintln!("powercut: {e}");
+                eprintln!("explore: {e}");
                 return Ok(2);
             }
         },
         None => {
             let opts = RunOptions {
                 ops: a.ops,
-                store: a.store,
+                config: a.run.config.clone(),
+                assumptions: a.run.assumptions::<S>(),
                 ..RunOptions::default()
             };
-            crate::explore::explorable(&RunConfig::from_seed(a.seed.unwrap_or(0), &opts).case())
+            match RunConfig::from_seed::<S>(a.seed.unwrap_or(0), &opts) {
+                Ok(c) => crate::explore::explorable(&c.case()),
+                Err(e) => {
+                    eprintln!("explore: {e}");
+                    return Ok(2);
+                }
+            }
         }
     };
     let mut opts = ExploreOptions {
@@ -62,7 +70,13 @@ pub fn run(a: &Args) -> Result<u8> {
         opts.policies = a.policies.clone();
     }
     let started = std::time::Instant::now();
-    let out = explore(&case, &opts);
+    let out = match explore::<S>(&case, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("explore: {e}");
+            return Ok(2);
+        }
+    };
     println!(
         "crash points: {} (+{} inside recoveries), disks tried: {}, duplicates skipped: {}, violations: {}, time: {:.2?}",
         out.points,
@@ -87,5 +101,13 @@ pub fn run(a: &Args) -> Result<u8> {
             );
         }
     }
-    Ok(u8::from(!out.violations.is_empty()))
+    if let Some(v) = &out.run_violation {
+        println!(
+            "VIOLATION while running the workload: {}: {}",
+            v.kind, v.message
+        );
+    }
+    Ok(u8::from(
+        !out.violations.is_empty() || out.run_violation.is_some(),
+    ))
 }

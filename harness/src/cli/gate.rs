@@ -1,4 +1,4 @@
-//! `powercut gate`: the durability gate (see `harness::gate`).
+//! `powercut gate`: the durability gate (see `powercut::gate`).
 //!
 //! Exit 0 nothing violated, 1 a violation (or an expected coverage cell missed under
 //! `--min-coverage`), 2 bad usage or input.
@@ -8,11 +8,12 @@ use std::sync::Once;
 
 use anyhow::{Context, Result};
 
-use crate::case::StoreKind;
+use super::{Ctx, RunFlags};
 use crate::coverage::PolicyKind;
 use crate::gate::progress::Progress;
 use crate::gate::sweep::{Shard, Sweep};
 use crate::gate::{self, GateError, GateOptions, GateOutcome, bugs, junit, regressions, report};
+use crate::store::Store;
 use crate::swarm::ALL_FAULTS;
 
 /// Sweeps seeds over crash policies and fault classes within a budget.
@@ -37,12 +38,11 @@ pub struct Args {
     /// crash-only runs and every class.
     #[arg(long = "fault", value_parser = parse_fault_arg)]
     pub faults: Vec<FaultArg>,
-    /// The store: engine or careless.
-    #[arg(long, default_value = "engine", value_parser = super::replay::parse_store)]
-    pub store: StoreKind,
-    /// Switch on a named engine defect (repeatable; see --list-bugs).
+    /// Switch on a named store defect (repeatable; see --list-bugs).
     #[arg(long = "bug")]
     pub bugs: Vec<String>,
+    #[command(flatten)]
+    pub run: RunFlags,
     /// Workload length per seed.
     #[arg(long, default_value_t = 100)]
     pub ops: usize,
@@ -79,10 +79,10 @@ pub struct Args {
     /// Print the JSON Schema of the report and exit.
     #[arg(long)]
     pub print_schema: bool,
-    /// List the engine defects --bug accepts, one line each, and exit.
+    /// List the store defects --bug accepts, one line each, and exit.
     #[arg(long)]
     pub list_bugs: bool,
-    /// Run every engine defect over 20 seed ranges and print a markdown table of how fast each
+    /// Run every store defect over 20 seed ranges and print a markdown table of how fast each
     /// is caught.
     #[arg(long)]
     pub bug_table: bool,
@@ -123,8 +123,11 @@ fn parse_fault_arg(name: &str) -> Result<FaultArg, String> {
 }
 
 /// The sweep the flags describe.
-pub fn sweep_of(a: &Args) -> Sweep {
-    let mut sweep = Sweep::full(a.store);
+pub fn sweep_of<S: Store>(a: &Args, ctx: &Ctx) -> Sweep {
+    let mut sweep = Sweep::full();
+    sweep.command = ctx.clone();
+    sweep.config = a.run.config.clone();
+    sweep.assumptions = a.run.assumptions::<S>();
     if !a.policies.is_empty() && !a.policies.contains(&PolicyArg::All) {
         let named: Vec<PolicyKind> = a
             .policies
@@ -158,7 +161,7 @@ pub fn sweep_of(a: &Args) -> Sweep {
 }
 
 /// Checks the flags and turns them into gate options.
-pub fn options_of(a: &Args) -> Result<GateOptions, GateError> {
+pub fn options_of<S: Store>(a: &Args, ctx: &Ctx) -> Result<GateOptions, GateError> {
     let usage = |m: String| Err(GateError::Usage(m));
     if let Some(s) = a.seconds
         && !(s.is_finite() && s > 0.0)
@@ -187,16 +190,14 @@ pub fn options_of(a: &Args) -> Result<GateOptions, GateError> {
             "--save-regressions saves shrunk failures; give --shrink-runs above 0".into(),
         );
     }
-    if a.store == StoreKind::Careless && !a.bugs.is_empty() {
-        return usage("--bug switches on engine defects; it needs --store engine".into());
-    }
-    bugs::check_names(&a.bugs).map_err(GateError::Usage)?;
+    bugs::check_names::<S>(&a.bugs).map_err(GateError::Usage)?;
     let seconds = match (a.seconds, a.seeds) {
         (None, None) => Some(60.0),
         (s, _) => s,
     };
     Ok(GateOptions {
-        sweep: sweep_of(a),
+        store: S::name().to_string(),
+        sweep: sweep_of::<S>(a, ctx),
         seed_start: a.seed_start,
         shard: a.shard,
         seeds: a.seeds,
@@ -232,38 +233,38 @@ fn quiet_worker_panics() {
     });
 }
 
-pub fn run(a: &Args) -> Result<u8> {
+pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
     if a.print_schema {
         println!("{}", report::SCHEMA_JSON.trim_end());
         return Ok(0);
     }
     if a.list_bugs {
-        print!("{}", bugs::list());
+        print!("{}", bugs::list::<S>());
         return Ok(0);
     }
-    let opts = match options_of(a) {
+    let opts = match options_of::<S>(a, ctx) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("powercut gate: {e}");
+            eprintln!("{}: {e}", ctx.line("gate"));
             return Ok(2);
         }
     };
     quiet_worker_panics();
     if a.bug_table {
-        return bugs::run_table(&opts);
+        return bugs::run_table::<S>(&opts);
     }
     println!("{}", header(&opts));
     let mut progress = Progress::new(a.quiet, opts.seeds, opts.seconds);
-    let outcome = gate::run_gate(&opts, |t| progress.tick(t));
+    let outcome = gate::run_gate::<S>(&opts, |t| progress.tick(t));
     progress.finish();
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("powercut gate: {e}");
+            eprintln!("{}: {e}", ctx.line("gate"));
             return Ok(2);
         }
     };
-    print_outcome(&outcome);
+    print_outcome(&outcome, ctx);
     write_files(a, &outcome)?;
     Ok(outcome.exit_code())
 }
@@ -290,7 +291,7 @@ fn header(opts: &GateOptions) -> String {
     format!(
         "powercut gate: store {}{bugs}, seeds from {} (shard {}/{}), budget {budget}, {} threads\n  \
          policies: {}\n  faults: {}",
-        opts.sweep.store.name(),
+        opts.store,
         opts.seed_start,
         opts.shard.index,
         opts.shard.count,
@@ -300,7 +301,7 @@ fn header(opts: &GateOptions) -> String {
     )
 }
 
-fn print_outcome(o: &GateOutcome) {
+fn print_outcome(o: &GateOutcome, ctx: &Ctx) {
     let r = &o.report;
     if !r.regressions.is_empty() {
         let failed: Vec<&report::RegressionReport> =
@@ -318,8 +319,14 @@ fn print_outcome(o: &GateOutcome) {
             if let Some(rep) = &replayed.outcome.report {
                 println!("{rep}");
             }
-            println!("replay: powercut scenario {}", x.path);
+            println!("replay: {} {}", ctx.line("scenario"), x.path);
         }
+    }
+    if !o.regressions_elsewhere.is_empty() {
+        println!(
+            "regressions: {} written for other stores, left to their gates",
+            o.regressions_elsewhere.len()
+        );
     }
     println!("{}", o.matrix.render());
     let t = &r.totals;
@@ -355,6 +362,7 @@ fn print_outcome(o: &GateOutcome) {
             println!("replay the seed: {}", v.replay);
         }
     }
+    print_fault_classes(r);
     if r.config.min_coverage && !r.coverage.missing.is_empty() {
         if r.seeds.failed > 0 {
             println!("\ncoverage not judged: the sweep stopped at a violation");
@@ -366,6 +374,27 @@ fn print_outcome(o: &GateOutcome) {
         }
     }
     println!("{}", if r.passed { "PASS" } else { "FAIL" });
+}
+
+/// Armed vs fired per fault class; a class armed and never fired is named with what to check.
+fn print_fault_classes(r: &report::GateReport) {
+    if r.fault_classes.is_empty() {
+        return;
+    }
+    println!("fault classes (seeds drawn / armed / fired):");
+    for c in &r.fault_classes {
+        let note = match (&c.unreachable, c.dead()) {
+            (_, true) => " <- NEVER FIRED: check the store's file_kind and file_roles, or \
+                          declare the class in unreachable_faults with the reason"
+                .to_string(),
+            (Some(why), false) => format!(" (cannot happen: {why})"),
+            (None, false) => String::new(),
+        };
+        println!(
+            "  {:<20} {:>6} / {:>6} / {:>6}{note}",
+            c.class, c.seeds, c.armed, c.fired
+        );
+    }
 }
 
 fn write_files(a: &Args, o: &GateOutcome) -> Result<()> {

@@ -121,3 +121,42 @@ pub fn run_child_command(a: &ChildArgs) -> Result<u8> {
         bugs: a.bugs.clone(),
     }))
 }
+
+/// The kill-test's own command line (`kill-test` and the hidden `kill-test-child`), as the
+/// shipped `powercut` binary offers it.
+#[derive(clap::Parser, Debug)]
+#[command(name = "powercut", version)]
+struct KillCli {
+    #[command(subcommand)]
+    command: KillCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum KillCommand {
+    /// Kills the store in a child process with SIGKILL on a real disk and checks each recovery.
+    KillTest(Args),
+    /// One child process of the kill-test (started by `kill-test`, not by hand).
+    #[command(hide = true)]
+    KillTestChild(ChildArgs),
+}
+
+/// Parses `args` (program name first) as `kill-test` or `kill-test-child` and runs it.
+pub fn main_with(args: Vec<std::ffi::OsString>) -> u8 {
+    use clap::Parser;
+    let cli = match KillCli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        KillCommand::KillTest(a) => run(&a),
+        KillCommand::KillTestChild(a) => run_child_command(&a),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("powercut: {e:#}");
+        2
+    })
+}

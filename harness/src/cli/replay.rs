@@ -1,9 +1,10 @@
-//! `powercut replay --seed S [--policy P] [--fault CLASS]... [--store S] [--bug NAME]...`
+//! `replay --seed S [--policy P] [--fault CLASS]... [--bug NAME]... [--config JSON]`
 
 use anyhow::Result;
 
-use crate::case::StoreKind;
+use super::{Ctx, RunFlags};
 use crate::run::{RunOptions, run_seed};
+use crate::store::Store;
 
 /// Reruns one seeded run exactly.
 #[derive(clap::Args, Debug)]
@@ -17,12 +18,11 @@ pub struct Args {
     /// Allow a fault class (repeatable); the seed draws among them.
     #[arg(long = "fault", value_parser = super::parse_fault)]
     pub faults: Vec<faultfs::FaultClass>,
-    /// The store: engine or careless.
-    #[arg(long, default_value = "engine", value_parser = parse_store)]
-    pub store: StoreKind,
-    /// Switch on a named engine defect (repeatable).
-    #[arg(long = "bug", value_parser = parse_bug_name)]
+    /// Switch on a named store defect (repeatable; see `gate --list-bugs`).
+    #[arg(long = "bug")]
     pub bugs: Vec<String>,
+    #[command(flatten)]
+    pub run: RunFlags,
     /// Workload length.
     #[arg(long, default_value_t = 100)]
     pub ops: usize,
@@ -40,41 +40,35 @@ pub struct Args {
     pub save_scenario: Option<std::path::PathBuf>,
 }
 
-/// Checks an engine defect name.
-pub fn parse_bug_name(name: &str) -> Result<String, String> {
-    crate::stores::engine::parse_bug(name).map(|_| name.to_string())
-}
-
-/// Parses a store name.
-pub fn parse_store(name: &str) -> Result<StoreKind, String> {
-    match name {
-        "engine" => Ok(StoreKind::Engine),
-        "careless" => Ok(StoreKind::Careless),
-        _ => Err(format!("unknown store {name:?} (engine, careless)")),
-    }
-}
-
 /// The run options these flags describe.
-pub fn run_options(a: &Args) -> RunOptions {
+pub fn run_options<S: Store>(a: &Args, ctx: &Ctx) -> RunOptions {
     RunOptions {
-        store: a.store,
         policy: a.policy,
         faults: a.faults.clone(),
         bugs: a.bugs.clone(),
+        config: a.run.config.clone(),
+        assumptions: a.run.assumptions::<S>(),
+        command: ctx.clone(),
         ops: a.ops,
         crashes_max: a.crashes,
         ..RunOptions::default()
     }
 }
 
-pub fn run(a: &Args) -> Result<u8> {
-    let outcome = run_seed(a.seed, &run_options(a));
+pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
+    let outcome = match run_seed::<S>(a.seed, &run_options::<S>(a, ctx)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}: {e}", ctx.line("replay"));
+            return Ok(2);
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if let Some(report) = &outcome.report {
         println!("{report}");
         if !a.no_shrink {
-            print_shrunk(a, &outcome)?;
+            print_shrunk::<S>(a, ctx, &outcome)?;
         }
     } else {
         println!(
@@ -87,15 +81,15 @@ pub fn run(a: &Args) -> Result<u8> {
 }
 
 /// Shrinks a failing run and prints the minimal case (and saves it when asked).
-fn print_shrunk(a: &Args, outcome: &crate::run::RunOutcome) -> Result<()> {
+fn print_shrunk<S: Store>(a: &Args, ctx: &Ctx, outcome: &crate::run::RunOutcome) -> Result<()> {
     let Some(v) = outcome.violations.first() else {
         return Ok(());
     };
-    let mut small = crate::shrink::shrink(
-        &outcome.case,
-        v.kind,
-        &crate::shrink::ShrinkOptions::default(),
-    );
+    let opts = crate::shrink::ShrinkOptions {
+        command: ctx.clone(),
+        ..crate::shrink::ShrinkOptions::default()
+    };
+    let mut small = crate::shrink::shrink::<S>(&outcome.case, &opts);
     if let Some(path) = &a.save_scenario {
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         let name = path

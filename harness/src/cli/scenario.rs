@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use super::Ctx;
 use crate::scenario::{Scenario, run_scenario, scenario_passed};
+use crate::store::Store;
 
 /// Runs scenario files.
 #[derive(clap::Args, Debug)]
@@ -14,20 +16,26 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 }
 
-pub fn run(a: &Args) -> Result<u8> {
+pub fn run<S: Store>(a: &Args, ctx: &Ctx) -> Result<u8> {
     let mut scenarios = Vec::new();
     for f in &a.files {
-        match Scenario::load(f) {
+        match Scenario::load(f).and_then(|s| s.to_case::<S>(f).map(|_| s)) {
             Ok(s) => scenarios.push((f, s)),
             Err(e) => {
-                eprintln!("powercut: {e}");
+                eprintln!("{}: {e}", ctx.line("scenario"));
                 return Ok(2);
             }
         }
     }
     let mut failed = 0;
     for (path, s) in &scenarios {
-        let outcome = run_scenario(s);
+        let outcome = match run_scenario::<S>(s) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{}: {e}", ctx.line("scenario"));
+                return Ok(2);
+            }
+        };
         if scenario_passed(s, &outcome) {
             println!("ok   {} ({})", s.name, path.display());
         } else {

@@ -1,5 +1,5 @@
-//! The engine's defect catalog seen from the gate: `--bug` names, `--list-bugs`, and
-//! `--bug-table`, which measures how fast the gate catches each defect.
+//! A store's defect catalog ([`Store::defects`]) seen from the gate: `--bug` names,
+//! `--list-bugs`, and `--bug-table`, which measures how fast the gate catches each defect.
 //!
 //! The table runs, for every defect, the gate's sweep from 20 different starting seeds (ranges
 //! [`RANGE_STRIDE`] apart) with the defect switched on, stopping at the first violation, and
@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
-use engine::bugs::Bug;
 
 use crate::gate::{GateOptions, run_gate};
+use crate::store::{Defect, Store};
 
 /// Seed ranges per defect in the table.
 pub const RANGES: u64 = 20;
@@ -20,17 +20,19 @@ pub const RANGE_STRIDE: u64 = 100_000;
 /// Seeds per range before a defect counts as not caught there.
 pub const RANGE_SEEDS: u64 = 3_000;
 
-/// The name of every defect the engine can switch on, in catalog order.
-pub fn names() -> Vec<&'static str> {
-    Bug::ALL.iter().map(|b| b.name()).collect()
+/// The name of every defect the store can switch on, in catalog order.
+pub fn names<S: Store>() -> Vec<&'static str> {
+    S::defects().iter().map(|d| d.name).collect()
 }
 
-/// Checks `--bug` names against the catalog.
-pub fn check_names(given: &[String]) -> Result<(), String> {
+/// Checks `--bug` names against the store's catalog.
+pub fn check_names<S: Store>(given: &[String]) -> Result<(), String> {
+    let known = names::<S>();
     for g in given {
-        if Bug::from_name(g).is_none() {
+        if !known.contains(&g.as_str()) {
             return Err(format!(
-                "unknown engine defect {g:?}; `powercut gate --list-bugs` lists them"
+                "unknown {} defect {g:?}; `--list-bugs` lists them",
+                S::name()
             ));
         }
     }
@@ -43,10 +45,10 @@ fn headline(text: &str) -> &str {
 }
 
 /// One line per defect: its name and what exposes it.
-pub fn list() -> String {
-    Bug::ALL
+pub fn list<S: Store>() -> String {
+    S::defects()
         .iter()
-        .map(|b| format!("{:<34} exposed by {}\n", b.name(), headline(b.exposed_by())))
+        .map(|d| format!("{:<34} exposed by {}\n", d.name, headline(d.description)))
         .collect()
 }
 
@@ -92,14 +94,19 @@ fn median_f64(v: &[f64]) -> Option<f64> {
 }
 
 /// Runs the gate's sweep with `bug` switched on from `ranges` starting seeds.
-pub fn detect(bug: Bug, base: &GateOptions, ranges: u64, range_seeds: u64) -> Detection {
+pub fn detect<S: Store>(
+    bug: &Defect,
+    base: &GateOptions,
+    ranges: u64,
+    range_seeds: u64,
+) -> Detection {
     let mut d = Detection {
         ranges,
         ..Detection::default()
     };
     for r in 0..ranges {
         let start = base.seed_start.wrapping_add(r * RANGE_STRIDE);
-        if let Some((seeds, seconds, kind)) = first_detection(bug, base, start, range_seeds) {
+        if let Some((seeds, seconds, kind)) = first_detection::<S>(bug, base, start, range_seeds) {
             d.seeds.push(seeds);
             d.seconds.push(seconds);
             *d.kinds.entry(kind).or_default() += 1;
@@ -111,8 +118,8 @@ pub fn detect(bug: Bug, base: &GateOptions, ranges: u64, range_seeds: u64) -> De
 /// Sweeps from `start` with `bug` on until a seed fails because of it: a failing seed that
 /// also fails with the defect off is not the defect's doing, and the sweep goes on past it.
 /// Returns the seeds run, the seconds taken and the violation kind.
-fn first_detection(
-    bug: Bug,
+fn first_detection<S: Store>(
+    bug: &Defect,
     base: &GateOptions,
     start: u64,
     budget: u64,
@@ -121,7 +128,7 @@ fn first_detection(
     let mut from = start;
     while from.wrapping_sub(start) < budget {
         let mut opts = base.clone();
-        opts.sweep.bugs = vec![bug.name().to_string()];
+        opts.sweep.bugs = vec![bug.name.to_string()];
         opts.seed_start = from;
         opts.shard = crate::gate::sweep::Shard::ALL;
         opts.seeds = Some(budget - from.wrapping_sub(start));
@@ -131,11 +138,11 @@ fn first_detection(
         opts.shrink_runs = 0;
         opts.save_regressions = false;
         opts.min_coverage = false;
-        let outcome = run_gate(&opts, |_| {}).ok()?;
+        let outcome = run_gate::<S>(&opts, |_| {}).ok()?;
         let v = outcome.report.violations.first()?;
         let mut clean = base.sweep.clone();
         clean.bugs.clear();
-        if crate::run::run_seed(v.seed, &clean.run_options(v.seed)).passed() {
+        if crate::run::run_seed::<S>(v.seed, &clean.run_options(v.seed)).is_ok_and(|o| o.passed()) {
             let seeds = v.seed.wrapping_sub(start) + 1;
             return Some((seeds, clock.elapsed().as_secs_f64(), v.kind.clone()));
         }
@@ -150,7 +157,7 @@ fn cell(text: &str) -> String {
 }
 
 /// The markdown table of detections.
-pub fn table(rows: &[(Bug, Detection)]) -> String {
+pub fn table(rows: &[(Defect, Detection)]) -> String {
     let mut out = String::from(
         "| defect | source | exposing fault | caught | median seeds | median seconds | violations |\n\
          |---|---|---|---|---|---|---|\n",
@@ -161,9 +168,9 @@ pub fn table(rows: &[(Bug, Detection)]) -> String {
         let kinds: Vec<String> = d.kinds.iter().map(|(k, n)| format!("{k} ({n})")).collect();
         out.push_str(&format!(
             "| `{}` | {} | {} | {}/{} | {} | {} | {} |\n",
-            bug.name(),
-            cell(bug.source()),
-            cell(bug.exposed_by()),
+            bug.name,
+            cell(bug.source),
+            cell(bug.description),
             d.caught(),
             d.ranges,
             seeds,
@@ -175,25 +182,15 @@ pub fn table(rows: &[(Bug, Detection)]) -> String {
 }
 
 /// `powercut gate --bug-table`: every defect (or those given with `--bug`) over 20 ranges.
-pub fn run_table(opts: &GateOptions) -> Result<u8> {
-    let bugs: Vec<Bug> = if opts.sweep.bugs.is_empty() {
-        Bug::ALL.to_vec()
-    } else {
-        opts.sweep
-            .bugs
-            .iter()
-            .filter_map(|n| Bug::from_name(n))
-            .collect()
-    };
+pub fn run_table<S: Store>(opts: &GateOptions) -> Result<u8> {
+    let bugs: Vec<Defect> = S::defects()
+        .into_iter()
+        .filter(|d| opts.sweep.bugs.is_empty() || opts.sweep.bugs.iter().any(|b| b == d.name))
+        .collect();
     let mut rows = Vec::new();
     for bug in bugs {
-        let d = detect(bug, opts, RANGES, opts.seeds.unwrap_or(RANGE_SEEDS));
-        eprintln!(
-            "{}: caught in {}/{} ranges",
-            bug.name(),
-            d.caught(),
-            d.ranges
-        );
+        let d = detect::<S>(&bug, opts, RANGES, opts.seeds.unwrap_or(RANGE_SEEDS));
+        eprintln!("{}: caught in {}/{} ranges", bug.name, d.caught(), d.ranges);
         rows.push((bug, d));
     }
     print!("{}", table(&rows));
@@ -213,11 +210,13 @@ mod tests {
         assert_eq!(median_f64(&[0.5, 0.1]), Some(0.3));
     }
 
+    #[cfg(feature = "engine")]
     #[test]
     fn every_catalog_name_is_accepted_and_others_are_not() {
-        let names: Vec<String> = names().iter().map(|n| n.to_string()).collect();
-        assert!(check_names(&names).is_ok());
-        assert!(check_names(&["no_such_bug".to_string()]).is_err());
-        assert_eq!(list().lines().count(), Bug::ALL.len());
+        type E = crate::stores::EngineStore;
+        let names: Vec<String> = names::<E>().iter().map(|n| n.to_string()).collect();
+        assert!(check_names::<E>(&names).is_ok());
+        assert!(check_names::<E>(&["no_such_bug".to_string()]).is_err());
+        assert_eq!(list::<E>().lines().count(), engine::bugs::Bug::ALL.len());
     }
 }

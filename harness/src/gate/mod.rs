@@ -15,6 +15,7 @@ use crate::coverage::{FileKind, PolicyKind};
 use crate::run::RunOutcome;
 use crate::scenario::ScenarioError;
 use crate::shrink::{ShrinkOptions, ShrinkOutcome};
+use crate::store::Store;
 use crate::swarm::fault_class_name;
 
 pub mod bugs;
@@ -30,14 +31,16 @@ pub mod sweep;
 use matrix::{Cell, Matrix, cause_name};
 use pool::{PoolPlan, SeedResult, Tally};
 use report::{
-    CellRef, CellReport, CombinationReport, ConfigReport, CoverageReport, GateReport,
-    RegressionReport, SeedsReport, ShrunkReport, Timing, Totals, ViolationReport,
+    CellRef, CellReport, CombinationReport, ConfigReport, CoverageReport, FaultClassReport,
+    GateReport, RegressionReport, SeedsReport, ShrunkReport, Timing, Totals, ViolationReport,
 };
 use sweep::{Shard, Sweep};
 
 /// Everything a gate run is told.
 #[derive(Clone, Debug)]
 pub struct GateOptions {
+    /// The store's name (for the report).
+    pub store: String,
     pub sweep: Sweep,
     pub seed_start: u64,
     pub shard: Shard,
@@ -88,6 +91,8 @@ pub struct GateOutcome {
     pub report: GateReport,
     pub matrix: Matrix,
     pub regressions: Vec<regressions::Replayed>,
+    /// Regression files written for other stores, left to their own gates.
+    pub regressions_elsewhere: Vec<PathBuf>,
     pub failures: Vec<Failure>,
 }
 
@@ -98,11 +103,20 @@ impl GateOutcome {
 }
 
 /// Runs the gate. `on_tick` sees running totals for a progress display.
-pub fn run_gate(opts: &GateOptions, on_tick: impl FnMut(Tally)) -> Result<GateOutcome, GateError> {
+pub fn run_gate<S: Store>(
+    opts: &GateOptions,
+    on_tick: impl FnMut(Tally),
+) -> Result<GateOutcome, GateError> {
     let start = Instant::now();
-    let replayed = match &opts.regressions {
-        Some(dir) => regressions::replay(&regressions::load(dir)?, opts.threads),
-        None => Vec::new(),
+    // A fixed configuration the store rejects is bad input, found before any seed runs.
+    crate::swarm::RunConfig::from_seed::<S>(opts.seed_start, &opts.sweep.run_options(0))
+        .map_err(GateError::Usage)?;
+    let (replayed, regressions_elsewhere) = match &opts.regressions {
+        Some(dir) => {
+            let (mine, others) = regressions::load_for::<S>(dir)?;
+            (regressions::replay::<S>(&mine, opts.threads), others)
+        }
+        None => (Vec::new(), Vec::new()),
     };
     let plan = PoolPlan {
         sweep: opts.sweep.clone(),
@@ -113,7 +127,7 @@ pub fn run_gate(opts: &GateOptions, on_tick: impl FnMut(Tally)) -> Result<GateOu
         max_violations: opts.max_violations.max(1),
         threads: opts.threads.max(1),
     };
-    let results = pool::run_pool(&plan, on_tick);
+    let results = pool::run_pool::<S>(&plan, on_tick);
     let seconds = start.elapsed().as_secs_f64();
     let mut failures: Vec<Failure> = results
         .iter()
@@ -125,9 +139,10 @@ pub fn run_gate(opts: &GateOptions, on_tick: impl FnMut(Tally)) -> Result<GateOu
         })
         .collect();
     for f in &mut failures {
-        shrink_failure(f, opts);
+        shrink_failure::<S>(f, opts);
     }
-    let matrix = matrix_of(&opts.sweep, &results);
+    let matrix = matrix_of(&opts.sweep, &results, S::name() == "engine");
+    let fault_classes = fault_report(opts, &results);
     let regression_reports: Vec<RegressionReport> =
         replayed.iter().map(|r| r.report.clone()).collect();
     let report = build_report(
@@ -136,6 +151,7 @@ pub fn run_gate(opts: &GateOptions, on_tick: impl FnMut(Tally)) -> Result<GateOu
         &failures,
         regression_reports,
         &matrix,
+        fault_classes,
         Timing {
             seconds,
             threads: plan.threads,
@@ -150,12 +166,13 @@ pub fn run_gate(opts: &GateOptions, on_tick: impl FnMut(Tally)) -> Result<GateOu
         report,
         matrix,
         regressions: replayed,
+        regressions_elsewhere,
         failures,
     })
 }
 
 /// Shrinks a failure (when asked) and saves it as a regression (when asked).
-fn shrink_failure(f: &mut Failure, opts: &GateOptions) {
+fn shrink_failure<S: Store>(f: &mut Failure, opts: &GateOptions) {
     let Some(outcome) = f.seed.failure.as_deref() else {
         return;
     };
@@ -167,8 +184,9 @@ fn shrink_failure(f: &mut Failure, opts: &GateOptions) {
     }
     let shrink_opts = ShrinkOptions {
         max_runs: opts.shrink_runs,
+        command: opts.sweep.command.clone(),
     };
-    let mut shrunk = crate::shrink::shrink(&outcome.case, kind, &shrink_opts);
+    let mut shrunk = crate::shrink::shrink::<S>(&outcome.case, &shrink_opts);
     if shrunk.outcome.passed() {
         return;
     }
@@ -197,9 +215,9 @@ pub fn slot_name(fault: Option<FaultClass>) -> String {
     fault.map_or_else(|| "none".to_string(), fault_class_name)
 }
 
-fn matrix_of(sweep: &Sweep, results: &[SeedResult]) -> Matrix {
+fn matrix_of(sweep: &Sweep, results: &[SeedResult], engine_table: bool) -> Matrix {
     let faults: Vec<FaultClass> = sweep.faults.iter().flatten().copied().collect();
-    let mut m = Matrix::new(&sweep.policies, &faults);
+    let mut m = Matrix::new(&sweep.policies, &faults, engine_table);
     for r in results {
         m.add(&r.cells);
     }
@@ -223,6 +241,7 @@ fn build_report(
     failures: &[Failure],
     regressions: Vec<RegressionReport>,
     matrix: &Matrix,
+    fault_classes: Vec<FaultClassReport>,
     timing: Timing,
 ) -> GateReport {
     let mut totals = Totals::default();
@@ -231,7 +250,8 @@ fn build_report(
     }
     let failed = results.iter().filter(|r| !r.passed()).count() as u64;
     let coverage = coverage_report(matrix);
-    let coverage_ok = !opts.min_coverage || coverage.missing.is_empty();
+    let dead = fault_classes.iter().any(FaultClassReport::dead);
+    let coverage_ok = !opts.min_coverage || (coverage.missing.is_empty() && !dead);
     let passed = failed == 0 && regressions.iter().all(|r| r.passed) && coverage_ok;
     GateReport {
         schema: report::SCHEMA_ID.to_string(),
@@ -252,13 +272,35 @@ fn build_report(
         regressions,
         violations: failures.iter().filter_map(violation_report).collect(),
         coverage,
+        fault_classes,
         timing,
     }
 }
 
+/// Armed vs fired for every fault class the sweep dealt out.
+fn fault_report(opts: &GateOptions, results: &[SeedResult]) -> Vec<FaultClassReport> {
+    opts.sweep
+        .faults
+        .iter()
+        .flatten()
+        .map(|class| {
+            let mine: Vec<&SeedResult> =
+                results.iter().filter(|r| r.fault == Some(*class)).collect();
+            let unreachable: Vec<&str> = mine.iter().filter_map(|r| r.unreachable).collect();
+            FaultClassReport {
+                class: fault_class_name(*class),
+                seeds: mine.len() as u64,
+                armed: mine.iter().filter(|r| r.unreachable.is_none()).count() as u64,
+                fired: mine.iter().filter(|r| r.fault_fired).count() as u64,
+                unreachable: unreachable.first().map(|w| w.to_string()),
+            }
+        })
+        .collect()
+}
+
 fn config_report(opts: &GateOptions) -> ConfigReport {
     ConfigReport {
-        store: opts.sweep.store.name().to_string(),
+        store: opts.store.clone(),
         seed_start: opts.seed_start,
         seeds_budget: opts.seeds,
         seconds_budget: opts.seconds,
@@ -364,7 +406,7 @@ fn coverage_report(m: &Matrix) -> CoverageReport {
                     file: r.file,
                     phase: r.phase,
                     seeds: m.hits.get(c).copied().unwrap_or(0),
-                    expected: expected::is_expected(c),
+                    expected: m.is_expected(c),
                 }
             })
             .collect(),

@@ -20,6 +20,7 @@ use crate::coverage::PolicyKind;
 use crate::gate::matrix::Cell;
 use crate::gate::sweep::{Shard, Sweep};
 use crate::run::{Counts, RunOutcome, run_seed};
+use crate::store::Store;
 
 /// The name prefix of worker threads (the CLI's panic hook keeps them quiet).
 pub const WORKER_NAME: &str = "powercut-gate-";
@@ -42,12 +43,37 @@ pub struct SeedResult {
     pub cells: Vec<Cell>,
     /// The whole outcome of a failing run.
     pub failure: Option<Box<RunOutcome>>,
+    /// Why the seed's fault class cannot happen to the store under the seed's configuration
+    /// ([`Store::unreachable_faults`]), if the store says so.
+    pub unreachable: Option<&'static str>,
+    /// Whether the seed's fault class fired at least once.
+    pub fault_fired: bool,
 }
 
 impl SeedResult {
-    fn of(seed: u64, sweep: &Sweep) -> SeedResult {
+    fn of<S: Store>(seed: u64, sweep: &Sweep) -> SeedResult {
         let (policy, fault) = sweep.combination(seed);
-        let outcome = run_seed(seed, &sweep.run_options(seed));
+        // The sweep's fixed configuration was checked before the pool started.
+        let outcome = match run_seed::<S>(seed, &sweep.run_options(seed)) {
+            Ok(o) => o,
+            Err(e) => {
+                crate::shrink::unrunnable_outcome(&crate::case::Case::new::<S>(Vec::new()), &e)
+            }
+        };
+        let unreachable = fault.and_then(|class| {
+            let config = outcome.config.as_ref()?;
+            let config = crate::store::config_from_json::<S>(&config.config).ok()?;
+            S::unreachable_faults(&config)
+                .into_iter()
+                .find(|(c, _)| *c == class)
+                .map(|(_, why)| why)
+        });
+        let fault_fired = fault.is_some_and(|class| {
+            outcome
+                .coverage
+                .iter()
+                .any(|f| f.cause == crate::coverage::Cause::Fault(class))
+        });
         let mut cells: Vec<Cell> = outcome.coverage.iter().map(Cell::of).collect();
         cells.sort();
         cells.dedup();
@@ -60,6 +86,8 @@ impl SeedResult {
             counts: outcome.counts.clone(),
             cells,
             failure: (!outcome.passed()).then(|| Box::new(outcome)),
+            unreachable,
+            fault_fired,
         }
     }
 
@@ -115,7 +143,7 @@ impl Shared {
 
 /// Runs the plan's seeds; `on_tick` sees running totals after each seed and about once a second.
 /// Returns the results in seed order.
-pub fn run_pool(plan: &PoolPlan, mut on_tick: impl FnMut(Tally)) -> Vec<SeedResult> {
+pub fn run_pool<S: Store>(plan: &PoolPlan, mut on_tick: impl FnMut(Tally)) -> Vec<SeedResult> {
     let shared = Shared {
         next: AtomicU64::new(0),
         cutoff: AtomicU64::new(u64::MAX),
@@ -133,10 +161,12 @@ pub fn run_pool(plan: &PoolPlan, mut on_tick: impl FnMut(Tally)) -> Vec<SeedResu
             let spawned = std::thread::Builder::new()
                 .name(format!("{WORKER_NAME}{t}"))
                 .stack_size(WORKER_STACK_BYTES)
-                .spawn_scoped(scope, move || worker(plan, shared, deadline, &worker_tx));
+                .spawn_scoped(scope, move || {
+                    worker::<S>(plan, shared, deadline, &worker_tx)
+                });
             if spawned.is_err() && t == 0 {
                 // No thread at all: run the sweep on this one rather than not at all.
-                worker(plan, shared, deadline, &tx);
+                worker::<S>(plan, shared, deadline, &tx);
             }
         }
         drop(tx);
@@ -161,7 +191,7 @@ pub fn run_pool(plan: &PoolPlan, mut on_tick: impl FnMut(Tally)) -> Vec<SeedResu
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-fn worker(
+fn worker<S: Store>(
     plan: &PoolPlan,
     shared: &Shared,
     deadline: Option<Instant>,
@@ -178,7 +208,7 @@ fn worker(
             return;
         }
         let seed = plan.shard.seed(plan.seed_start, pos);
-        let result = SeedResult::of(seed, &plan.sweep);
+        let result = SeedResult::of::<S>(seed, &plan.sweep);
         if !result.passed() {
             shared.record_failure(pos, plan.max_violations);
         }

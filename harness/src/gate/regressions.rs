@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::gate::report::RegressionReport;
 use crate::run::RunOutcome;
 use crate::scenario::{Scenario, ScenarioError, run_scenario, scenario_passed};
+use crate::store::Store;
 
 /// The folder the gate replays by default (relative to the working directory).
 pub const DEFAULT_DIR: &str = "scenarios/regressions";
@@ -54,8 +55,24 @@ pub struct Replayed {
     pub outcome: RunOutcome,
 }
 
-/// Runs the scenarios on up to `threads` threads; results keep the input order.
-pub fn replay(scenarios: &[(PathBuf, Scenario)], threads: usize) -> Vec<Replayed> {
+/// The scenarios of `dir` written for store `S` (or for no store in particular), and the paths
+/// of those written for other stores (another store's gate replays them); a malformed file is an
+/// error naming it, and so is one `S` cannot run.
+#[allow(clippy::type_complexity)]
+pub fn load_for<S: Store>(
+    dir: &Path,
+) -> Result<(Vec<(PathBuf, Scenario)>, Vec<PathBuf>), ScenarioError> {
+    let (mine, others): (Vec<_>, Vec<_>) = load(dir)?
+        .into_iter()
+        .partition(|(_, s)| s.store.as_deref().is_none_or(|n| n == S::name()));
+    for (path, s) in &mine {
+        s.to_case::<S>(path)?;
+    }
+    Ok((mine, others.into_iter().map(|(p, _)| p).collect()))
+}
+
+/// Runs the scenarios on store `S` on up to `threads` threads; results keep the input order.
+pub fn replay<S: Store>(scenarios: &[(PathBuf, Scenario)], threads: usize) -> Vec<Replayed> {
     let chunk = scenarios.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = scenarios
@@ -64,7 +81,7 @@ pub fn replay(scenarios: &[(PathBuf, Scenario)], threads: usize) -> Vec<Replayed
                 std::thread::Builder::new()
                     .name(format!("{}regressions", crate::gate::pool::WORKER_NAME))
                     .spawn_scoped(scope, move || {
-                        part.iter().map(replay_one).collect::<Vec<_>>()
+                        part.iter().map(replay_one::<S>).collect::<Vec<_>>()
                     })
             })
             .collect();
@@ -74,15 +91,18 @@ pub fn replay(scenarios: &[(PathBuf, Scenario)], threads: usize) -> Vec<Replayed
             .flat_map(|(h, part)| match h {
                 Ok(h) => h
                     .join()
-                    .unwrap_or_else(|_| part.iter().map(replay_one).collect()),
-                Err(_) => part.iter().map(replay_one).collect(),
+                    .unwrap_or_else(|_| part.iter().map(replay_one::<S>).collect()),
+                Err(_) => part.iter().map(replay_one::<S>).collect(),
             })
             .collect()
     })
 }
 
-fn replay_one((path, scenario): &(PathBuf, Scenario)) -> Replayed {
-    let outcome = run_scenario(scenario);
+fn replay_one<S: Store>((path, scenario): &(PathBuf, Scenario)) -> Replayed {
+    // `load_for` already ran `to_case`, so this cannot fail.
+    let outcome = run_scenario::<S>(scenario).unwrap_or_else(|e| {
+        crate::shrink::unrunnable_outcome(&crate::case::Case::new::<S>(Vec::new()), &e.to_string())
+    });
     Replayed {
         report: RegressionReport {
             path: path.display().to_string(),

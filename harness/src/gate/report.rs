@@ -34,6 +34,10 @@ pub struct GateReport {
     pub regressions: Vec<RegressionReport>,
     pub violations: Vec<ViolationReport>,
     pub coverage: CoverageReport,
+    /// Armed vs fired per fault class; under `--min-coverage` a class armed and never fired
+    /// fails the gate.
+    #[serde(default)]
+    pub fault_classes: Vec<FaultClassReport>,
     /// Wall-clock facts; the only part that differs between equal runs.
     pub timing: Timing,
 }
@@ -144,6 +148,28 @@ pub struct ViolationReport {
     pub shrunk: Option<ShrunkReport>,
     /// The full failure report (of the shrunk case when there is one).
     pub report: Report,
+}
+
+/// One fault class of the sweep: how many seeds drew it, how many could fire it, how many did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultClassReport {
+    pub class: String,
+    /// Seeds whose slot was this class.
+    pub seeds: u64,
+    /// Of those, seeds whose store configuration can meet this class.
+    pub armed: u64,
+    /// Seeds in which it fired at least once.
+    pub fired: u64,
+    /// Why the store says the class cannot happen to it, when it says so.
+    pub unreachable: Option<String>,
+}
+
+impl FaultClassReport {
+    /// A class that was armed and never fired: its faults test nothing (check the store's
+    /// `file_kind` and `file_roles`, or declare it in `unreachable_faults` with the reason).
+    pub fn dead(&self) -> bool {
+        self.armed > 0 && self.fired == 0
+    }
 }
 
 /// The result of shrinking a failure.

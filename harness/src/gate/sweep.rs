@@ -15,10 +15,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::case::StoreKind;
 use crate::coverage::PolicyKind;
-use crate::run::RunOptions;
+use crate::store::DiskAssumptions;
 use crate::swarm::ALL_FAULTS;
+use crate::swarm::RunOptions;
 
 /// One slice of a sweep split over machines: this machine runs the seeds whose position in the
 /// sweep is `index - 1` modulo `count` (1-based, as CI matrices count).
@@ -53,27 +53,37 @@ impl Shard {
 /// What a sweep varies and what it holds fixed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
-    pub store: StoreKind,
     /// The crash policies dealt out over seeds.
     pub policies: Vec<PolicyKind>,
     /// The fault slots dealt out over seeds; `None` is a run with crashes only.
     pub faults: Vec<Option<FaultClass>>,
-    /// Engine defects switched on in every run.
+    /// Store defects switched on in every run.
     pub bugs: Vec<String>,
+    /// Configuration fields fixed over what each seed draws.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// Disk assumptions fixed over the store's declaration.
+    #[serde(default)]
+    pub assumptions: Option<DiskAssumptions>,
+    /// How to start this binary, for replay lines.
+    #[serde(default)]
+    pub command: crate::swarm::Invocation,
     /// Workload length per run.
     pub ops: usize,
 }
 
 impl Sweep {
     /// The default sweep: every policy, crash-only runs and every fault class.
-    pub fn full(store: StoreKind) -> Sweep {
+    pub fn full() -> Sweep {
         Sweep {
-            store,
             policies: PolicyKind::ALL.to_vec(),
             faults: std::iter::once(None)
                 .chain(ALL_FAULTS.into_iter().map(Some))
                 .collect(),
             bugs: Vec::new(),
+            config: None,
+            assumptions: None,
+            command: RunOptions::default().command,
             ops: RunOptions::default().ops,
         }
     }
@@ -104,10 +114,12 @@ impl Sweep {
     pub fn run_options(&self, seed: u64) -> RunOptions {
         let (policy, fault) = self.combination(seed);
         RunOptions {
-            store: self.store,
             policy: Some(policy.policy()),
             faults: fault.into_iter().collect(),
             bugs: self.bugs.clone(),
+            config: self.config.clone(),
+            assumptions: self.assumptions,
+            command: self.command.clone(),
             ops: self.ops,
             ..RunOptions::default()
         }
@@ -134,7 +146,7 @@ mod tests {
 
     #[test]
     fn every_aligned_block_holds_every_combination_once() {
-        let sweep = Sweep::full(StoreKind::Engine);
+        let sweep = Sweep::full();
         let c = sweep.combinations();
         assert_eq!(c, 48);
         for block in 0..3 {
@@ -147,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_shard_meets_every_policy() {
-        let sweep = Sweep::full(StoreKind::Engine);
+        let sweep = Sweep::full();
         let shard = Shard::parse("2/4").unwrap();
         let policies: BTreeSet<PolicyKind> = (0..200)
             .map(|i| sweep.combination(shard.seed(0, i)).0)

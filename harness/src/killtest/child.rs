@@ -1,7 +1,7 @@
 //! The child process of a round: opens the store on the real disk and runs the round's workload
 //! until the parent kills it, reporting every step on stdout (see [`super::protocol`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use faultfs::{Fs, Phase, StdFs};
 
 use crate::killtest::phase_fs::PhaseFs;
 use crate::killtest::protocol::{ChildEvent, Reporter};
-use crate::killtest::recover::{DB_DIR, read_state};
+use crate::killtest::recover::read_state;
 use crate::killtest::stores::{KillStoreKind, bug_name, threaded_engine};
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
@@ -70,7 +70,9 @@ pub fn run_child(args: &ChildArgs) -> u8 {
         KillStoreKind::Engine => {
             drive::<EngineStore>(args, &threaded_engine(&args.bugs), &reporter)
         }
-        KillStoreKind::Careless => drive::<CarelessStore>(args, &CarelessConfig, &reporter),
+        KillStoreKind::Careless => {
+            drive::<CarelessStore>(args, &CarelessConfig::default(), &reporter)
+        }
         KillStoreKind::Buffered => {
             drive::<BufferedStore>(args, &BufferedConfig::default(), &reporter)
         }
@@ -124,7 +126,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 fn open_when_unlocked<S: Store>(fs: &Arc<dyn Fs>, config: &S::Config) -> Result<S, StoreError> {
     let start = Instant::now();
     loop {
-        match S::open(fs.clone(), Path::new(DB_DIR), config) {
+        match S::open(&crate::killtest::stores::threads_env(fs.clone()), config) {
             Err(e) if e.to_string().contains("already locked") && start.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(Duration::from_millis(5));
             }

@@ -59,18 +59,20 @@ pub fn recover(
     };
     match kind {
         KillStoreKind::Engine => recover_store::<EngineStore>(fs, &threaded_engine(bugs)),
-        KillStoreKind::Careless => recover_store::<CarelessStore>(fs, &CarelessConfig),
+        KillStoreKind::Careless => recover_store::<CarelessStore>(fs, &CarelessConfig::default()),
         KillStoreKind::Buffered => recover_store::<BufferedStore>(fs, &BufferedConfig::default()),
     }
 }
 
 fn recover_store<S: Store>(fs: Arc<dyn Fs>, config: &S::Config) -> Result<State, RecoveryFailure> {
-    let mut store = S::open(fs, Path::new(DB_DIR), config).map_err(|e| RecoveryFailure {
-        kind: refusal_kind(&e),
-        message: format!(
-            "the store could not be reopened after the kill: {e}{}",
-            lock_hint(&e)
-        ),
+    let mut store = S::open(&crate::killtest::stores::threads_env(fs), config).map_err(|e| {
+        RecoveryFailure {
+            kind: refusal_kind(&e),
+            message: format!(
+                "the store could not be reopened after the kill: {e}{}",
+                lock_hint(&e)
+            ),
+        }
     })?;
     store.check_invariants().map_err(|e| RecoveryFailure {
         kind: ViolationKind::Invariant,

@@ -93,8 +93,17 @@ pub fn bug_name(bug: Bug) -> String {
 
 /// The production-shaped engine configuration a kill-test runs, with named defects switched on.
 pub fn threaded_engine(bugs: &[Bug]) -> EngineConfig {
-    EngineConfig {
-        options: engine_options_with(bugs),
-        bugs: Vec::new(),
+    let mut options = engine_options_with(bugs);
+    options.background = engine::Background::Threads;
+    options
+}
+
+/// Where the kill-test opens a store: the real disk, background work on threads.
+pub fn threads_env(fs: std::sync::Arc<dyn faultfs::Fs>) -> crate::store::Env {
+    crate::store::Env {
+        fs,
+        dir: crate::runner::DB_DIR.into(),
+        background: crate::store::Background::Threads,
+        assumptions: crate::store::DiskAssumptions::WORST,
     }
 }

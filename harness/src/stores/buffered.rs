@@ -16,15 +16,15 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
 
-use faultfs::{File, Fs};
+use faultfs::File;
 
 use crate::model::Mutation;
-use crate::store::{Durability, Pairs, Store, StoreError};
+use crate::store::{Durability, Env, FileKind, Pairs, Store, StoreError};
 
 /// How the buffered store behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BufferedConfig {
     /// The buffer reaches the file after this many writes (or at a sync).
     pub flush_every: usize,
@@ -103,11 +103,20 @@ impl Store for BufferedStore {
         "buffered"
     }
 
+    fn file_kind(path: &Path) -> FileKind {
+        if path.file_name().is_some_and(|n| n == "log") {
+            FileKind::Log
+        } else {
+            FileKind::Other
+        }
+    }
+
     fn durability(_: &BufferedConfig) -> Durability {
         Durability::WAL
     }
 
-    fn open(fs: Arc<dyn Fs>, dir: &Path, config: &BufferedConfig) -> Result<Self, StoreError> {
+    fn open(env: &Env, config: &BufferedConfig) -> Result<Self, StoreError> {
+        let (fs, dir) = (&env.fs, &env.dir);
         fs.create_dir_all(dir).map_err(io("create dir"))?;
         let path = dir.join("log");
         let file = if fs.exists(&path).map_err(io("exists log"))? {
@@ -205,6 +214,9 @@ impl Store for BufferedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use faultfs::Fs;
 
     fn put(k: &str, v: &str) -> Mutation {
         Mutation::Put {
@@ -214,12 +226,13 @@ mod tests {
     }
 
     fn reopen(fs: &Arc<dyn Fs>) -> BufferedStore {
-        BufferedStore::open(
-            fs.clone(),
-            Path::new("db"),
-            &BufferedConfig { flush_every: 3 },
-        )
-        .expect("open")
+        let env = Env {
+            fs: fs.clone(),
+            dir: "db".into(),
+            background: crate::store::Background::Threads,
+            assumptions: Default::default(),
+        };
+        BufferedStore::open(&env, &BufferedConfig { flush_every: 3 }).expect("open")
     }
 
     #[test]

@@ -14,16 +14,16 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
 
-use faultfs::{File, Fs};
+use faultfs::File;
 
 use crate::model::Mutation;
-use crate::store::{Durability, Pairs, Store, StoreError};
+use crate::store::{Durability, Env, FileKind, Pairs, Store, StoreError};
 
 /// The careless store has nothing to configure.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CarelessConfig;
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarelessConfig {}
 
 /// An open careless store.
 #[derive(Debug)]
@@ -63,12 +63,22 @@ impl Store for CarelessStore {
         "careless"
     }
 
+    /// Its one file, `log`, is its log; anything else (its directory) is other.
+    fn file_kind(path: &Path) -> FileKind {
+        if path.file_name().is_some_and(|n| n == "log") {
+            FileKind::Log
+        } else {
+            FileKind::Other
+        }
+    }
+
     /// It promises the full contract, which is what makes its bugs violations.
     fn durability(_: &CarelessConfig) -> Durability {
         Durability::WAL
     }
 
-    fn open(fs: Arc<dyn Fs>, dir: &Path, _: &CarelessConfig) -> Result<Self, StoreError> {
+    fn open(env: &Env, _: &CarelessConfig) -> Result<Self, StoreError> {
+        let (fs, dir) = (&env.fs, &env.dir);
         fs.create_dir_all(dir).map_err(io("create dir"))?;
         let path = dir.join("log");
         let file = if fs.exists(&path).map_err(io("exists log"))? {
@@ -135,17 +145,8 @@ impl Store for CarelessStore {
         self.sync()
     }
 
-    fn compact(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     fn close(&mut self) -> Result<(), StoreError> {
         self.sync()
-    }
-
-    /// A log has no structure to check beyond what replaying it already did.
-    fn check_invariants(&mut self) -> Result<(), StoreError> {
-        Ok(())
     }
 }
 

@@ -2,36 +2,18 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
 
 use engine::{Db, Error, WriteBatch, WriteOptions};
-use faultfs::Fs;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 
 use crate::model::Mutation;
-use crate::store::{Durability, Pairs, Store, StoreError};
+use crate::store::{Background, Defect, Durability, Env, FileKind, Pairs, Store, StoreError};
+use crate::swarm::pick;
 
-/// The engine's configuration in a run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EngineConfig {
-    /// The engine's options, used as given ([`EngineConfig::simulated`] makes background work
-    /// inline, which simulated runs need to replay exactly; the kill-test keeps threads).
-    pub options: engine::Options,
-    /// Named engine defects to switch on.
-    pub bugs: Vec<String>,
-}
-
-impl EngineConfig {
-    /// A configuration for simulated runs: flush and compaction inline, at deterministic points.
-    pub fn simulated(options: &engine::Options, bugs: &[String]) -> EngineConfig {
-        EngineConfig {
-            options: engine::Options {
-                background: engine::Background::Inline,
-                ..options.clone()
-            },
-            bugs: bugs.to_vec(),
-        }
-    }
-}
+/// The engine's configuration in a run: its options. Named defects (`--bug`) are switched on
+/// through [`Store::enable_defect`]; background work follows [`Env::background`].
+pub type EngineConfig = engine::Options;
 
 /// An open engine.
 #[derive(Debug)]
@@ -71,8 +53,8 @@ fn to_batch(mutations: &[Mutation]) -> WriteBatch {
 
 /// Parses an engine defect name (`sst_dir_entry_not_synced`, ...).
 pub fn parse_bug(name: &str) -> Result<engine::bugs::Bug, String> {
-    serde_json::from_str(&format!("\"{name}\""))
-        .map_err(|_| format!("unknown engine bug {name:?} (see `powercut gate --list-bugs`)"))
+    engine::bugs::Bug::from_name(name)
+        .ok_or_else(|| format!("unknown engine bug {name:?} (see `powercut gate --list-bugs`)"))
 }
 
 impl Store for EngineStore {
@@ -82,22 +64,97 @@ impl Store for EngineStore {
         "engine"
     }
 
+    /// `*.wal` is the log, `*.sst` data, `MANIFEST-*` the manifest, `CURRENT` (and
+    /// `CURRENT.tmp`) the pointer; LOCK and directories are other.
+    fn file_kind(path: &Path) -> FileKind {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if name.ends_with(".wal") {
+            FileKind::Log
+        } else if name.ends_with(".sst") {
+            FileKind::Data
+        } else if name.starts_with("MANIFEST-") {
+            FileKind::Manifest
+        } else if name.starts_with("CURRENT") {
+            FileKind::Pointer
+        } else {
+            FileKind::Other
+        }
+    }
+
+    fn file_roles(config: &EngineConfig) -> Option<Vec<FileKind>> {
+        let mut roles = vec![FileKind::Data, FileKind::Manifest, FileKind::Pointer];
+        if config.wal {
+            roles.insert(0, FileKind::Log);
+        }
+        Some(roles)
+    }
+
     fn durability(config: &EngineConfig) -> Durability {
-        if config.options.wal {
+        if config.wal {
             Durability::WAL
         } else {
             Durability::NO_WAL
         }
     }
 
-    fn open(fs: Arc<dyn Fs>, dir: &Path, config: &EngineConfig) -> Result<Self, StoreError> {
-        let mut options = config.options.clone();
-        for name in &config.bugs {
-            options
-                .bugs
-                .insert(parse_bug(name).map_err(StoreError::Other)?);
+    /// Options small enough that flushes, compactions and MANIFEST rollovers happen within a
+    /// hundred operations.
+    fn draw_config(rng: &mut ChaCha8Rng) -> EngineConfig {
+        engine::Options {
+            memtable_bytes: pick(rng, &[512, 1 << 10, 2 << 10, 4 << 10, 16 << 10]),
+            max_immutable_memtables: rng.random_range(1..=2),
+            block_bytes: pick(rng, &[128, 512, 1024, 4096]),
+            sst_target_bytes: pick(rng, &[2 << 10, 8 << 10, 64 << 10]),
+            bloom_bits_per_key: pick(rng, &[0, 10]),
+            block_cache_bytes: pick(rng, &[0, 64 << 10]),
+            wal: rng.random_ratio(5, 6),
+            compaction: if rng.random_ratio(2, 3) {
+                engine::CompactionStyle::Leveled
+            } else {
+                engine::CompactionStyle::Tiered
+            },
+            l0_compaction_trigger: rng.random_range(2..=4),
+            level_size_ratio: pick(rng, &[2, 4, 10]),
+            level1_bytes: pick(rng, &[4 << 10, 16 << 10, 64 << 10]),
+            levels: rng.random_range(3..=7),
+            manifest_rollover_bytes: pick(rng, &[512, 2 << 10, 8 << 10, 1 << 20]),
+            background: engine::Background::Inline,
+            ..engine::Options::default()
         }
-        let db = Db::open(fs, dir, options).map_err(classify)?;
+    }
+
+    fn validate_config(config: &EngineConfig) -> Result<(), String> {
+        config.validate().map_err(|e| e.to_string())
+    }
+
+    fn defects() -> Vec<Defect> {
+        engine::bugs::Bug::ALL
+            .into_iter()
+            .map(|b| Defect {
+                name: b.name(),
+                description: b.exposed_by(),
+                source: b.source(),
+            })
+            .collect()
+    }
+
+    fn enable_defect(config: &mut EngineConfig, name: &str) -> Result<(), String> {
+        config.bugs.insert(parse_bug(name)?);
+        Ok(())
+    }
+
+    fn open(env: &Env, config: &EngineConfig) -> Result<Self, StoreError> {
+        let options = engine::Options {
+            background: match env.background {
+                Background::Inline => engine::Background::Inline,
+                Background::Threads => engine::Background::Threads,
+            },
+            ..config.clone()
+        };
+        let db = Db::open(env.fs.clone(), &env.dir, options).map_err(classify)?;
         Ok(EngineStore { db })
     }
 

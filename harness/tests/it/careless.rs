@@ -1,12 +1,11 @@
 //! The careless store must fail: if it passes, the harness is broken (a canary).
 
-use harness::{RunOptions, StoreKind, ViolationKind, run_seed};
+use powercut::{RunOptions, ViolationKind};
+
+use crate::support::{careless_seed as run_seed, engine_case};
 
 fn careless() -> RunOptions {
-    RunOptions {
-        store: StoreKind::Careless,
-        ..RunOptions::default()
-    }
+    RunOptions::default()
 }
 
 #[test]
@@ -41,32 +40,29 @@ fn the_careless_store_loses_synced_writes_when_its_log_name_was_never_synced() {
         text.contains("sync_dir"),
         "the report names the missing sync:\n{text}"
     );
-    assert!(text.contains("powercut replay --seed"), "{text}");
+    assert!(text.contains("replay --seed"), "{text}");
 }
 
-/// The README's "plugging in your own engine" recipe, run as written on a store the harness does
-/// not know by name: seeded cases executed through `execute_with::<S>` must catch its bugs, and the
-/// same cases must pass on the engine. If the recipe stops compiling or stops catching, the README
-/// is lying to users.
+/// Seeded cases run through `execute::<S>` catch a store with crash bugs, and the same cases,
+/// with the engine's configuration, pass on the engine: one core, two stores.
 #[test]
-fn the_readme_recipe_catches_a_user_store_and_passes_the_engine() {
-    use harness::stores::{CarelessConfig, CarelessStore, EngineConfig, EngineStore};
-    use harness::{RunConfig, execute_with};
+fn the_same_seeds_catch_the_careless_store_and_pass_the_engine() {
+    use powercut::stores::{CarelessStore, EngineStore};
+    use powercut::{RunConfig, execute};
 
-    let cases: Vec<_> = (0..40)
-        .map(|seed| RunConfig::from_seed(seed, &RunOptions::default()).case())
-        .collect();
-    let caught = cases
-        .iter()
-        .filter(|case| !execute_with::<CarelessStore>(case, &CarelessConfig).passed())
+    let caught = (0..40)
+        .map(|seed| RunConfig::from_seed::<CarelessStore>(seed, &RunOptions::default()).unwrap())
+        .filter(|c| !execute::<CarelessStore>(&c.case()).unwrap().passed())
         .count();
     assert!(
         caught > 0,
         "40 seeded cases never caught the careless store"
     );
-    for case in &cases {
-        let config = EngineConfig::simulated(&case.options, &case.bugs);
-        let outcome = execute_with::<EngineStore>(case, &config);
+    for seed in 0..40 {
+        let case = RunConfig::from_seed::<EngineStore>(seed, &RunOptions::default())
+            .unwrap()
+            .case();
+        let outcome = engine_case(&case);
         assert!(
             outcome.passed(),
             "{}",

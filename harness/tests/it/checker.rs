@@ -1,9 +1,9 @@
 //! The checker on hand-made histories: every allowed prefix is accepted, and each kind of wrong
 //! recovery is rejected with its name.
 
-use harness::checker::check_recovery;
-use harness::model::State;
-use harness::{History, Mutation, Outcome, Verdict, ViolationKind};
+use powercut::checker::check_recovery;
+use powercut::model::State;
+use powercut::{History, Mutation, Outcome, Verdict, ViolationKind};
 
 fn put(k: &str, v: &str) -> Mutation {
     Mutation::Put {

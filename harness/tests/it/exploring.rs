@@ -2,8 +2,11 @@
 //! MANIFEST rollover, and finds the careless store's bugs.
 
 use faultfs::Phase;
-use harness::explore::{ExploreOptions, explore, standard_case};
-use harness::{StoreKind, ViolationKind};
+use powercut::explore::{ExploreOptions, standard_case};
+use powercut::stores::CarelessStore;
+use powercut::{Case, ViolationKind};
+
+use crate::support::explore_engine as explore;
 
 #[test]
 fn explore_covers_every_crash_point_of_a_1000_step_engine_workload() {
@@ -32,9 +35,11 @@ fn explore_covers_every_crash_point_of_a_1000_step_engine_workload() {
 
 #[test]
 fn explore_finds_the_careless_store_losing_synced_writes() {
-    let mut case = standard_case(200, 2);
-    case.store = StoreKind::Careless;
-    let out = explore(&case, &ExploreOptions::default());
+    let case = Case {
+        sim_seed: 2,
+        ..Case::new::<CarelessStore>(standard_case(200, 2).steps)
+    };
+    let out = powercut::explore::<CarelessStore>(&case, &ExploreOptions::default()).unwrap();
     assert_eq!(out.points, out.mutating_ops);
     assert!(
         out.violations
@@ -68,7 +73,14 @@ fn explore_with_recovery_crashes_finds_a_defect_a_second_crash_exposes() {
 
 #[test]
 fn the_explore_command_exits_1_on_a_violation_and_2_on_bad_input() {
-    let run = |args: &[&str]| harness::cli::main_with(["powercut", "explore"].iter().chain(args));
+    let run = |args: &[&str]| {
+        let all: Vec<std::ffi::OsString> = ["powercut", "explore"]
+            .iter()
+            .chain(args)
+            .map(Into::into)
+            .collect();
+        powercut::cli::shipped_main(all)
+    };
     assert_eq!(
         run(&["--seed", "3", "--ops", "60", "--store", "careless"]),
         1
@@ -76,4 +88,5 @@ fn the_explore_command_exits_1_on_a_violation_and_2_on_bad_input() {
     assert_eq!(run(&["--seed", "3", "--ops", "60"]), 0);
     assert_eq!(run(&["--scenario", "/nonexistent/x.json"]), 2);
     assert_eq!(run(&["--seed", "3", "--policy", "sideways"]), 2);
+    assert_eq!(run(&["--seed", "3", "--config", "[1]"]), 2);
 }

@@ -51,7 +51,7 @@ fn caught(bug: Bug, kinds: &[&[&str]]) {
         .iter()
         .find(|v| {
             let plain = without_defect(v["replay"].as_str().unwrap());
-            harness::cli::main_with(plain) == 0
+            powercut::cli::shipped_main(plain.iter().map(Into::into).collect()) == 0
         })
         .unwrap_or_else(|| panic!("{}: every failing seed fails without it too", bug.name()));
     let kind = own["kind"].as_str().unwrap();

@@ -28,8 +28,10 @@ fn the_gate_fails_the_careless_store_within_its_budget_and_says_how_to_replay() 
     assert_eq!(report["passed"], false);
     let v = &report["violations"][0];
     let replay = v["replay"].as_str().unwrap();
-    assert!(replay.starts_with("powercut replay --seed "), "{replay}");
-    assert!(replay.contains("--store careless"), "{replay}");
+    assert!(
+        replay.starts_with("powercut replay --store careless --seed "),
+        "{replay}"
+    );
     assert!(
         v["shrunk"]["steps_after"].as_u64().unwrap()
             <= v["shrunk"]["steps_before"].as_u64().unwrap()
@@ -61,7 +63,10 @@ fn the_replay_command_of_a_gate_failure_reproduces_it() {
     let mut args: Vec<&str> = replay.split_whitespace().collect();
     assert_eq!(args[1], "replay");
     args.push("--json");
-    assert_eq!(harness::cli::main_with(args), 1);
+    assert_eq!(
+        powercut::cli::shipped_main(args.iter().map(Into::into).collect()),
+        1
+    );
 }
 
 #[test]
@@ -100,10 +105,11 @@ fn a_malformed_regression_scenario_exits_2() {
 #[test]
 fn a_failing_regression_fails_the_gate_before_any_seed() {
     let dir = tempfile::tempdir().unwrap();
-    // The careless canary without its expect_violation: a regression that fails.
+    // The engine-defect canary without its expect_violation: a regression that fails, while
+    // every seed of the (correct) engine passes.
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../scenarios/canary-careless-store.json"),
+            .join("../scenarios/canary-engine-bug.json"),
     )
     .unwrap()
     .replace("\"expect_violation\": \"lost_durable\",", "");
@@ -136,7 +142,11 @@ fn saved_regressions_are_replayed_by_the_next_gate() {
     let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(saved.len(), 1, "one shrunk failure saved");
     let out = tempfile::tempdir().unwrap();
-    let (code, report) = gate_report(out.path(), "again", &["--seeds", "10", "--regressions", d]);
+    let (code, report) = gate_report(
+        out.path(),
+        "again",
+        &["--store", "careless", "--seeds", "10", "--regressions", d],
+    );
     assert_eq!(code, 1, "the saved careless failure fails the next gate");
     assert_eq!(report["regressions"].as_array().unwrap().len(), 1);
 }
@@ -176,7 +186,7 @@ fn the_binary_exits_with_the_gate_codes() {
     assert_eq!(bad.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&bad.stdout);
     assert!(
-        stdout.contains("replay: powercut replay --seed"),
+        stdout.contains("replay: powercut replay --store careless --seed"),
         "{stdout}"
     );
     let usage = run(&["gate", "--shard", "0/4"]);

@@ -137,7 +137,7 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
 }
 
 fn schema() -> Value {
-    serde_json::from_str(harness::gate::report::SCHEMA_JSON).unwrap()
+    serde_json::from_str(powercut::gate::report::SCHEMA_JSON).unwrap()
 }
 
 fn check(report: &Value) -> Vec<String> {
@@ -284,7 +284,7 @@ fn the_junit_file_parses_with_one_testcase_per_combination_and_failures_that_say
     assert_eq!(fail.failures, 1);
     assert_eq!(fail.declared_failures, 1);
     assert!(
-        fail.failure_texts[0].contains("replay: powercut replay --seed"),
+        fail.failure_texts[0].contains("replay: powercut replay --store careless --seed"),
         "{}",
         fail.failure_texts[0]
     );

@@ -8,7 +8,7 @@ use serde_json::Value;
 pub fn gate(args: &[&str]) -> u8 {
     let mut all = vec!["powercut", "gate", "--quiet"];
     all.extend_from_slice(args);
-    harness::cli::main_with(all)
+    powercut::cli::shipped_main(all.into_iter().map(Into::into).collect())
 }
 
 /// Runs the gate writing a JSON report into `dir`; returns the exit code and the report.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use engine::bugs::Bug;
 use faultfs::{Fs, Phase, StdFs};
-use harness::ViolationKind;
-use harness::killtest::{
+use powercut::ViolationKind;
+use powercut::killtest::{
     Budget, ChildArgs, KillStoreKind, KillTestOptions, LowerBound, run_kill_test,
 };
 
@@ -231,7 +231,7 @@ fn the_kernel_releases_the_lock_of_a_killed_child() {
         .lock(Path::new("db/LOCK"))
         .expect("the dead child's LOCK is released");
     drop(lock);
-    let db = engine::Db::open(fs, "db", harness::killtest::stores::engine_options());
+    let db = engine::Db::open(fs, "db", powercut::killtest::stores::engine_options());
     assert!(
         db.is_ok(),
         "the engine reopens after the kill: {:?}",

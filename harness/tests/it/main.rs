@@ -15,4 +15,5 @@ mod scenarios;
 mod scenarios_files;
 mod shrinking;
 mod strategies;
+mod support;
 mod sweep;

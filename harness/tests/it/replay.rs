@@ -1,6 +1,9 @@
 //! Determinism: one seed replays exactly (equal trace hashes) under every policy.
 
-use harness::{PolicyKind, RunOptions, StoreKind, run_seed};
+use powercut::stores::{CarelessStore, EngineStore};
+use powercut::{PolicyKind, RunOptions, Store, run_seed};
+
+use crate::support::{cli, engine_seed};
 
 fn seeds() -> u64 {
     std::env::var("POWERCUT_SEEDS")
@@ -10,21 +13,21 @@ fn seeds() -> u64 {
         / 20
 }
 
-fn replays_equal(store: StoreKind, faults: Vec<faultfs::FaultClass>) {
+fn replays_equal<S: Store>(faults: Vec<faultfs::FaultClass>) {
     for kind in PolicyKind::ALL {
         for seed in 0..seeds().max(3) {
             let opts = RunOptions {
-                store,
                 policy: Some(kind.policy()),
                 faults: faults.clone(),
                 ..RunOptions::default()
             };
-            let a = run_seed(seed, &opts);
-            let b = run_seed(seed, &opts);
+            let a = run_seed::<S>(seed, &opts).unwrap();
+            let b = run_seed::<S>(seed, &opts).unwrap();
             assert_eq!(
                 a.trace_hash,
                 b.trace_hash,
-                "{store:?} seed {seed} policy {}",
+                "{} seed {seed} policy {}",
+                S::name(),
                 kind.name()
             );
             assert_eq!(a.crashes, b.crashes);
@@ -35,19 +38,19 @@ fn replays_equal(store: StoreKind, faults: Vec<faultfs::FaultClass>) {
 
 #[test]
 fn two_replays_of_a_careless_seed_give_the_same_trace_hash() {
-    replays_equal(StoreKind::Careless, Vec::new());
+    replays_equal::<CarelessStore>(Vec::new());
 }
 
 #[test]
 fn two_replays_of_an_engine_seed_give_the_same_trace_hash_under_every_policy_and_fault() {
-    replays_equal(StoreKind::Engine, harness::swarm::ALL_FAULTS.to_vec());
+    replays_equal::<EngineStore>(powercut::swarm::ALL_FAULTS.to_vec());
 }
 
 #[test]
 fn fixing_the_policy_a_seed_drew_replays_the_same_run() {
-    let drawn = run_seed(11, &RunOptions::default());
+    let drawn = engine_seed(11, &RunOptions::default());
     let policy = drawn.config.as_ref().unwrap().policy;
-    let fixed = run_seed(
+    let fixed = engine_seed(
         11,
         &RunOptions {
             policy: Some(policy),
@@ -59,20 +62,33 @@ fn fixing_the_policy_a_seed_drew_replays_the_same_run() {
 
 #[test]
 fn the_replay_command_prints_the_trace_hash_and_exits_by_verdict() {
-    let ok = harness::cli::main_with([
+    let ok = cli([
         "powercut", "replay", "--seed", "1", "--store", "careless", "--policy", "keepall",
     ]);
     assert!(ok == 0 || ok == 1);
+    assert_eq!(cli(["powercut", "replay", "--seed", "x"]), 2);
     assert_eq!(
-        harness::cli::main_with(["powercut", "replay", "--seed", "x"]),
+        cli(["powercut", "replay", "--seed", "1", "--policy", "nope"]),
         2
     );
     assert_eq!(
-        harness::cli::main_with(["powercut", "replay", "--seed", "1", "--policy", "nope"]),
+        cli(["powercut", "replay", "--seed", "1", "--fault", "nope"]),
         2
     );
     assert_eq!(
-        harness::cli::main_with(["powercut", "replay", "--seed", "1", "--fault", "nope"]),
+        cli(["powercut", "replay", "--seed", "1", "--store", "nope"]),
         2
+    );
+    assert_eq!(
+        cli([
+            "powercut",
+            "replay",
+            "--seed",
+            "1",
+            "--config",
+            "{\"wal\":7}"
+        ]),
+        2,
+        "a configuration the store rejects is bad input"
     );
 }

@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::scenario::scenario_passed;
-use harness::{RecoveryResult, Scenario, ViolationKind, run_scenario};
+use powercut::scenario::scenario_passed;
+use powercut::{RecoveryResult, Scenario, ViolationKind};
+
+use crate::support::{cli, scenario as run_scenario};
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -104,20 +106,25 @@ fn a_canary_scenario_expecting_a_violation_passes_only_when_it_fails() {
 
 #[test]
 fn bad_options_and_bad_bugs_are_rejected_naming_the_field() {
+    type E = powercut::stores::EngineStore;
     let err = Scenario::parse(
         r#"{"name": "x", "description": "d", "options": {"levels": 1}, "steps": []}"#,
         Path::new("o.json"),
     )
+    .unwrap()
+    .to_case::<E>(Path::new("o.json"))
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("o.json") && err.contains("options") && err.contains("levels"),
+        err.contains("o.json") && err.contains("config") && err.contains("levels"),
         "{err}"
     );
     let err = Scenario::parse(
         r#"{"name": "x", "description": "d", "bugs": ["no_such_bug"], "steps": []}"#,
         Path::new("b.json"),
     )
+    .unwrap()
+    .to_case::<E>(Path::new("b.json"))
     .unwrap_err()
     .to_string();
     assert!(err.contains("bugs[0]"), "{err}");
@@ -128,10 +135,7 @@ fn the_scenario_command_exits_2_on_a_malformed_file_and_1_on_a_violation() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"name": "x"}"#).unwrap();
-    assert_eq!(
-        harness::cli::main_with(["powercut", "scenario", bad.to_str().unwrap()]),
-        2
-    );
+    assert_eq!(cli(["powercut", "scenario", bad.to_str().unwrap()]), 2);
     let failing = dir.path().join("failing.json");
     std::fs::write(
         &failing,
@@ -140,10 +144,7 @@ fn the_scenario_command_exits_2_on_a_malformed_file_and_1_on_a_violation() {
                       {"crash": {"policy": {"kind": "strict"}}}]}"#,
     )
     .unwrap();
-    assert_eq!(
-        harness::cli::main_with(["powercut", "scenario", failing.to_str().unwrap()]),
-        1
-    );
+    assert_eq!(cli(["powercut", "scenario", failing.to_str().unwrap()]), 1);
 }
 
 #[test]
@@ -155,7 +156,7 @@ fn aimed_damage_in_the_wal_is_refused_cleanly_or_recovered_within_bounds() {
                     "steps": [{{"put": {{"key": "a", "value": "{big}", "sync": true}}}},
                               {{"put": {{"key": "b", "value": "{big}", "sync": true}}}},
                               {{"put": {{"key": "c", "value": "{big}", "sync": true}}}},
-                              {{"damage": {{"class": "{class}", "file": "wal", "pick": {pick}}}}},
+                              {{"damage": {{"class": "{class}", "file": "log", "pick": {pick}}}}},
                               {{"crash": {{"policy": {{"kind": "strict"}}}}}}]}}"#,
                 big = "x".repeat(700)
             ));

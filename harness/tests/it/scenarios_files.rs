@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::{Scenario, run_scenario};
+use powercut::Scenario;
+
+use crate::support::{cli, scenario as run_scenario};
 
 fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -114,12 +116,12 @@ fn a_malformed_scenario_is_rejected_naming_path_and_field() {
 fn a_malformed_scenario_exits_2_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let path = malformed(dir.path());
-    let code = harness::cli::main_with(["powercut", "scenario", path.to_str().unwrap()]);
+    let code = cli(["powercut", "scenario", path.to_str().unwrap()]);
     assert_eq!(code, 2);
 }
 
 /// The crash records (phase, file kind, during recovery) of a scenario's run.
-fn crashes_of(name: &str) -> Vec<(faultfs::Phase, harness::FileKind, bool)> {
+fn crashes_of(name: &str) -> Vec<(faultfs::Phase, powercut::FileKind, bool)> {
     let path = scenario_dir().join(format!("{name}.json"));
     let s = Scenario::load(&path).unwrap();
     let outcome = run_scenario(&s);
@@ -131,7 +133,15 @@ fn crashes_of(name: &str) -> Vec<(faultfs::Phase, harness::FileKind, bool)> {
     outcome
         .crashes
         .iter()
-        .map(|c| (c.phase, harness::FileKind::of(&c.path), c.during_recovery))
+        .map(|c| {
+            (
+                c.phase,
+                <powercut::stores::EngineStore as powercut::Store>::file_kind(
+                    std::path::Path::new(&c.path),
+                ),
+                c.during_recovery,
+            )
+        })
         .collect()
 }
 
@@ -140,7 +150,7 @@ fn crashes_of(name: &str) -> Vec<(faultfs::Phase, harness::FileKind, bool)> {
 #[test]
 fn targeted_scenarios_still_crash_where_their_descriptions_say() {
     use faultfs::Phase;
-    use harness::FileKind;
+    use powercut::FileKind;
     for name in ["manifest-torn-tail", "manifest-zero-filled-tail"] {
         let c = crashes_of(name);
         assert!(c.len() >= 5, "{name}: {c:?}");
@@ -155,7 +165,7 @@ fn targeted_scenarios_still_crash_where_their_descriptions_say() {
         assert!(c.len() >= 5, "{name}: {c:?}");
         assert!(
             c.iter()
-                .all(|(p, f, _)| *p == Phase::Write && *f == FileKind::Wal),
+                .all(|(p, f, _)| *p == Phase::Write && *f == FileKind::Log),
             "{name}: {c:?}"
         );
     }
@@ -164,11 +174,11 @@ fn targeted_scenarios_still_crash_where_their_descriptions_say() {
     assert!(c.iter().any(|(_, f, _)| *f == FileKind::Manifest), "{c:?}");
     let c = crashes_of("crash-inside-compaction");
     assert!(c.iter().all(|(p, _, _)| *p == Phase::Compaction), "{c:?}");
-    for kind in [FileKind::Sst, FileKind::Manifest, FileKind::Other] {
+    for kind in [FileKind::Data, FileKind::Manifest, FileKind::Other] {
         assert!(c.iter().any(|(_, f, _)| *f == kind), "{kind:?}: {c:?}");
     }
     let c = crashes_of("manifest-rollover-current-swap");
-    for kind in [FileKind::Manifest, FileKind::Current, FileKind::Other] {
+    for kind in [FileKind::Manifest, FileKind::Pointer, FileKind::Other] {
         assert!(
             c.iter()
                 .any(|(p, f, _)| *p == Phase::Rollover && *f == kind),

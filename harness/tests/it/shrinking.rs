@@ -1,13 +1,15 @@
 //! Shrinking a failing careless run to a handful of steps, and the written scenario reproduces
 //! the failure without the seed.
 
-use harness::shrink::write_scenario;
-use harness::{RunOptions, Scenario, ShrinkOptions, StoreKind, run_scenario, run_seed, shrink};
+use powercut::shrink::write_scenario;
+use powercut::stores::CarelessStore;
+use powercut::{RunOptions, Scenario, ShrinkOptions, run_scenario, shrink};
+
+use crate::support::careless_seed as run_seed;
 
 #[test]
 fn a_500_step_careless_failure_shrinks_to_a_handful_of_steps_that_still_fail() {
     let opts = RunOptions {
-        store: StoreKind::Careless,
         ops: 500,
         ..RunOptions::default()
     };
@@ -17,7 +19,11 @@ fn a_500_step_careless_failure_shrinks_to_a_handful_of_steps_that_still_fail() {
         .expect("the careless store fails");
     let kind = outcome.violations[0].kind;
     assert!(outcome.case.steps.len() >= 500);
-    let mut small = shrink(&outcome.case, kind, &ShrinkOptions::default());
+    let mut small = shrink::<CarelessStore>(&outcome.case, &ShrinkOptions::default());
+    assert_eq!(
+        small.signature, outcome.signature,
+        "shrinking kept the signature"
+    );
     let steps = small.case.steps.len();
     assert!(
         steps <= 6,
@@ -42,7 +48,7 @@ fn a_500_step_careless_failure_shrinks_to_a_handful_of_steps_that_still_fail() {
     )
     .unwrap();
     let scenario = Scenario::load(&path).unwrap();
-    let again = run_scenario(&scenario);
+    let again = run_scenario::<CarelessStore>(&scenario).unwrap();
     assert!(
         again.violations.iter().any(|v| v.kind == kind),
         "the scenario reproduces it"

@@ -2,7 +2,9 @@
 //! Size with POWERCUT_SEEDS (default 200 per sweep).
 
 use faultfs::FaultClass;
-use harness::{PolicyKind, RunOptions, run_seed};
+use powercut::{PolicyKind, RunOptions};
+
+use crate::support::engine_seed as run_seed;
 
 fn seeds() -> u64 {
     std::env::var("POWERCUT_SEEDS")
@@ -67,7 +69,7 @@ fault_sweeps! {
 #[test]
 fn the_engine_passes_seeds_with_every_fault_class_at_once() {
     let opts = RunOptions {
-        faults: harness::swarm::ALL_FAULTS.to_vec(),
+        faults: powercut::swarm::ALL_FAULTS.to_vec(),
         ..RunOptions::default()
     };
     sweep(&opts, "all faults");
