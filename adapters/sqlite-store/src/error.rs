@@ -102,6 +102,12 @@ impl KvError {
             };
         }
         let seen = seen.last;
+        if let Some(detail) = impossible_row(&err) {
+            return KvError::Damaged {
+                file: db_file.to_path_buf(),
+                detail: format!("{context}: {detail}"),
+            };
+        }
         let (code, detail) = match &err {
             rusqlite::Error::SqliteFailure(e, msg) => (
                 Some(e.code),
@@ -133,6 +139,19 @@ impl KvError {
             },
             _ => KvError::Other(format!("{context}: {detail}")),
         }
+    }
+}
+
+/// A row the schema cannot hold, read back as if it were data: a NULL key or value (both columns
+/// are `NOT NULL`) or text that is not UTF-8. SQLite keeps no page checksums, so a damaged page
+/// can decode into such a row without any error from SQLite itself; it is damage to the
+/// database file, found by the type check rusqlite makes on the way out.
+fn impossible_row(err: &rusqlite::Error) -> Option<String> {
+    match err {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::Utf8Error(..) => Some(format!("a row the schema forbids: {err}")),
+        _ => None,
     }
 }
 

@@ -265,15 +265,21 @@ impl SqliteKv {
     pub fn sync(&mut self) -> Result<(), KvError> {
         match self.config.journal {
             Journal::Delete => self.sync_dir("syncing the directory"),
-            Journal::Wal => self.checkpoint(),
+            Journal::Wal => {
+                // A checkpoint moves the log into the data file: the simulator's "flush" phase.
+                self.fs.set_phase(Phase::Flush);
+                let result = self.checkpoint("FULL");
+                self.fs.set_phase(Phase::Write);
+                result
+            }
         }
     }
 
-    fn checkpoint(&mut self) -> Result<(), KvError> {
+    /// `PRAGMA wal_checkpoint(mode)` (FULL or TRUNCATE), which must copy every frame.
+    fn checkpoint(&mut self, mode: &str) -> Result<(), KvError> {
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
         let (busy, log, done): (i64, i64, i64) = self.execute("checkpointing", |c| {
-            c.query_row("PRAGMA wal_checkpoint(FULL)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         })?;
         // The connection holds the database exclusively, so nothing can be busy and every frame
         // must be copied; anything else means the commits are not all in the database yet.
@@ -281,6 +287,26 @@ impl SqliteKv {
             return Err(KvError::Other(format!(
                 "checkpoint left work: busy={busy}, frames in WAL={log}, checkpointed={done}"
             )));
+        }
+        Ok(())
+    }
+
+    /// Reorganizes the database: `VACUUM` rewrites it page by page into a fresh file image
+    /// through the journal (or the WAL) in one transaction, and in WAL mode a truncating
+    /// checkpoint then copies the WAL back and cuts it to zero bytes. Not a durability point by
+    /// itself (under FULL and EXTRA every step is synced anyway); it exists so crashes land in
+    /// SQLite's largest transactions and in a WAL truncation, which no ordinary commit makes.
+    pub fn compact(&mut self) -> Result<(), KvError> {
+        self.fs.set_phase(Phase::Compaction);
+        let result = self.compact_inner();
+        self.fs.set_phase(Phase::Write);
+        result
+    }
+
+    fn compact_inner(&mut self) -> Result<(), KvError> {
+        self.execute("vacuuming", |c| c.execute_batch("VACUUM"))?;
+        if self.config.journal == Journal::Wal {
+            self.checkpoint("TRUNCATE")?;
         }
         Ok(())
     }
@@ -305,12 +331,36 @@ impl SqliteKv {
     }
 
     /// Runs `PRAGMA integrity_check`; findings are [`KvError::Damaged`].
+    ///
+    /// The check reports a page it could not read ("failed to get page N") as a finding, not as
+    /// an error, so a failed read would pass for damage. Any I/O error the VFS saw during the
+    /// check is therefore the answer instead: power loss, or an I/O error that poisons the
+    /// store like any other.
     pub fn check_integrity(&mut self) -> Result<(), KvError> {
         let findings: Vec<String> = self.execute("checking integrity", |c| {
             let mut stmt = c.prepare("PRAGMA integrity_check")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         })?;
+        let seen = self.mount.take_errors();
+        if let Some(source) = seen.power_loss {
+            return Err(KvError::PowerLoss {
+                context: "checking integrity".into(),
+                source,
+            });
+        }
+        if let Some(source) = seen.last {
+            let err = KvError::Io {
+                context: "checking integrity".into(),
+                detail: format!(
+                    "the check could not read every page: {}",
+                    findings.join("; ")
+                ),
+                source: Some(source),
+            };
+            self.poison_on(&err);
+            return Err(err);
+        }
         if findings.len() == 1 && findings[0] == "ok" {
             return Ok(());
         }

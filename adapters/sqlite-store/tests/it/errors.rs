@@ -141,3 +141,76 @@ fn find(fs: &SimFs, path: &str, needle: &[u8]) -> Option<u64> {
     let at = bytes.windows(needle.len()).position(|w| w == needle)?;
     u64::try_from(at).ok()
 }
+
+/// `PRAGMA integrity_check` reports a page it could not read as a finding ("unable to get the
+/// page", "failed to get page N"), not as an error. Classified by its text, a failed read would pass for a damaged
+/// database (the gate found this: a read error aimed at the database file became an unclean
+/// refusal). The VFS saw the EIO, so the check answers with an I/O error, and poisons.
+#[test]
+fn a_read_error_inside_the_integrity_check_is_an_io_error_and_not_damage() {
+    let fs = SimFs::new();
+    let cfg = config(Journal::Delete, Sync::Full);
+    let mut kv = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect("open");
+    let batch: Vec<_> = (0..40)
+        .map(|i| put(&format!("k{i:02}"), &"v".repeat(900)))
+        .collect();
+    kv.write(&batch, true).expect("write");
+    kv.close().expect("close");
+    drop(kv);
+    let mut kv = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect("reopen");
+    // The reopen read page 1 and the schema; the check then reads the tree's pages one by one.
+    fs.inject(Fault::IoError {
+        op: IoOp::Read,
+        path: PathPattern("data.sqlite".into()),
+        nth: 4,
+    });
+    let err = kv.check_integrity().expect_err("a page could not be read");
+    assert!(matches!(err, KvError::Io { .. }), "{err}");
+    assert!(
+        err.to_string().contains("could not read every page"),
+        "{err}"
+    );
+    assert_eq!(err.os_error_code(), Some(libc::EIO), "{err}");
+    assert!(matches!(kv.get("k00"), Err(KvError::Poisoned(_))));
+}
+
+/// SQLite keeps no page checksums, so a damaged page can decode into a row the schema forbids
+/// (a NULL in a NOT NULL column, text that is not UTF-8) with no error from SQLite. The gate
+/// found both after truncation and torn sectors, where rusqlite's type check turned them into
+/// an "Other" failure. Such a row is damage to the database file.
+#[test]
+fn a_row_the_schema_forbids_is_damage_to_the_database_file() {
+    use rusqlite::{Connection, OpenFlags};
+    use sqlite_store::{VFS_NAME, VfsMount};
+    let fs = SimFs::new();
+    let cfg = config(Journal::Delete, Sync::Full);
+    let mut kv = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect("open");
+    kv.write(&[put("a", "1")], true).expect("write");
+    kv.close().expect("close");
+    drop(kv);
+    {
+        // A second connection writes what damage could leave: a value that is not UTF-8.
+        let mount = VfsMount::new(
+            std::sync::Arc::new(fs.clone()),
+            DeviceAssumptions::default(),
+        )
+        .expect("mount");
+        let name = mount
+            .sqlite_name(std::path::Path::new("db/data.sqlite"))
+            .expect("name");
+        let conn =
+            Connection::open_with_flags_and_vfs(&name, OpenFlags::SQLITE_OPEN_READ_WRITE, VFS_NAME)
+                .expect("raw open");
+        conn.execute_batch("INSERT INTO kv VALUES ('bad', CAST(x'ff' AS TEXT))")
+            .expect("raw insert");
+    }
+    let mut kv = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect("reopen");
+    let err = kv.get("bad").expect_err("not UTF-8");
+    match err {
+        KvError::Damaged { file, detail } => {
+            assert_eq!(file, std::path::Path::new("db/data.sqlite"));
+            assert!(detail.contains("schema forbids"), "{detail}");
+        }
+        other => panic!("expected damage, got {other}"),
+    }
+}
