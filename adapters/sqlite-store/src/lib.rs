@@ -1,13 +1,18 @@
 //! Real SQLite with every file operation routed through a [`faultfs::Fs`], so Powercut's crash
 //! simulator decides what a power cut leaves of a SQLite database.
 //!
-//! Two layers:
+//! Three layers:
 //! - [`VfsMount`] and the `"powercut"` SQLite VFS ([`VFS_NAME`]): open any rusqlite connection on
 //!   a file system (see the [`vfs`] module for how a connection finds its file system among many,
 //!   and for how each VFS method maps onto [`faultfs::Fs`] and [`faultfs::File`]).
 //! - [`SqliteKv`]: one table `kv(key TEXT PRIMARY KEY, value TEXT)` in `dir/data.sqlite`, with
-//!   `write` (one transaction per batch), `get`, `scan`, `sync`, `close` and `check_integrity`,
-//!   and errors classified into power loss, damage and other I/O ([`KvError`]).
+//!   `write` (one transaction per batch), `get`, `scan`, `sync`, `compact`, `close` and
+//!   `check_integrity`, and errors classified into power loss, damage and other I/O
+//!   ([`KvError`]).
+//! - [`SqliteStore`]: `SqliteKv` behind Powercut's [`powercut::Store`] seam, with its
+//!   declarations (durability per mode, disk assumptions, canary defects; the [`store`] module
+//!   says why each). The `powercut-sqlite` binary gives it every Powercut subcommand:
+//!   `powercut-sqlite gate --config '{"journal":"wal","synchronous":"full"}'`.
 //!
 //! SQLite is the `bundled` build of `libsqlite3-sys` (through rusqlite), so the library under
 //! test is the one compiled into this crate. Shared memory is not implemented: WAL mode runs
@@ -64,11 +69,13 @@
 mod config;
 mod error;
 mod kv;
+pub mod store;
 pub mod vfs;
 
 pub use config::{Canary, DeviceAssumptions, Journal, Promise, SqliteConfig, Sync};
 pub use error::KvError;
 pub use kv::{DB_FILE, LOCK_FILE, SqliteKv};
+pub use store::{SqliteStore, classify, device_for};
 pub use vfs::{SeenErrors, VFS_NAME, VfsMount};
 
 /// The role of a file `SqliteKv` (or any SQLite database on the VFS) uses, for

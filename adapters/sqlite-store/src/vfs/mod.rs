@@ -28,7 +28,7 @@
 //! | `xDelete` | `Fs::remove`, then `Fs::sync_dir` of the parent when SQLite asks (`syncDir`) |
 //! | `xAccess` | `Fs::exists` |
 //! | `xFullPathname` | the name as given (mount names are already canonical) |
-//! | `xLock`, `xUnlock`, `xCheckReservedLock` | an in-memory lock table per mount ([`locks`]) |
+//! | `xLock`, `xUnlock`, `xCheckReservedLock` | an in-memory lock table per mount (module `locks`) |
 //! | `xSectorSize`, `xDeviceCharacteristics` | from [`DeviceAssumptions`] |
 //! | `xShmMap` and the rest of shared memory | not provided (io methods version 1): WAL runs with `locking_mode=EXCLUSIVE` |
 //! | `xFileControl` | `SQLITE_NOTFOUND` for every opcode: SQLite's defaults apply |

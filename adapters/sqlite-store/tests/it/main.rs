@@ -6,5 +6,6 @@ mod concurrency;
 mod crash_loop;
 mod durability;
 mod errors;
+mod harness_sweep;
 mod round_trip;
 mod vfs_seam;
