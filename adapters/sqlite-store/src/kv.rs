@@ -136,7 +136,7 @@ impl SqliteKv {
         }
         let synchronous = self.config.effective_synchronous();
         let level: i64 = self.execute("reading back synchronous", |c| {
-            c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            one_row(c, "PRAGMA synchronous", |r| r.get(0))
         })?;
         if level != synchronous.level() {
             return Err(KvError::Other(format!(
@@ -158,9 +158,9 @@ impl SqliteKv {
             c.execute_batch(&format!("PRAGMA synchronous = {}", synchronous.pragma()))
         })?;
         let mode: String = self.execute("setting journal_mode", |c| {
-            c.query_row(
+            one_row(
+                c,
                 &format!("PRAGMA journal_mode = {}", journal.pragma()),
-                [],
                 |r| r.get(0),
             )
         })?;
@@ -175,7 +175,7 @@ impl SqliteKv {
 
     fn set_locking_mode(&mut self, mode: &str) -> Result<(), KvError> {
         let got: String = self.execute("setting locking_mode", |c| {
-            c.query_row(&format!("PRAGMA locking_mode = {mode}"), [], |r| r.get(0))
+            one_row(c, &format!("PRAGMA locking_mode = {mode}"), |r| r.get(0))
         })?;
         if got != mode {
             return Err(KvError::Other(format!(
@@ -279,7 +279,7 @@ impl SqliteKv {
     fn checkpoint(&mut self, mode: &str) -> Result<(), KvError> {
         let sql = format!("PRAGMA wal_checkpoint({mode})");
         let (busy, log, done): (i64, i64, i64) = self.execute("checkpointing", |c| {
-            c.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            one_row(c, &sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         })?;
         // The connection holds the database exclusively, so nothing can be busy and every frame
         // must be copied; anything else means the commits are not all in the database yet.
@@ -433,6 +433,29 @@ impl SqliteKv {
     pub fn fs(&self) -> &Arc<dyn Fs> {
         &self.fs
     }
+}
+
+/// Runs a statement that answers with one row, and steps it to its end.
+///
+/// A statement that opened its own write transaction commits it only when it finishes, and an
+/// error of that commit comes from the step after the last row. `query_row` never makes that
+/// step, so the error is lost: `PRAGMA journal_mode = wal` answers "wal", then fails to commit
+/// the header that switches the file to WAL (a failed fsync of its journal), and SQLite rolls it
+/// back while the caller believes WAL is on. The gate found this (WAL + FULL seed 493 under
+/// `fsync_mark_clean`): the store went on in rollback mode, unpoisoned after an I/O error.
+fn one_row<T>(
+    c: &Connection,
+    sql: &str,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let mut stmt = c.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let value = match rows.next()? {
+        Some(row) => f(row)?,
+        None => return Err(rusqlite::Error::QueryReturnedNoRows),
+    };
+    while rows.next()?.is_some() {}
+    Ok(value)
 }
 
 /// Creates `dir` and makes its entry, and every ancestor's, durable: otherwise a power cut could

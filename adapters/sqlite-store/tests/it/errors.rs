@@ -214,3 +214,29 @@ fn a_row_the_schema_forbids_is_damage_to_the_database_file() {
         other => panic!("expected damage, got {other}"),
     }
 }
+
+/// Regression (gate, WAL + FULL seed 493 under `fsync_mark_clean`): switching a new database to
+/// WAL rewrites its header through a rollback journal, committed only when the
+/// `PRAGMA journal_mode = wal` statement finishes. The store read the pragma's answer ("wal")
+/// and dropped the statement, so the failed journal fsync of that commit was never reported:
+/// SQLite rolled the header back, the store ran in rollback mode while declaring WAL, was not
+/// poisoned after the I/O error, and later failed its checkpoint with "database table is
+/// locked". The failed commit must surface as the I/O error it is.
+#[test]
+fn a_failed_fsync_while_switching_to_wal_is_an_io_error() {
+    let fs = SimFs::new();
+    // The switch's journal is synced twice: its records, then its header.
+    fs.inject(Fault::FsyncFailure {
+        path: PathPattern("*-journal".into()),
+        nth: 2,
+        mode: FsyncMode::MarkClean,
+    });
+    let err = open_sim(
+        &fs,
+        &config(Journal::Wal, Sync::Full),
+        DeviceAssumptions::default(),
+    )
+    .expect_err("the switch to WAL failed");
+    assert!(matches!(err, KvError::Io { .. }), "{err}");
+    assert_eq!(err.os_error_code(), Some(libc::EIO), "{err}");
+}
