@@ -42,6 +42,13 @@
 //! The default configuration is DELETE + FULL: SQLite's own default, with the durability gap
 //! that only a sync request closes.
 //!
+//! One more gap of DELETE + FULL, found by the gate and not in SQLite's documentation: a
+//! transaction that shrinks the file (`VACUUM`, [`SqliteKv::compact`]) deletes its journal to
+//! commit and only then cuts the database file, with no sync between. A disk that keeps the cut
+//! and loses the deletion (POSIX orders neither; ext4 and XFS commit metadata in order and
+//! would) leaves a hot journal that cannot restore the pages the cut dropped, and the database
+//! is corrupt. EXTRA syncs the deletion first and is safe (`tests/it/vacuum_truncate.rs`).
+//!
 //! What SQLite does not promise at all: **media damage**. Without the `cksumvfs` shim (not in the
 //! bundled build, see [`SqliteConfig`]) SQLite keeps no checksum of database pages, so a flipped
 //! bit or a torn sector in a synced page is read back as data; `PRAGMA integrity_check` finds

@@ -8,4 +8,5 @@ mod durability;
 mod errors;
 mod harness_sweep;
 mod round_trip;
+mod vacuum_truncate;
 mod vfs_seam;
