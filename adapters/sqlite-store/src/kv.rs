@@ -101,6 +101,7 @@ impl SqliteKv {
         };
         kv.configure()?;
         kv.execute("creating the table", |c| c.execute_batch(CREATE_TABLE))?;
+        kv.verify_schema()?;
         // The unix VFS (and so SQLite) never syncs the directory for the database file itself,
         // only for journals. Without this a power cut could lose the name `data.sqlite` of a
         // database whose every page was synced, until some later journal's first sync.
@@ -108,6 +109,31 @@ impl SqliteKv {
             kv.sync_dir("making the database file's name durable")?;
         }
         Ok(kv)
+    }
+
+    /// Checks that the schema is exactly the one table this store creates.
+    ///
+    /// SQLite keeps its schema as SQL text in page 1 with no checksum, so damage there changes
+    /// the table SQLite sees: a flipped bit in a column name makes every later statement fail
+    /// with "no such column", one in the table's name lets `CREATE TABLE IF NOT EXISTS` add a
+    /// second, empty `kv`. Either is damage to the database file, and is refused as such here
+    /// rather than surfacing later as a failed statement or a store that lost every key.
+    fn verify_schema(&mut self) -> Result<(), KvError> {
+        let rows: Vec<(String, String, Option<String>)> =
+            self.execute("reading the schema", |c| {
+                let mut stmt = c.prepare("SELECT type, name, sql FROM sqlite_schema")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect()
+            })?;
+        // SQLite stores the statement without its IF NOT EXISTS.
+        let want = CREATE_TABLE.replacen("IF NOT EXISTS ", "", 1);
+        match rows.as_slice() {
+            [(kind, name, Some(sql))] if kind == "table" && name == "kv" && *sql == want => Ok(()),
+            other => Err(KvError::Damaged {
+                file: self.db_file.clone(),
+                detail: format!("the schema is not the one table this store creates: {other:?}"),
+            }),
+        }
     }
 
     /// Applies the pragmas and checks that SQLite took them (it answers an impossible journal

@@ -240,3 +240,35 @@ fn a_failed_fsync_while_switching_to_wal_is_an_io_error() {
     assert!(matches!(err, KvError::Io { .. }), "{err}");
     assert_eq!(err.os_error_code(), Some(libc::EIO), "{err}");
 }
+
+/// Regression (gate, DELETE + FULL seed 8523 under `bit_flip`): SQLite keeps the schema as SQL
+/// text with no checksum, and a flipped bit in it renamed the `value` column; the store opened,
+/// and its scan then failed with "no such column: value", an error the harness could only call
+/// unexpected. A schema that is not the store's own is damage to the database file, found at
+/// open.
+#[test]
+fn a_damaged_schema_is_damage_found_at_open() {
+    let fs = SimFs::new();
+    let cfg = config(Journal::Delete, Sync::Full);
+    let mut kv = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect("open");
+    kv.write(&[put("a", "1")], true).expect("write");
+    kv.close().expect("close");
+    drop(kv);
+    let sql = b"value TEXT NOT NULL";
+    let offset = find(&fs, "db/data.sqlite", sql).expect("schema text on disk");
+    // One bit of the 'v' flips: the column gets another name.
+    fs.inject(Fault::BitFlip {
+        path: PathPattern("data.sqlite".into()),
+        offset: Some(offset),
+    });
+    fs.reboot(CrashPolicy::Strict, 0);
+    let err = open_sim(&fs, &cfg, DeviceAssumptions::default()).expect_err("schema damaged");
+    match err {
+        KvError::Damaged { file, detail } => {
+            assert_eq!(file, std::path::Path::new("db/data.sqlite"));
+            assert!(detail.contains("not the one table"), "{detail}");
+            assert!(!detail.contains("value TEXT"), "{detail}");
+        }
+        other => panic!("expected damage, got {other}"),
+    }
+}
