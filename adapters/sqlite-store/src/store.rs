@@ -70,20 +70,20 @@ const DRAWN: [(Journal, Sync, u32); 5] = [
     (Journal::Wal, Sync::Extra, 1),
 ];
 
-/// The canary defects, by name.
+/// The canary defects: name, canary, what exposes it, what it is modelled on.
 const DEFECTS: [(&str, Canary, &str, &str); 2] = [
     (
         "synchronous_off_declared_full",
         Canary::SynchronousOff,
-        "SQLite runs synchronous=OFF while the store declares FULL's durability: a power cut \
-         loses writes that synced writes and sync() acknowledged",
+        "a power cut after a synced write or sync(): SQLite ran with synchronous=OFF while the \
+         store declared FULL, so the acknowledged writes were never on disk",
         "applications that turn synchronous off for speed and keep promising durability",
     ),
     (
         "vfs_drops_syncs",
         Canary::VfsDropsSyncs,
-        "the VFS acknowledges every file and directory sync without passing it on: a power cut \
-         loses acknowledged commits and can leave a half-applied transaction",
+        "a power cut after any acknowledged commit: the VFS acknowledged every file and \
+         directory sync without passing it on, so commits are lost or half-applied",
         "disks and virtual disks that ignore flush requests (SQLite's 'How To Corrupt' list)",
     ),
 ];
