@@ -55,7 +55,14 @@ impl SqliteKv {
         config: &SqliteConfig,
         device: DeviceAssumptions,
     ) -> Result<SqliteKv, KvError> {
-        fs.set_phase(Phase::Recovery);
+        // Label the work for the simulator's coverage: opening an existing database recovers it
+        // (a hot journal or a WAL is replayed), opening none creates one.
+        let exists = fs.exists(&dir.join(DB_FILE)).unwrap_or(true);
+        fs.set_phase(if exists {
+            Phase::Recovery
+        } else {
+            Phase::Create
+        });
         let result = SqliteKv::open_inner(fs.clone(), dir, config, device);
         fs.set_phase(Phase::Write);
         result
