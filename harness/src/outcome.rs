@@ -126,6 +126,9 @@ pub enum RecoveryResult {
     /// damage (under the rollback rule, or where a torn tail could explain it), truncation, a
     /// misdirected write or a lying fsync allows.
     RolledBack { k: usize, durable: usize },
+    /// Damage struck a store that declares it unchecked ([`crate::DamageRule::Unchecked`]): what
+    /// it recovered was not judged (`detail` says what the checker would have said).
+    Unchecked { detail: String },
     /// The power went again during recovery (the next record is that crash).
     CrashedAgain,
     /// The recovery broke the contract (see the run's violation).
@@ -172,6 +175,9 @@ pub struct Counts {
     /// [`RunOutcome::findings`].
     #[serde(default)]
     pub swallowed: u64,
+    /// Recoveries after media damage left unjudged (`DamageRule::Unchecked`).
+    #[serde(default)]
+    pub unchecked: u64,
     /// Faults that fired.
     pub faults_fired: u64,
     /// Events in the fs log.

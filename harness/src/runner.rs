@@ -66,6 +66,15 @@ const LENIENT: [FaultClass; 4] = [
     FaultClass::TornSector,
 ];
 
+/// The fault classes that damage bytes already on the disk (what [`DamageRule::Unchecked`]
+/// leaves unjudged).
+const DAMAGE_CLASSES: [FaultClass; 4] = [
+    FaultClass::Truncate,
+    FaultClass::MisdirectedWrite,
+    FaultClass::BitFlip,
+    FaultClass::TornSector,
+];
+
 /// Fault classes after which a clean refusal is allowed but the bounds stay D..N. A sync that
 /// lied (ReportLater) did not advance D (rule (a)), but it can leave a file the MANIFEST names
 /// full of bytes that never reached the disk: refusing to open is then the only right answer.
@@ -98,6 +107,8 @@ pub struct Runner<'a, S: Store> {
     damaged_files: BTreeSet<String>,
     /// Aimed damage landed where a torn tail could explain it (any prefix is allowed then).
     lenient_damage: bool,
+    /// A fault of a damage class fired (aimed or not).
+    damage_struck: bool,
     /// Opens attempted so far (the first one creates the store).
     opens: u64,
     /// The policy of power cycles not caused by a crash step (after I/O errors).
@@ -156,6 +167,7 @@ impl<'a, S: Store> Runner<'a, S> {
             events_read: 0,
             damaged_files: BTreeSet::new(),
             lenient_damage: false,
+            damage_struck: false,
             opens: 0,
             cycle_policy,
             cycle_seed: case.sim_seed ^ 0x9e37_79b9_7f4a_7c15,
@@ -523,6 +535,9 @@ impl<'a, S: Store> Runner<'a, S> {
                     self.stopped = true;
                     return;
                 }
+                Err(e) if !e.is_power_loss() && self.unchecked_damage() => {
+                    return self.leave_unjudged(format!("the store failed to open: {e}"));
+                }
                 Err(e @ StoreError::Damaged { .. }) => {
                     self.set_result(RecoveryResult::Violated);
                     return self.fail(unclean_refusal(&e));
@@ -575,6 +590,9 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.stopped = true;
                 return;
             }
+            Err(e) if self.unchecked_damage() => {
+                return self.leave_unjudged(format!("reading the state back failed: {e}"));
+            }
             Err(e) => {
                 self.store = Some(store);
                 return self.on_error(e, false);
@@ -592,6 +610,9 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.history = self.history.whole();
                 k
             }
+            Judgement::Rejected(v) if self.unchecked_damage() => {
+                return self.leave_unjudged(format!("{}: {}", v.kind, v.message));
+            }
             Judgement::Rejected(v) => {
                 self.set_result(RecoveryResult::Violated);
                 return self.fail(v);
@@ -599,6 +620,9 @@ impl<'a, S: Store> Runner<'a, S> {
         };
         match store.check_invariants() {
             Ok(()) => {}
+            Err(e) if self.unchecked_damage() => {
+                return self.leave_unjudged(format!("the store's own check failed: {e}"));
+            }
             Err(StoreError::Other(e)) => {
                 let m = format!("invariants broken after recovery: {e}");
                 self.set_result(RecoveryResult::Violated);
@@ -639,5 +663,10 @@ impl<'a, S: Store> Runner<'a, S> {
         self.history.rebase_from(k, after_crash);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
+        if after_crash && self.unchecked_damage() {
+            // Damaged bytes the recovery did not read may surface in any later read: the run
+            // stops here, its one judged recovery after the damage accepted.
+            self.stopped = true;
+        }
     }
 }

@@ -142,6 +142,11 @@ pub enum DamageRule {
     /// (a store that commits in place with one fsync and a checksum cannot tell damage to its
     /// newest commit from a torn commit). Such a recovery passes and is reported as a rollback.
     Rollback,
+    /// The store does not check what it reads back (no page checksums: plain SQLite; redb opened
+    /// without its integrity check), so media damage is outside what it promises: after damage
+    /// struck, whatever it recovers (or a refusal, or an error) is not judged, and the run
+    /// reports it as a finding and stops. A panic is still a violation.
+    Unchecked,
 }
 
 impl DamageRule {
@@ -150,6 +155,7 @@ impl DamageRule {
         match self {
             DamageRule::Strict => "strict",
             DamageRule::Rollback => "rollback",
+            DamageRule::Unchecked => "unchecked",
         }
     }
 }

@@ -57,7 +57,7 @@ pub struct RunFlags {
     /// new bytes, never garbage).
     #[arg(long)]
     pub atomic_sectors: Option<bool>,
-    /// Override the store's declared damage rule (strict, rollback).
+    /// Override the store's declared damage rule (strict, rollback, unchecked).
     #[arg(long, value_parser = parse_damage_rule)]
     pub damage_rule: Option<DamageRule>,
 }
@@ -102,7 +102,10 @@ fn parse_damage_rule(name: &str) -> Result<DamageRule, String> {
     match name {
         "strict" => Ok(DamageRule::Strict),
         "rollback" => Ok(DamageRule::Rollback),
-        _ => Err(format!("unknown damage rule {name:?} (strict, rollback)")),
+        "unchecked" => Ok(DamageRule::Unchecked),
+        _ => Err(format!(
+            "unknown damage rule {name:?} (strict, rollback, unchecked)"
+        )),
     }
 }
 

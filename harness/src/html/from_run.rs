@@ -105,6 +105,9 @@ pub fn page_of(outcome: &RunOutcome, roles: KindFn) -> Option<Page> {
 fn result_words(r: &RecoveryResult, last: bool) -> String {
     match r {
         RecoveryResult::Recovered { k } => format!("recovered the model after {k} writes"),
+        RecoveryResult::Unchecked { detail } => {
+            format!("after damage the store does not check, left unjudged: {detail}")
+        }
         RecoveryResult::RolledBack { k, durable } => {
             format!("rolled back to the model after {k} writes, below the durable {durable}")
         }

@@ -4,9 +4,10 @@
 
 use faultfs::FaultClass;
 
-use super::{LENIENT, REFUSAL_OK, Runner};
+use super::{DAMAGE_CLASSES, LENIENT, REFUSAL_OK, Runner};
 use crate::case::CrashStep;
 use crate::checker::{Violation, ViolationKind};
+use crate::run::RecoveryResult;
 use crate::store::{Store, StoreError};
 
 impl<S: Store> Runner<'_, S> {
@@ -153,6 +154,28 @@ impl<S: Store> Runner<'_, S> {
         }
     }
 
+    /// Whether the store declares damage unchecked and damage struck since the last reboot:
+    /// then nothing it recovers is judged.
+    pub(super) fn unchecked_damage(&mut self) -> bool {
+        if self.assumptions.damage != crate::store::DamageRule::Unchecked {
+            return false;
+        }
+        self.refresh_fired();
+        !self.damaged_files.is_empty()
+            || DAMAGE_CLASSES.iter().any(|c| self.fired.contains(c))
+            || self.damage_struck
+    }
+
+    /// Ends the run after damage a store does not check: what it did is a finding.
+    pub(super) fn leave_unjudged(&mut self, detail: String) {
+        self.counts.unchecked += 1;
+        self.findings.push(format!(
+            "after media damage (unchecked by the store): {detail}"
+        ));
+        self.set_result(RecoveryResult::Unchecked { detail });
+        self.stopped = true;
+    }
+
     /// Whether a fault fired (or damage landed) after which any prefix of the whole history is
     /// an allowed recovery: it can look exactly like a torn tail.
     pub(super) fn lenient_now(&mut self) -> bool {
@@ -171,6 +194,7 @@ impl<S: Store> Runner<'_, S> {
         for e in &events {
             let Some(c) = e.fault else { continue };
             self.counts.faults_fired += 1;
+            self.damage_struck |= DAMAGE_CLASSES.contains(&c);
             // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
             let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if self.damaged_files.contains(path));
             if !aimed {
@@ -195,6 +219,7 @@ impl<S: Store> Runner<'_, S> {
         // removed, say) and may refuse naming that file instead.
         aimed
             || self.lenient_damage
+            || self.unchecked_damage()
             || LENIENT
                 .iter()
                 .chain(REFUSAL_OK.iter())

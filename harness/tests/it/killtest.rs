@@ -85,13 +85,13 @@ fn the_engine_survives_kills_during_background_flush_and_compaction() {
 fn the_buffered_store_fails_the_kill_test_naming_lost_acknowledged_keys() {
     let o = KillTestOptions {
         by_progress: true,
-        ..options::<BufferedStore>(Budget::Rounds(20))
+        ..options::<BufferedStore>(Budget::Rounds(100))
     };
     let outcome = run_kill_test::<BufferedStore>(&o).expect("kill-test runs");
     let report = outcome
         .report
         .as_ref()
-        .expect("20 kills by progress of the buffered store find a loss");
+        .expect("100 kills by progress of the buffered store find a loss");
     assert_eq!(
         report.violation.kind,
         ViolationKind::LostDurable,
@@ -267,7 +267,7 @@ fn the_kill_test_command_fails_with_exit_1_on_a_violation() {
     let (code, text) = cli(&[
         "kill-test",
         "--rounds",
-        "20",
+        "100",
         "--by-progress",
         "--store",
         "buffered",

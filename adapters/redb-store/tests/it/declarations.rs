@@ -61,17 +61,26 @@ fn seeds_draw_every_commit_mode_cache_and_check_and_always_keep_the_promise() {
 
 #[test]
 fn sectors_are_atomic_and_damage_rolls_back_only_under_one_phase_commit() {
-    let one_phase = RedbStore::assumptions(&RedbConfig::default());
+    let checked = RedbConfig {
+        check_integrity_on_open: true,
+        ..RedbConfig::default()
+    };
+    let one_phase = RedbStore::assumptions(&checked);
     assert!(one_phase.atomic_sectors);
     assert_eq!(one_phase.damage, DamageRule::Rollback);
+    // Opened without its integrity check, redb trusts the primary slot: damage is unchecked.
+    assert_eq!(
+        RedbStore::assumptions(&RedbConfig::default()).damage,
+        DamageRule::Unchecked
+    );
     for config in [
         RedbConfig {
             two_phase_commit: true,
-            ..RedbConfig::default()
+            ..checked.clone()
         },
         RedbConfig {
             quick_repair: true,
-            ..RedbConfig::default()
+            ..checked.clone()
         },
     ] {
         let a = RedbStore::assumptions(&config);
