@@ -8,7 +8,7 @@ use faultfs::{CrashPoint, CrashPolicy, DiskImage, Phase, SimFs};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Step};
-use crate::checker::{Verdict, Violation, ViolationKind, check_recovery};
+use crate::checker::{Judgement, Violation, ViolationKind, judge};
 use crate::model::{History, Outcome, State};
 use crate::runner::DB_DIR;
 use crate::store::{Background, Env, Store, StoreError};
@@ -138,7 +138,14 @@ where
     sim.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
         visit::<S>(&hook_shared, &hook_config, &hook_opts, point);
     })));
-    let run_violation = drive::<S>(&explorable(case), config, &sim, &shared);
+    let run_violation =
+        crate::panics::catch(|| drive::<S>(&explorable(case), config, &sim, &shared))
+            .unwrap_or_else(|m| {
+                Some(Violation::new(
+                    ViolationKind::Panic,
+                    format!("the store panicked while running the workload: {m}"),
+                ))
+            });
     sim.set_mutation_hook(None);
     let mut g = lock(&shared);
     g.out.run_violation = run_violation;
@@ -168,7 +175,13 @@ fn visit<S: Store>(
                 continue;
             }
             g.out.disks_tried += 1;
-            let mut result = check_image::<S>(&g.history, config, &image);
+            let mut result = crate::panics::catch(|| check_image::<S>(&g.history, config, &image))
+                .unwrap_or_else(|m| {
+                    Err(Violation::new(
+                        ViolationKind::Panic,
+                        format!("the store panicked recovering a post-crash disk: {m}"),
+                    ))
+                });
             if result.is_ok() && opts.recovery_crashes {
                 result = check_recovery_crashes::<S>(&mut g, config, opts, &image);
             }
@@ -246,14 +259,18 @@ fn check_image<S: Store>(
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
     let state: State = crate::model::state_of(pairs);
-    match check_recovery(history, &state, history.durable) {
-        Verdict::Accepted { .. } => store.check_invariants().map_err(|e| {
-            Violation::new(
-                ViolationKind::Invariant,
-                format!("invariants broken after recovery: {e}"),
-            )
-        }),
-        Verdict::Rejected(v) => Err(v),
+    // The seeded runs' acceptance rule: the whole history, D..N (no damage is applied here).
+    match judge(history, &state, history.durable, false) {
+        Judgement::Accepted { .. } | Judgement::RolledBack { .. } => {
+            store.check_invariants().map_err(|e| {
+                let kind = match e {
+                    StoreError::Damaged { .. } => ViolationKind::UncleanRefusal,
+                    _ => ViolationKind::Invariant,
+                };
+                Violation::new(kind, format!("invariants broken after recovery: {e}"))
+            })
+        }
+        Judgement::Rejected(v) => Err(v),
     }
 }
 

@@ -43,6 +43,7 @@ pub mod html;
 pub mod killtest;
 pub mod model;
 pub mod outcome;
+pub mod panics;
 pub mod probe;
 pub mod report;
 pub mod run;

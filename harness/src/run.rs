@@ -59,21 +59,16 @@ pub fn case_config<S: Store>(case: &Case) -> Result<S::Config, String> {
 /// Runs the crash/recover loop, turning a panic of the store into a violation.
 fn finish<S: Store>(case: &Case, config: &S::Config) -> Finished {
     let sim_slot: std::sync::Mutex<Option<faultfs::SimFs>> = std::sync::Mutex::new(None);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let result = crate::panics::catch(|| {
         let runner = Runner::<S>::new(case, config);
         if let Ok(mut slot) = sim_slot.lock() {
             *slot = Some(runner.sim());
         }
         runner.run()
-    }));
+    });
     match result {
         Ok(f) => f,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".to_string());
+        Err(msg) => {
             let sim = sim_slot
                 .lock()
                 .ok()

@@ -394,3 +394,25 @@ pub fn config_from_json<S: Store>(partial: &serde_json::Value) -> Result<S::Conf
 pub fn config_to_json<S: Store>(config: &S::Config) -> serde_json::Value {
     serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_read_is_damage_naming_the_file_and_power_loss_stays_power_loss() {
+        let short = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "read past the end");
+        let e = StoreError::from_io_at(Path::new("db/kv.journal"), &short);
+        assert!(
+            matches!(&e, StoreError::Damaged { file, .. } if file == Path::new("db/kv.journal")),
+            "{e:?}"
+        );
+        let cut = faultfs::power_loss_error();
+        assert!(StoreError::from_io("write", &cut).is_power_loss());
+        let eio = std::io::Error::from_raw_os_error(libc::EIO);
+        assert!(matches!(
+            StoreError::from_io("sync", &eio),
+            StoreError::Io(_)
+        ));
+    }
+}

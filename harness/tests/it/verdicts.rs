@@ -287,3 +287,100 @@ fn shrinking_keeps_the_signature_where_keeping_the_kind_would_change_it() {
         "it still shrank"
     );
 }
+
+/// A store that panics on its tenth write: the run reports a `panic` violation naming where,
+/// in seeded runs and in exploration alike, and the test process goes on.
+#[derive(Debug)]
+struct PanicStore {
+    inner: powercut::stores::CarelessStore,
+    writes: u32,
+}
+
+impl Store for PanicStore {
+    type Config = powercut::stores::CarelessConfig;
+    fn name() -> &'static str {
+        "panics"
+    }
+    fn file_kind(path: &Path) -> FileKind {
+        powercut::stores::CarelessStore::file_kind(path)
+    }
+    fn durability(_: &Self::Config) -> Durability {
+        Durability::NONE
+    }
+    fn open(env: &Env, config: &Self::Config) -> Result<Self, StoreError> {
+        Ok(PanicStore {
+            inner: powercut::stores::CarelessStore::open(env, config)?,
+            writes: 0,
+        })
+    }
+    fn write(&mut self, batch: &[Mutation], sync: bool) -> Result<(), StoreError> {
+        self.writes += 1;
+        assert!(self.writes < 10, "the tenth write");
+        self.inner.write(batch, sync)
+    }
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn scan(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Pairs, StoreError> {
+        self.inner.scan(lower, upper)
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.inner.close()
+    }
+}
+
+#[test]
+fn a_panicking_store_is_a_panic_violation_that_names_where() {
+    let outcome = powercut::run_seed::<PanicStore>(1, &RunOptions::default()).unwrap();
+    let v = &outcome.violations[0];
+    assert_eq!(v.kind, ViolationKind::Panic);
+    assert!(
+        v.message.contains("the tenth write") && v.message.contains("verdicts.rs:"),
+        "{}",
+        v.message
+    );
+    let case = powercut::RunConfig::from_seed::<PanicStore>(1, &RunOptions::default())
+        .unwrap()
+        .case();
+    let out = powercut::explore::<PanicStore>(&case, &powercut::ExploreOptions::default());
+    assert!(out.is_ok(), "exploration survives the panic");
+}
+
+/// A power cut during a store's very first open is a crash while creating it, not while
+/// recovering it: coverage and reports say so, for a store that labels nothing itself too.
+#[test]
+fn crashes_in_the_first_open_are_labelled_create() {
+    use powercut::{CrashStep, Step};
+    for store_first in [true, false] {
+        let steps = vec![
+            Step::Crash(CrashStep {
+                policy: CrashPolicy::Strict,
+                after_ops: Some(1),
+                seed: 0,
+            }),
+            Step::Put {
+                key: "a".into(),
+                value: "1".into(),
+                sync: true,
+            },
+        ];
+        let outcome = if store_first {
+            powercut::execute::<powercut::stores::EngineStore>(&Case::new::<
+                powercut::stores::EngineStore,
+            >(steps))
+        } else {
+            powercut::execute::<powercut::stores::CarelessStore>(&Case::new::<
+                powercut::stores::CarelessStore,
+            >(steps))
+        }
+        .unwrap();
+        assert_eq!(
+            outcome.crashes[0].phase,
+            faultfs::Phase::Create,
+            "{outcome:?}"
+        );
+    }
+}
