@@ -213,6 +213,9 @@ fn the_same_store_on_the_worst_case_disk_fails_and_the_report_names_the_assumpti
         text.contains("disk assumptions: sectors may tear into zeros or garbage"),
         "{text}"
     );
+    // The report quotes what the reboot that decided the disk did to the state file.
+    assert!(text.contains("what each reboot kept:"), "{text}");
+    assert!(text.contains("file db/state: "), "{text}");
     // The failure depends on the tear: the same seed on a disk that keeps sectors whole passes.
     let seed = first.seed.expect("a seeded run");
     let atomic = RunOptions {
