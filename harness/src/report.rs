@@ -230,18 +230,7 @@ pub fn build<S: crate::Store>(
     let end = crash.map_or(events.len(), |c| {
         (c.event_index as usize + 1).min(events.len())
     });
-    // The first event after the last durability point (where `durable_mark` mutating ops had run).
-    let mut seen = 0u64;
-    let mut durable_at = end;
-    for (i, e) in events[..end].iter().enumerate() {
-        if seen >= durable_mark {
-            durable_at = i;
-            break;
-        }
-        if is_mutating(e) {
-            seen += 1;
-        }
-    }
+    let durable_at = durable_index(events, end, durable_mark);
     let epoch_of = |at: usize| {
         events[..at]
             .iter()
@@ -325,20 +314,25 @@ pub fn build<S: crate::Store>(
     }
 }
 
-/// The events from the reboot before the last durability point up to that point.
-fn durable_window(events: &[Event], crash: &CrashRecord, durable_mark: u64) -> (usize, usize) {
-    let end = (crash.event_index as usize + 1).min(events.len());
+/// The first event after the last durability point (where `durable_mark` mutating operations
+/// had run), looking no further than `end`.
+fn durable_index(events: &[Event], end: usize, durable_mark: u64) -> usize {
     let mut seen = 0u64;
-    let mut durable_at = end;
     for (i, e) in events[..end].iter().enumerate() {
         if seen >= durable_mark {
-            durable_at = i;
-            break;
+            return i;
         }
         if is_mutating(e) {
             seen += 1;
         }
     }
+    end
+}
+
+/// The events from the reboot before the last durability point up to that point.
+fn durable_window(events: &[Event], crash: &CrashRecord, durable_mark: u64) -> (usize, usize) {
+    let end = (crash.event_index as usize + 1).min(events.len());
+    let durable_at = durable_index(events, end, durable_mark);
     let epoch = events[..durable_at]
         .iter()
         .rposition(|e| matches!(e.op, EventOp::Reboot { .. }))
