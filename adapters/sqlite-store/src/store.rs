@@ -15,13 +15,12 @@
 //!   harness has no way to hear it: it checks such commits as atomic only, which under-tests
 //!   those three modes but never accuses SQLite of a promise it does not make.
 //! - **Disk** ([`Store::assumptions`]): sectors may tear (SQLite reports no `IOCAP` flag, so it
-//!   relies on nothing but fsync), and [`DamageRule::Rollback`] after media damage. SQLite keeps
+//!   relies on nothing but fsync), and [`DamageRule::Unchecked`] for media damage. SQLite keeps
 //!   no checksum of database pages: a flipped bit or a misplaced write in a page reads back as
-//!   data, so media damage is outside its promise. The rule that fits its logs is `Rollback`: a
-//!   WAL frame or journal record whose checksum fails ends the log there, and SQLite silently
-//!   drops every commit after it. The harness has no rule for a data file with no checksum at
-//!   all, so damage to `data.sqlite` can still be reported as phantom values; those findings are
-//!   SQLite's documented trade-off, not defects.
+//!   data, and a WAL frame or journal record whose checksum fails ends the log there, silently
+//!   dropping every commit after it. Media damage is outside its promise: the harness reports
+//!   what it does after damage as findings (SQLite's documented trade-off, not defects) and
+//!   still fails a panic.
 //! - **Defects** ([`SqliteStore::defects`]): `synchronous_off_declared_full` and
 //!   `vfs_drops_syncs`, the canaries a sweep must catch.
 //!
