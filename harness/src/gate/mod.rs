@@ -301,6 +301,7 @@ fn fault_report(opts: &GateOptions, results: &[SeedResult]) -> Vec<FaultClassRep
 fn config_report(opts: &GateOptions) -> ConfigReport {
     ConfigReport {
         store: opts.store.clone(),
+        assumptions: opts.sweep.assumptions,
         seed_start: opts.seed_start,
         seeds_budget: opts.seeds,
         seconds_budget: opts.seconds,

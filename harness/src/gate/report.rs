@@ -46,6 +46,11 @@ pub struct GateReport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConfigReport {
     pub store: String,
+    /// The disk assumptions the run fixed over the store's own (`--atomic-sectors`,
+    /// `--damage-rule`); `None`: each seed's configuration declared its own (every failure
+    /// report names the ones that held).
+    #[serde(default)]
+    pub assumptions: Option<crate::store::DiskAssumptions>,
     pub seed_start: u64,
     /// The seed budget (`--seeds`), if any.
     pub seeds_budget: Option<u64>,

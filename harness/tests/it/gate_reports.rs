@@ -167,6 +167,26 @@ fn passing_and_failing_reports_validate_against_the_schema() {
     assert_eq!(check(&pass), Vec::<String>::new());
     assert_eq!(check(&fail), Vec::<String>::new());
     assert!(!fail["violations"].as_array().unwrap().is_empty());
+    // Any store's name, and the disk assumptions a run fixed, are in the report too.
+    let (_, other) = gate_report(
+        dir.path(),
+        "other",
+        &[
+            "--store",
+            "buffered",
+            "--seeds",
+            "48",
+            "--no-regressions",
+            "--atomic-sectors",
+            "true",
+            "--damage-rule",
+            "rollback",
+        ],
+    );
+    assert_eq!(check(&other), Vec::<String>::new());
+    assert_eq!(other["config"]["store"], "buffered");
+    assert_eq!(other["config"]["assumptions"]["atomic_sectors"], true);
+    assert_eq!(other["config"]["assumptions"]["damage"], "rollback");
 }
 
 #[test]
