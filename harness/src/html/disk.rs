@@ -245,17 +245,9 @@ fn length_after(durable_len: u64, pieces: &[Piece]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faultfs::{CrashPolicy, Phase};
+    use faultfs::CrashPolicy;
 
-    fn ev(op: EventOp) -> Event {
-        Event {
-            index: 0,
-            phase: Phase::Write,
-            op,
-            result: "ok".into(),
-            fault: None,
-        }
-    }
+    use crate::html::ok_event as ev;
 
     fn write(path: &str, offset: u64, len: u64) -> Event {
         ev(EventOp::Write {

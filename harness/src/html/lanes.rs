@@ -136,17 +136,8 @@ pub fn lanes_of<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faultfs::Phase;
 
-    fn ev(op: EventOp) -> Event {
-        Event {
-            index: 0,
-            phase: Phase::Write,
-            op,
-            result: "ok".into(),
-            fault: None,
-        }
-    }
+    use crate::html::ok_event as ev;
 
     #[test]
     fn each_directory_comes_before_its_files_and_files_go_by_role() {

@@ -35,6 +35,18 @@ mod svg;
 mod text;
 mod timeline;
 
+/// A successful event in the write phase, for the page's unit tests.
+#[cfg(test)]
+fn ok_event(op: faultfs::EventOp) -> faultfs::Event {
+    faultfs::Event {
+        index: 0,
+        phase: faultfs::Phase::Write,
+        op,
+        result: "ok".into(),
+        fault: None,
+    }
+}
+
 pub use from_run::page_of;
 pub use page::{CrashMark, KeyDiffText, Page, StepKind, StepSpan, ViolationText};
 pub use render::render;

@@ -228,17 +228,9 @@ fn merges(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faultfs::{CrashPolicy, Phase};
+    use faultfs::CrashPolicy;
 
-    fn ev(op: EventOp) -> Event {
-        Event {
-            index: 0,
-            phase: Phase::Write,
-            op,
-            result: "ok".into(),
-            fault: None,
-        }
-    }
+    use crate::html::ok_event as ev;
 
     fn write(offset: u64) -> Event {
         ev(EventOp::Write {
