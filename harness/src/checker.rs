@@ -154,6 +154,25 @@ pub enum Judgement {
     Rejected(Violation),
 }
 
+/// A read while the store runs must return what the live model holds (read-your-writes): the
+/// rule seeded runs, scenarios, exploration and the kill-test's child all apply to a `get`.
+pub fn read_mismatch(key: &str, want: Option<&str>, got: Option<&str>) -> Option<Violation> {
+    if want == got {
+        return None;
+    }
+    Some(Violation {
+        diffs: vec![KeyDiff {
+            key: key.to_string(),
+            expected: want.map(str::to_string),
+            recovered: got.map(str::to_string),
+        }],
+        ..Violation::new(
+            ViolationKind::ReadYourWrites,
+            format!("get({key:?}) while running returned {got:?}, the last write left {want:?}"),
+        )
+    })
+}
+
 /// Judges a recovered state against the whole history since the store was created, not only
 /// against the writes since the last accepted recovery: `lower` is D within the window, and
 /// `lenient` (damage, truncation, a misdirected write, a lying fsync) allows any prefix of the

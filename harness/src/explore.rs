@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Step};
 use crate::checker::{Judgement, Violation, ViolationKind, judge};
-use crate::model::{History, Outcome, State};
-use crate::runner::DB_DIR;
-use crate::store::{Background, Env, Store, StoreError};
+use crate::model::{History, State};
+use crate::runner::{DB_DIR, Runner};
+use crate::store::{Background, DiskAssumptions, Env, Store, StoreError};
 
 /// What to explore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,102 +91,112 @@ where
 }
 
 /// The environment a store opens in on `fs` during exploration.
-fn env_of<S: Store>(fs: &SimFs, config: &S::Config) -> Env {
+fn env_of<S: Store>(fs: &SimFs, assumptions: DiskAssumptions) -> Env {
     fs.set_file_kinds(Some(S::file_kind));
+    fs.set_atomic_sectors(assumptions.atomic_sectors);
     Env {
         fs: Arc::new(fs.clone()),
         dir: DB_DIR.into(),
         background: Background::Inline,
-        assumptions: S::assumptions(config),
+        assumptions,
     }
 }
 
-/// What the hook and the driving loop share.
-struct Shared {
-    history: History,
-    /// Bumped when a clean reopen rebases the history, so dedup keys stay valid.
-    epoch: u64,
-    /// (image hash, D, epoch) already checked.
+/// What the crash-point hook keeps between points.
+struct Visits {
+    /// (image hash, D, the history's `rebases`) already checked.
     seen: HashSet<(u64, usize, u64)>,
     out: ExploreOutcome,
     by_phase: BTreeMap<Phase, u64>,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// [`explore`] with a configuration already decoded.
+///
+/// The workload runs through the same [`Runner`] as a seeded run (same durability points, same
+/// read checks, same acceptance rule at the final clean reopen); no crash is ever armed, and the
+/// disk's mutation hook visits every crash point instead, judging each distinct image against
+/// the runner's history as it stands at that operation.
 pub fn explore_with<S>(case: &Case, config: &S::Config, opts: &ExploreOptions) -> ExploreOutcome
 where
     S: Store + 'static,
 {
-    let sim = SimFs::with_seed(case.sim_seed);
+    let case = explorable(case);
+    let runner = Runner::<S>::new(&case, config);
+    let sim = runner.sim();
+    let history = runner.history_handle();
     // The disk promises what the run assumes, so the enumerated disks are ones it could leave.
     let assumptions = case.assumptions.unwrap_or_else(|| S::assumptions(config));
-    sim.set_atomic_sectors(assumptions.atomic_sectors);
-    let shared = Arc::new(Mutex::new(Shared {
-        history: History::new(),
-        epoch: 0,
+    let visits = Arc::new(Mutex::new(Visits {
         seen: HashSet::new(),
         out: ExploreOutcome::default(),
         by_phase: BTreeMap::new(),
     }));
-    let hook_shared = shared.clone();
-    let hook_config = config.clone();
-    let hook_opts = opts.clone();
+    let (hook_visits, hook_config, hook_opts) = (visits.clone(), config.clone(), opts.clone());
     sim.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
-        visit::<S>(&hook_shared, &hook_config, &hook_opts, point);
+        let mut v = lock(&hook_visits);
+        visit::<S>(
+            &mut v,
+            &lock(&history),
+            &hook_config,
+            assumptions,
+            &hook_opts,
+            point,
+        );
     })));
-    let run_violation =
-        crate::panics::catch(|| drive::<S>(&explorable(case), config, &sim, &shared))
-            .unwrap_or_else(|m| {
-                Some(Violation::new(
-                    ViolationKind::Panic,
-                    format!("the store panicked while running the workload: {m}"),
-                ))
-            });
+    let run_violation = match crate::panics::catch(|| runner.run()) {
+        Ok(finished) => finished.violation,
+        Err(m) => Some(Violation::new(
+            ViolationKind::Panic,
+            format!("the store panicked while running the workload: {m}"),
+        )),
+    };
     sim.set_mutation_hook(None);
-    let mut g = lock(&shared);
-    g.out.run_violation = run_violation;
-    g.out.mutating_ops = sim.mutating_ops();
-    g.out.points_by_phase = g.by_phase.iter().map(|(p, n)| (*p, *n)).collect();
-    std::mem::take(&mut g.out)
+    let mut v = lock(&visits);
+    v.out.run_violation = run_violation;
+    v.out.mutating_ops = sim.mutating_ops();
+    v.out.points_by_phase = v.by_phase.iter().map(|(p, n)| (*p, *n)).collect();
+    std::mem::take(&mut v.out)
 }
 
 /// One crash point: every distinct image under every policy, recovered and checked.
 fn visit<S: Store>(
-    shared: &Mutex<Shared>,
+    v: &mut Visits,
+    history: &History,
     config: &S::Config,
+    assumptions: DiskAssumptions,
     opts: &ExploreOptions,
     point: &CrashPoint<'_>,
 ) {
-    let mut g = lock(shared);
-    g.out.points += 1;
-    *g.by_phase.entry(point.phase).or_default() += 1;
-    if g.out.violations.len() >= opts.max_violations {
+    v.out.points += 1;
+    *v.by_phase.entry(point.phase).or_default() += 1;
+    if v.out.violations.len() >= opts.max_violations {
         return;
     }
     for policy in &opts.policies {
         for image in point.crash_images(*policy, opts.bound) {
-            let key = (image.content_hash(), g.history.durable, g.epoch);
-            if !g.seen.insert(key) {
-                g.out.disks_skipped += 1;
+            let key = (image.content_hash(), history.durable, history.rebases);
+            if !v.seen.insert(key) {
+                v.out.disks_skipped += 1;
                 continue;
             }
-            g.out.disks_tried += 1;
-            let mut result = crate::panics::catch(|| check_image::<S>(&g.history, config, &image))
-                .unwrap_or_else(|m| {
-                    Err(Violation::new(
-                        ViolationKind::Panic,
-                        format!("the store panicked recovering a post-crash disk: {m}"),
-                    ))
-                });
+            v.out.disks_tried += 1;
+            let mut result =
+                crate::panics::catch(|| check_image::<S>(history, config, assumptions, &image))
+                    .unwrap_or_else(|m| {
+                        Err(Violation::new(
+                            ViolationKind::Panic,
+                            format!("the store panicked recovering a post-crash disk: {m}"),
+                        ))
+                    });
             if result.is_ok() && opts.recovery_crashes {
-                result = check_recovery_crashes::<S>(&mut g, config, opts, &image);
+                result = check_recovery_crashes::<S>(v, history, config, assumptions, opts, &image);
             }
             if let Err(violation) = result {
-                g.out.violations.push(PointViolation {
+                v.out.violations.push(PointViolation {
                     op_index: point.op_index,
                     phase: point.phase,
                     op: serde_json::to_string(point.op).unwrap_or_default(),
@@ -202,8 +212,10 @@ fn visit<S: Store>(
 /// Recovers `image` once more, this time visiting every crash point of the recovery itself, and
 /// checks each distinct disk such a second crash leaves against the same D..N.
 fn check_recovery_crashes<S: Store>(
-    g: &mut Shared,
+    v: &mut Visits,
+    history: &History,
     config: &S::Config,
+    assumptions: DiskAssumptions,
     opts: &ExploreOptions,
     image: &DiskImage,
 ) -> Result<(), Violation> {
@@ -211,27 +223,27 @@ fn check_recovery_crashes<S: Store>(
     let found: Arc<Mutex<(u64, Vec<DiskImage>)>> = Arc::default();
     let hook_found = found.clone();
     let (policies, bound) = (opts.policies.clone(), opts.bound);
+    let env = env_of::<S>(&fs, assumptions);
     fs.set_mutation_hook(Some(Box::new(move |point: &CrashPoint<'_>| {
-        let mut f = hook_found.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut f = lock(&hook_found);
         f.0 += 1;
         for policy in &policies {
             f.1.extend(point.crash_images(*policy, bound));
         }
     })));
-    let opened = S::open(&env_of::<S>(&fs, config), config);
+    let opened = crate::panics::catch(|| S::open(&env, config).map(drop));
     fs.set_mutation_hook(None);
     drop(opened);
-    let (points, images) =
-        std::mem::take(&mut *found.lock().unwrap_or_else(PoisonError::into_inner));
-    g.out.recovery_points += points;
+    let (points, images) = std::mem::take(&mut *lock(&found));
+    v.out.recovery_points += points;
     for second in images {
-        let key = (second.content_hash(), g.history.durable, g.epoch);
-        if !g.seen.insert(key) {
-            g.out.disks_skipped += 1;
+        let key = (second.content_hash(), history.durable, history.rebases);
+        if !v.seen.insert(key) {
+            v.out.disks_skipped += 1;
             continue;
         }
-        g.out.disks_tried += 1;
-        check_image::<S>(&g.history, config, &second).map_err(|mut v| {
+        v.out.disks_tried += 1;
+        check_image::<S>(history, config, assumptions, &second).map_err(|mut v| {
             v.message = format!("after a second crash inside recovery: {}", v.message);
             v
         })?;
@@ -243,6 +255,7 @@ fn check_recovery_crashes<S: Store>(
 fn check_image<S: Store>(
     history: &History,
     config: &S::Config,
+    assumptions: DiskAssumptions,
     image: &DiskImage,
 ) -> Result<(), Violation> {
     let fs = SimFs::from_image(image);
@@ -254,7 +267,7 @@ fn check_image<S: Store>(
         Violation::new(kind, format!("{what} failed on a post-crash disk: {e}"))
     };
     let mut store =
-        S::open(&env_of::<S>(&fs, config), config).map_err(|e| unexpected("open", e))?;
+        S::open(&env_of::<S>(&fs, assumptions), config).map_err(|e| unexpected("open", e))?;
     let pairs = store
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
@@ -271,114 +284,6 @@ fn check_image<S: Store>(
             })
         }
         Judgement::Rejected(v) => Err(v),
-    }
-}
-
-/// Runs the case's store steps without crashing, keeping the shared history current, with the
-/// same rules as a seeded run: durability advances only where the store promises it, reads must
-/// match the live model, and a failing call is a violation (no fault is armed here).
-fn drive<S: Store>(
-    case: &Case,
-    config: &S::Config,
-    sim: &SimFs,
-    shared: &Mutex<Shared>,
-) -> Option<Violation> {
-    let env = env_of::<S>(sim, config);
-    let durability = S::durability(config);
-    let failed = |what: &str, e: StoreError| {
-        Some(Violation::new(
-            ViolationKind::UnexpectedError,
-            format!("{what} failed with no fault armed: {e}"),
-        ))
-    };
-    // The first open creates the store (the same label the seeded runs give it).
-    faultfs::Fs::set_phase(sim, faultfs::Phase::Create);
-    let opened = S::open(&env, config);
-    faultfs::Fs::set_phase(sim, faultfs::Phase::Write);
-    let mut store = match opened {
-        Ok(s) => s,
-        Err(e) => return failed("open", e),
-    };
-    for step in &case.steps {
-        if let Some((mutations, sync)) = step.as_write() {
-            let pos = lock(shared).history.issue(mutations, sync);
-            let muts = lock(shared).history.writes[pos].mutations.clone();
-            let result = store.write(&muts, sync);
-            let mut g = lock(shared);
-            let outcome = if result.is_ok() {
-                Outcome::Acked
-            } else {
-                Outcome::Failed
-            };
-            g.history.settle(pos, outcome);
-            if let Err(e) = result {
-                return failed("write", e);
-            }
-            if sync && durability.synced_write {
-                g.history.mark_all_durable();
-            }
-            continue;
-        }
-        let result = match step {
-            Step::Sync {} => store.sync().map(|()| durability.sync),
-            Step::Flush {} => store.flush().map(|()| durability.flush),
-            Step::Compact {} => store.compact().map(|()| false),
-            Step::Get { key } => match store.get(key.as_bytes()) {
-                Ok(got) => {
-                    let got = got.map(crate::model::text);
-                    let want = lock(shared).history.live.get(key).cloned();
-                    if got != want {
-                        return Some(read_mismatch(key, want, got));
-                    }
-                    Ok(false)
-                }
-                Err(e) => Err(e),
-            },
-            Step::Scan { .. } => store
-                .scan(Bound::Unbounded, Bound::Unbounded)
-                .map(|_| false),
-            Step::Reopen {} => {
-                if let Err(e) = store.close() {
-                    return failed("close", e);
-                }
-                drop(store);
-                {
-                    let mut g = lock(shared);
-                    if durability.close {
-                        g.history.mark_all_durable();
-                        let n = g.history.issued();
-                        g.history.rebase(n);
-                        g.epoch += 1;
-                    }
-                }
-                match S::open(&env, config) {
-                    Ok(s) => store = s,
-                    Err(e) => return failed("reopen", e),
-                }
-                Ok(false)
-            }
-            _ => Ok(false),
-        };
-        match result {
-            Ok(true) => lock(shared).history.mark_all_durable(),
-            Ok(false) => {}
-            Err(e) => return failed("a store call", e),
-        }
-    }
-    store.close().err().and_then(|e| failed("close", e))
-}
-
-fn read_mismatch(key: &str, want: Option<String>, got: Option<String>) -> Violation {
-    Violation {
-        diffs: vec![crate::checker::KeyDiff {
-            key: key.to_string(),
-            expected: want,
-            recovered: got,
-        }],
-        ..Violation::new(
-            ViolationKind::ReadYourWrites,
-            format!("a read of {key:?} did not match the live model"),
-        )
     }
 }
 

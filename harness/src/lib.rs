@@ -69,7 +69,7 @@ pub use run::{execute, run_seed};
 pub use scenario::{Scenario, ScenarioError, run_scenario};
 pub use shrink::{ShrinkOptions, ShrinkOutcome, shrink};
 pub use store::{
-    Background, DamageRule, Defect, DiskAssumptions, Durability, Env, FileKind, Pairs, Store,
+    Background, Call, DamageRule, Defect, DiskAssumptions, Durability, Env, FileKind, Pairs, Store,
     StoreError,
 };
 pub use swarm::{RunConfig, RunOptions};

@@ -109,6 +109,11 @@ pub struct History {
     /// (a store whose close promises nothing keeps them only while the power stays on).
     #[serde(default)]
     pub accepted_durable: usize,
+    /// How many times the window moved ([`History::rebase_from`], [`History::whole`]): two
+    /// moments with the same `rebases` and D judge any recovered state alike, except that a later
+    /// one also accepts the writes issued since (what exploration's dedup relies on).
+    #[serde(default)]
+    pub rebases: u64,
 }
 
 impl History {
@@ -198,6 +203,7 @@ impl History {
         self.accepted.extend(writes);
         self.live = self.base.clone();
         self.durable = 0;
+        self.rebases += 1;
     }
 
     /// The whole history since the store was created as one window: every accepted write and
@@ -219,6 +225,7 @@ impl History {
             origin: self.origin.clone(),
             accepted: Vec::new(),
             accepted_durable: 0,
+            rebases: self.rebases + 1,
         }
     }
 }

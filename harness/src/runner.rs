@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use faultfs::{CrashPolicy, FaultClass, FsyncMode, SimFs};
 
@@ -18,7 +18,9 @@ use crate::checker::{Judgement, Violation, ViolationKind, judge};
 use crate::damage;
 use crate::model::{History, Outcome};
 use crate::run::{Counts, RecoveryResult, StepTrace};
-use crate::store::{Background, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError};
+use crate::store::{
+    Background, Call, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError,
+};
 
 mod faults;
 mod reads;
@@ -89,7 +91,10 @@ pub struct Runner<'a, S: Store> {
     sim: SimFs,
     env: Env,
     store: Option<S>,
-    history: History,
+    /// Shared so that exploration's crash-point hook, which runs inside the store's fs calls,
+    /// judges each crash image against the history as it stands at that call. The runner never
+    /// holds the lock across a store call or a disk operation.
+    history: Arc<Mutex<History>>,
     queued: VecDeque<CrashStep>,
     armed: Option<CrashStep>,
     /// Aimed damage waiting for the next crash.
@@ -156,7 +161,7 @@ impl<'a, S: Store> Runner<'a, S> {
             sim,
             env,
             store: None,
-            history: History::new(),
+            history: Arc::new(Mutex::new(History::new())),
             queued: VecDeque::new(),
             armed: None,
             damage: Vec::new(),
@@ -186,6 +191,16 @@ impl<'a, S: Store> Runner<'a, S> {
     /// A handle to the runner's disk.
     pub fn sim(&self) -> SimFs {
         self.sim.clone()
+    }
+
+    /// The history the runner keeps, shared: what [`crate::explore`] judges each crash point's
+    /// disks against while the run goes on.
+    pub fn history_handle(&self) -> Arc<Mutex<History>> {
+        self.history.clone()
+    }
+
+    fn hist(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs every step (then a clean close and reopen unless the case ends with a crash),
@@ -301,9 +316,9 @@ impl<'a, S: Store> Runner<'a, S> {
         match step {
             Step::Get { key } => self.get(key),
             Step::Scan { start, end } => self.scan(start.as_deref(), end.as_deref()),
-            Step::Sync {} => self.durability_point(|s| s.sync(), self.durability.sync),
-            Step::Flush {} => self.durability_point(|s| s.flush(), self.durability.flush),
-            Step::Compact {} => self.durability_point(|s| s.compact(), false),
+            Step::Sync {} => self.durability_point(|s| s.sync(), Call::Sync),
+            Step::Flush {} => self.durability_point(|s| s.flush(), Call::Flush),
+            Step::Compact {} => self.durability_point(|s| s.compact(), Call::Compact),
             Step::Reopen {} => self.reopen(),
             _ => {}
         }
@@ -311,25 +326,38 @@ impl<'a, S: Store> Runner<'a, S> {
 
     fn write(&mut self, mutations: Vec<crate::model::Mutation>, sync: bool) {
         let fired_before = self.report_later_count();
+        if self.store.is_none() {
+            return;
+        }
+        // The written keys' values before the write: only needed to check a failed write, and
+        // writes fail only when a fault is armed.
+        let before: Vec<(String, Option<String>)> = if self.faults_armed {
+            let h = self.hist();
+            mutations
+                .iter()
+                .map(|m| (m.key().to_string(), h.live.get(m.key()).cloned()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // The store gets its own copy: the history's lock is never held across a store call.
+        let pos = self.hist().issue(mutations.clone(), sync);
+        self.counts.writes += 1;
+        let events_before = self.sim.event_count();
         let Some(store) = self.store.as_mut() else {
             return;
         };
-        let before: Vec<(String, Option<String>)> = mutations
-            .iter()
-            .map(|m| (m.key().to_string(), self.history.live.get(m.key()).cloned()))
-            .collect();
-        let pos = self.history.issue(mutations, sync);
-        self.counts.writes += 1;
-        let events_before = self.sim.event_count();
-        let result = store.write(&self.history.writes[pos].mutations, sync);
+        let result = store.write(&mutations, sync);
         match result {
             Ok(()) => {
                 self.counts.acked += 1;
-                self.history.settle(pos, Outcome::Acked);
+                self.hist().settle(pos, Outcome::Acked);
                 if self.swallowed_since(events_before) {
                     return;
                 }
-                if sync && self.durability.synced_write && !self.sync_lied(fired_before) {
+                if self.durability.makes_durable(Call::Write { sync })
+                    && !self.sync_lied(fired_before)
+                {
                     self.mark_durable();
                 }
             }
@@ -339,7 +367,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 } else {
                     Outcome::Failed
                 };
-                self.history.settle(pos, outcome);
+                self.hist().settle(pos, outcome);
                 if outcome == Outcome::Failed && self.faults_armed {
                     self.check_unlogged_write_invisible(&before);
                     if self.stopped {
@@ -401,11 +429,8 @@ impl<'a, S: Store> Runner<'a, S> {
         }
     }
 
-    fn durability_point(
-        &mut self,
-        op: impl FnOnce(&mut S) -> Result<(), StoreError>,
-        durable: bool,
-    ) {
+    fn durability_point(&mut self, op: impl FnOnce(&mut S) -> Result<(), StoreError>, call: Call) {
+        let durable = self.durability.makes_durable(call);
         let fired_before = self.report_later_count();
         let events_before = self.sim.event_count();
         let Some(store) = self.store.as_mut() else {
@@ -426,7 +451,7 @@ impl<'a, S: Store> Runner<'a, S> {
 
     fn mark_durable(&mut self) {
         self.durability_points += 1;
-        self.history.mark_all_durable();
+        self.hist().mark_all_durable();
         self.durable_mark = self.sim.mutating_ops();
     }
 
@@ -441,7 +466,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 if self.swallowed_since(events_before) {
                     return;
                 }
-                if self.durability.close {
+                if self.durability.makes_durable(Call::Close) {
                     self.mark_durable();
                 }
                 drop(store);
@@ -486,7 +511,7 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
         self.sim.reboot(crash.policy, crash.seed);
-        let bounds = (self.lower(), self.history.issued());
+        let bounds = (self.lower(), self.hist().issued());
         self.crashes.push(PendingCrash {
             policy: crash.policy,
             during_recovery,
@@ -567,7 +592,7 @@ impl<'a, S: Store> Runner<'a, S> {
         self.counts.crashes += 1;
         self.refresh_fired();
         self.sim.reboot(crash.policy, crash.seed);
-        let bounds = (self.lower(), self.history.issued());
+        let bounds = (self.lower(), self.hist().issued());
         self.crashes.push(PendingCrash {
             policy: crash.policy,
             during_recovery: true,
@@ -602,12 +627,13 @@ impl<'a, S: Store> Runner<'a, S> {
         // After a clean close D = N anyway; lower() only widens it after damage.
         let lower = self.lower();
         let lenient = self.lenient_now();
-        let judged = judge(&self.history, &recovered, lower, lenient);
+        let judged = judge(&self.hist(), &recovered, lower, lenient);
         let k = match judged {
             Judgement::Accepted { k } => k,
             Judgement::RolledBack { k } => {
                 // Back past an earlier accepted recovery: judge from the whole history on.
-                self.history = self.history.whole();
+                let whole = self.hist().whole();
+                *self.hist() = whole;
                 k
             }
             Judgement::Rejected(v) if self.unchecked_damage() => {
@@ -650,7 +676,7 @@ impl<'a, S: Store> Runner<'a, S> {
         }
         if after_crash {
             self.counts.recoveries += 1;
-            let durable = self.history.durable;
+            let durable = self.hist().durable;
             if k < durable {
                 // Allowed only because damage or a lying sync lowered the bound: name
                 // it for what it is, durable writes given back.
@@ -660,7 +686,7 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.set_result(RecoveryResult::Recovered { k });
             }
         }
-        self.history.rebase_from(k, after_crash);
+        self.hist().rebase_from(k, after_crash);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
         if after_crash && self.unchecked_damage() {

@@ -394,11 +394,11 @@ fn pin_damage(case: &Case, outcome: &RunOutcome) -> Option<Case> {
 }
 
 /// A `#[test]` that reproduces a case of store `S` without the seed. It names the store's type
-/// as Rust sees it (`powercut::stores::CarelessStore`, or your own type's path).
+/// by [`Store::rust_path`] (`powercut::stores::CarelessStore`, or your own type's path).
 pub fn test_snippet<S: Store>(name: &str, case: &Case) -> String {
     let scenario = Scenario::from_case(name, "shrunk failure", case);
     let json = serde_json::to_string(&scenario).unwrap_or_default();
-    let store = std::any::type_name::<S>();
+    let store = S::rust_path();
     format!(
         "#[test]\nfn {name}() {{\n    let scenario = powercut::Scenario::parse(\n        r##\"{json}\"##,\n        \
          std::path::Path::new(\"{name}.json\"),\n    )\n    .unwrap();\n    let outcome = \

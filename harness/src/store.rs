@@ -92,6 +92,34 @@ impl Durability {
         flush: false,
         close: false,
     };
+
+    /// Whether `call`, having returned Ok, made every acknowledged write durable. The one rule
+    /// every driver of a store (seeded runs, scenarios, exploration, the kill-test's child)
+    /// advances D by.
+    pub fn makes_durable(&self, call: Call) -> bool {
+        match call {
+            Call::Write { sync } => sync && self.synced_write,
+            Call::Sync => self.sync,
+            Call::Flush => self.flush,
+            Call::Compact => false,
+            Call::Close => self.close,
+        }
+    }
+}
+
+/// The store calls that may be durability points (see [`Durability::makes_durable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// [`Store::write`] with its `sync` flag.
+    Write { sync: bool },
+    /// [`Store::sync`].
+    Sync,
+    /// [`Store::flush`].
+    Flush,
+    /// [`Store::compact`]: never a durability point by itself.
+    Compact,
+    /// [`Store::close`].
+    Close,
 }
 
 /// What a store may assume of the disk. The defaults are the worst case; a store that declares
@@ -264,6 +292,14 @@ pub trait Store: Sized + fmt::Debug {
     /// A short name for reports, replay commands and `--store`.
     fn name() -> &'static str;
 
+    /// How a test outside the store's crate names this type (`my_engine::MyStore`), for the
+    /// `#[test]` a report prints. The default is the compiler's full path of the type, which
+    /// names the module that defines it: override this when that module is private and the
+    /// type is re-exported elsewhere.
+    fn rust_path() -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
     /// The role of the file at `path` (the path as the store gave it to [`Fs`]: its directory
     /// joined with the file's name).
     fn file_kind(path: &Path) -> FileKind;
@@ -398,6 +434,28 @@ pub fn config_to_json<S: Store>(config: &S::Config) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_calls_a_store_promises_advance_d() {
+        let calls = [
+            Call::Write { sync: false },
+            Call::Write { sync: true },
+            Call::Sync,
+            Call::Flush,
+            Call::Compact,
+            Call::Close,
+        ];
+        let points = |d: Durability| calls.map(|c| d.makes_durable(c));
+        assert_eq!(
+            points(Durability::WAL),
+            [false, true, true, true, false, true]
+        );
+        assert_eq!(
+            points(Durability::NO_WAL),
+            [false, false, false, true, false, true]
+        );
+        assert_eq!(points(Durability::NONE), [false; 6]);
+    }
 
     #[test]
     fn a_short_read_is_damage_naming_the_file_and_power_loss_stays_power_loss() {

@@ -89,7 +89,7 @@ mod config;
 pub mod create;
 mod error;
 mod kv;
-pub mod store;
+mod store;
 
 pub use backend::{BackendFailure, BackendOp, FailureLatch, FaultfsBackend, FirstFailure};
 pub use config::{CommitDurability, REDB_DEFAULT_CACHE_BYTES, RedbConfig};

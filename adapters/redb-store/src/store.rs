@@ -134,6 +134,11 @@ impl Store for RedbStore {
         "redb"
     }
 
+    /// The store module is private; tests name the type by its re-export.
+    fn rust_path() -> &'static str {
+        "redb_store::RedbStore"
+    }
+
     /// `data.redb` is the database (data), and so is `data.redb.creating`, the same file while
     /// redb initializes it before it is renamed into place; the lock file and anything else are
     /// other.

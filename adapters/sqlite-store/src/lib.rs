@@ -76,7 +76,7 @@
 mod config;
 mod error;
 mod kv;
-pub mod store;
+mod store;
 pub mod vfs;
 
 pub use config::{Canary, DeviceAssumptions, Journal, Promise, SqliteConfig, Sync};

@@ -168,6 +168,11 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// The store module is private; tests name the type by its re-export.
+    fn rust_path() -> &'static str {
+        "sqlite_store::SqliteStore"
+    }
+
     /// `data.sqlite` is data, `-journal` and `-wal` files are logs, the lock file is other.
     fn file_kind(path: &Path) -> FileKind {
         crate::file_kind(path)

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use faultfs::{Fs, Phase, StdFs};
 
+use crate::checker::read_mismatch;
 use crate::killtest::phase_fs::PhaseFs;
 use crate::killtest::protocol::{ChildEvent, Reporter};
 use crate::killtest::recover::read_state;
 use crate::killtest::workload::{KillOp, RoundWorkload};
 use crate::model::State;
-use crate::store::{Store, StoreError};
+use crate::store::{Call, Durability, Store, StoreError};
 
 /// Exit code of a child that saw a contract violation itself (a read that missed a write).
 pub const EXIT_VIOLATION: u8 = 1;
@@ -110,8 +111,9 @@ fn drive<S: Store>(args: &ChildArgs, config: &S::Config, reporter: &Arc<Reporter
         Err(e) => return fail(format!("reading the store after open: {e}")),
     };
     let mut workload = RoundWorkload::new(args.seed, args.first_id);
+    let durability = S::durability(config);
     loop {
-        if let Some(code) = step(&mut store, &mut workload, &mut live, reporter) {
+        if let Some(code) = step(&mut store, durability, &mut workload, &mut live, reporter) {
             return code;
         }
     }
@@ -139,9 +141,11 @@ fn open_when_unlocked<S: Store>(fs: &Arc<dyn Fs>, config: &S::Config) -> Result<
     }
 }
 
-/// Runs one operation; `Some(code)` ends the child.
+/// Runs one operation; `Some(code)` ends the child. A call is reported as a durability point
+/// only where the store's declared durability says it is one (the rule every driver uses).
 fn step<S: Store>(
     store: &mut S,
+    durability: Durability,
     workload: &mut RoundWorkload,
     live: &mut State,
     reporter: &Reporter,
@@ -168,7 +172,9 @@ fn step<S: Store>(
             if !reporter.send(&ChildEvent::Acked(id)) {
                 return Some(0);
             }
-            if sync && !reporter.send(&ChildEvent::Durable(id + 1)) {
+            if durability.makes_durable(Call::Write { sync })
+                && !reporter.send(&ChildEvent::Durable(id + 1))
+            {
                 return Some(0);
             }
         }
@@ -177,24 +183,24 @@ fn step<S: Store>(
                 Ok(v) => v.map(|v| String::from_utf8_lossy(&v).into_owned()),
                 Err(e) => return fail(format!("get {key:?}: {e}")),
             };
-            let want = live.get(&key);
-            if got.as_ref() != want {
-                reporter.send(&ChildEvent::Violation(format!(
-                    "read-your-writes: get {key:?} returned {got:?}, the model holds {want:?}"
-                )));
+            let want = live.get(&key).map(String::as_str);
+            if let Some(v) = read_mismatch(&key, want, got.as_deref()) {
+                reporter.send(&ChildEvent::Violation(format!("{}: {}", v.kind, v.message)));
                 return Some(EXIT_VIOLATION);
             }
         }
         op @ (KillOp::Sync | KillOp::Flush) => {
-            let result = if op == KillOp::Sync {
-                store.sync()
+            let (result, call) = if op == KillOp::Sync {
+                (store.sync(), Call::Sync)
             } else {
-                store.flush()
+                (store.flush(), Call::Flush)
             };
             if let Err(e) = result {
                 return fail(format!("{op:?}: {e}"));
             }
-            if !reporter.send(&ChildEvent::Durable(workload.next_id())) {
+            if durability.makes_durable(call)
+                && !reporter.send(&ChildEvent::Durable(workload.next_id()))
+            {
                 return Some(0);
             }
         }

@@ -150,7 +150,7 @@ impl<S: Store> Runner<'_, S> {
         if self.lenient_now() {
             0
         } else {
-            self.history.durable
+            self.hist().durable
         }
     }
 

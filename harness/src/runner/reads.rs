@@ -4,7 +4,7 @@
 use std::ops::Bound;
 
 use super::Runner;
-use crate::checker::{KeyDiff, Violation, ViolationKind, diff_states};
+use crate::checker::{KeyDiff, Violation, ViolationKind, diff_states, read_mismatch};
 use crate::model::State;
 use crate::model::state_of;
 use crate::store::Store;
@@ -17,19 +17,9 @@ impl<S: Store> Runner<'_, S> {
         match store.get(key.as_bytes()) {
             Ok(got) => {
                 let got = got.map(crate::model::text);
-                let want = self.history.live.get(key).cloned();
-                if got != want {
-                    self.fail(Violation {
-                        diffs: vec![KeyDiff {
-                            key: key.to_string(),
-                            expected: want,
-                            recovered: got,
-                        }],
-                        ..Violation::new(
-                            ViolationKind::ReadYourWrites,
-                            format!("get({key:?}) while running did not return the last write"),
-                        )
-                    });
+                let want = self.hist().live.get(key).cloned();
+                if let Some(v) = read_mismatch(key, want.as_deref(), got.as_deref()) {
+                    self.fail(v);
                 }
             }
             Err(e) => self.on_error(e, false),
@@ -46,7 +36,7 @@ impl<S: Store> Runner<'_, S> {
             Ok(pairs) => {
                 let got = state_of(pairs);
                 let want: State = self
-                    .history
+                    .hist()
                     .live
                     .iter()
                     .filter(|(k, _)| {

@@ -155,3 +155,31 @@ fn every_error_class_maps_onto_its_store_error() {
         assert_eq!(got, class, "{mapped}");
     }
 }
+
+/// The `#[test]` a report prints names the store as a test outside the crate can (the store
+/// module is private), and what it runs passes here, written the way the snippet writes it.
+#[test]
+fn the_printed_test_snippet_names_the_store_by_its_public_path() {
+    let case = powercut::Case::new::<RedbStore>(vec![powercut::Step::Put {
+        key: "k".into(),
+        value: "v".into(),
+        sync: true,
+    }]);
+    let snippet = powercut::shrink::test_snippet::<RedbStore>("snippet_path", &case);
+    assert!(
+        snippet.contains("powercut::run_scenario::<redb_store::RedbStore>(&scenario)"),
+        "{snippet}"
+    );
+    let json = snippet
+        .split("r##\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\"##").next())
+        .expect("the snippet embeds its scenario");
+    let scenario = powercut::Scenario::parse(json, Path::new("snippet_path.json")).expect("parses");
+    let outcome = powercut::run_scenario::<redb_store::RedbStore>(&scenario).expect("runs");
+    assert!(
+        outcome.passed(),
+        "{:?}",
+        outcome.report.map(|r| r.to_string())
+    );
+}
