@@ -33,7 +33,7 @@ pub(crate) fn units(pending: &[Pending], sector: u64) -> Vec<Vec<usize>> {
     let mut set_lens = Vec::new();
     for (i, piece) in pieces(pending, sector).iter().enumerate() {
         match pending[piece.op] {
-            Pending::SetLen(_) => set_lens.push(vec![i]),
+            Pending::SetLen { .. } => set_lens.push(vec![i]),
             // A piece never crosses a sector boundary, so its start names its sector.
             Pending::Write { .. } => sectors
                 .entry(piece.start / sector.max(1))

@@ -70,6 +70,67 @@ impl Choice {
     }
 }
 
+/// On a disk that keeps metadata in order ([`State::ordered_metadata`]), makes `choice` keep
+/// a prefix of the pending metadata operations (namespace operations and `set_len`s, in the
+/// order they were issued): the first one `choice` drops drops every later one too. Data pieces
+/// are left alone, except that under `Torn` (`file_prefix`) a file keeps a prefix of its
+/// changes, so a dropped `set_len` also drops what that file changed after it. A choice that
+/// already keeps such a prefix is unchanged; on other disks nothing changes.
+pub(crate) fn order_metadata(state: &State, choice: &mut Choice, file_prefix: bool) {
+    if !state.ordered_metadata {
+        return;
+    }
+    enum Meta {
+        Ns(usize),
+        SetLen { ino: u64, piece: usize },
+    }
+    let mut metas: Vec<(u64, Meta)> = state
+        .ns_seq
+        .iter()
+        .enumerate()
+        .map(|(i, seq)| (*seq, Meta::Ns(i)))
+        .collect();
+    for (ino, inode) in pending_inodes(state) {
+        for (i, piece) in pieces(&inode.pending, choice.sector).iter().enumerate() {
+            if let Pending::SetLen { seq, .. } = inode.pending[piece.op] {
+                metas.push((seq, Meta::SetLen { ino, piece: i }));
+            }
+        }
+    }
+    metas.sort_by_key(|(seq, _)| *seq);
+    let mut dropping = false;
+    for (_, meta) in metas {
+        match meta {
+            Meta::Ns(i) => {
+                if dropping {
+                    choice.ns[i] = false;
+                }
+                dropping |= !choice.ns[i];
+            }
+            Meta::SetLen { ino, piece } => {
+                let Some(inode) = state.inodes.get(&ino) else {
+                    continue;
+                };
+                let count = pieces(&inode.pending, choice.sector).len();
+                let fate = choice.files.entry(ino).or_insert(FileFate::DropAll);
+                let mut fills = match fate {
+                    FileFate::DropAll => vec![Fill::Drop; count],
+                    FileFate::KeepAll => vec![Fill::Keep; count],
+                    FileFate::Pieces(fills) => fills.clone(),
+                };
+                if dropping && fills[piece] == Fill::Keep {
+                    let end = if file_prefix { count } else { piece + 1 };
+                    for fill in &mut fills[piece..end] {
+                        *fill = Fill::Drop;
+                    }
+                    *fate = FileFate::Pieces(fills.clone());
+                }
+                dropping |= fills[piece] != Fill::Keep;
+            }
+        }
+    }
+}
+
 /// Inodes with pending changes, by inode number (a deterministic order).
 pub(crate) fn pending_inodes(state: &State) -> impl Iterator<Item = (u64, &Inode)> {
     state
@@ -95,7 +156,7 @@ pub(crate) fn pieces(pending: &[Pending], sector: u64) -> Vec<Piece> {
     let mut out = Vec::new();
     for (op, change) in pending.iter().enumerate() {
         match change {
-            Pending::SetLen(len) => out.push(Piece {
+            Pending::SetLen { len, .. } => out.push(Piece {
                 op,
                 start: *len,
                 end: *len,
@@ -145,7 +206,7 @@ pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
     match change {
         Pending::Write { offset, data } => write_into(bytes, *offset, data),
         // Lengths were checked against FILE_BYTES_MAX when the change was made.
-        Pending::SetLen(len) => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
+        Pending::SetLen { len, .. } => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
     }
 }
 
@@ -175,8 +236,8 @@ fn apply_piece(bytes: &mut Vec<u8>, change: &Pending, piece: &Piece, fill: Fill)
     let (start, end) = (piece.start, piece.end);
     match (change, fill) {
         (_, Fill::Drop) => {}
-        (Pending::SetLen(_), Fill::Keep) => apply_change(bytes, change),
-        (Pending::SetLen(_), _) => {}
+        (Pending::SetLen { .. }, Fill::Keep) => apply_change(bytes, change),
+        (Pending::SetLen { .. }, _) => {}
         (Pending::Write { offset, data }, Fill::Keep) => {
             let from = (start - offset) as usize;
             let to = (end - offset) as usize;
@@ -300,6 +361,12 @@ pub(crate) fn sample(
         }
         CrashPolicy::Reorder { sector } => sample_reorder(state, u64::from(sector), rng),
     };
+    let mut choice = choice;
+    order_metadata(
+        state,
+        &mut choice,
+        matches!(policy, CrashPolicy::Torn { .. }),
+    );
     let outcome = describe(state, &choice);
     (choice, outcome)
 }

@@ -11,8 +11,8 @@ use std::path::Path;
 use super::CrashPolicy;
 use super::atomic;
 use super::crash::{
-    Choice, FileFate, Fill, TornOption, build_image, durable_image, ns_counts, pending_inodes,
-    pieces, torn_ns, torn_options,
+    Choice, FileFate, Fill, TornOption, build_image, durable_image, ns_counts, order_metadata,
+    pending_inodes, pieces, torn_ns, torn_options,
 };
 use super::image::DiskImage;
 use super::state::State;
@@ -122,7 +122,9 @@ fn torn(state: &State, sector: u64, out: &mut Collector) {
         }
     };
     walk(&maxs, &kept, out, |values| {
-        build_image(state, &to_choice(values))
+        let mut choice = to_choice(values);
+        order_metadata(state, &mut choice, true);
+        build_image(state, &choice)
     });
 }
 
@@ -175,7 +177,9 @@ fn reorder(state: &State, sector: u64, out: &mut Collector) {
             for i in &combo {
                 bits[*i] = true;
             }
-            out.offer(build_image(state, &to_choice(&bits)));
+            let mut choice = to_choice(&bits);
+            order_metadata(state, &mut choice, false);
+            out.offer(build_image(state, &choice));
             if !next_combination(&mut combo, n) {
                 break;
             }
@@ -210,7 +214,9 @@ fn reorder_atomic(state: &State, sector: u64, out: &mut Collector) {
     };
     // Everything kept is every unit at its largest value.
     walk(&maxs, &maxs, out, |values| {
-        build_image(state, &to_choice(values))
+        let mut choice = to_choice(values);
+        order_metadata(state, &mut choice, false);
+        build_image(state, &choice)
     });
 }
 

@@ -165,7 +165,8 @@ fn encode_policy(b: &mut Vec<u8>, policy: CrashPolicy) {
 /// A reboot's decisions: the sector model, then each decision with a tag byte and its fields in
 /// declaration order.
 fn encode_outcome(b: &mut Vec<u8>, outcome: &RebootOutcome) {
-    b.push(u8::from(outcome.atomic_sectors));
+    // Ordered metadata adds a bit only when declared, so traces without it hash as before.
+    b.push(u8::from(outcome.atomic_sectors) | (u8::from(outcome.ordered_metadata) << 1));
     put_u64(b, outcome.decisions.len() as u64);
     for decision in &outcome.decisions {
         match decision {
@@ -293,6 +294,7 @@ mod tests {
                 seed: 1,
                 outcome: RebootOutcome {
                     atomic_sectors,
+                    ordered_metadata: false,
                     decisions: vec![RebootDecision::File {
                         path: "f".into(),
                         changes: 1,

@@ -310,6 +310,26 @@ impl SimFs {
         self.lock_state().atomic_sectors
     }
 
+    /// Declares that metadata reaches the disk in the order it was issued (off by default).
+    ///
+    /// When on, the metadata operations a `Torn` or `Reorder` crash keeps (creates, renames,
+    /// removes, directories made, and `set_len`s, across every file and directory) are a prefix
+    /// of them in issue order: a disk never shows a later one without every earlier one. This
+    /// is what a file system that journals its metadata in order (ext4 and XFS in their default
+    /// modes) gives, and what some engines rely on (SQLite in rollback-journal mode deletes the
+    /// journal to commit and may then truncate the database with no sync between). File data is
+    /// not ordered by it: bytes written by `write_at` still survive per the policy alone, and a
+    /// file's length grown by a write is not a metadata operation here. The `Reboot` event
+    /// records whether it held; the setting survives reboots and is copied by [`SimFs::fork`].
+    pub fn set_ordered_metadata(&self, ordered: bool) {
+        self.lock_state().ordered_metadata = ordered;
+    }
+
+    /// Tells whether metadata is declared to reach the disk in issue order.
+    pub fn ordered_metadata(&self) -> bool {
+        self.lock_state().ordered_metadata
+    }
+
     /// Disarms every fault not yet fired (a pending `ReportLater` error stays due).
     pub fn clear_faults(&self) {
         self.lock_state().faults.clear();

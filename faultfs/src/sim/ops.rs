@@ -62,6 +62,13 @@ impl State {
         }
     }
 
+    /// Queues a namespace operation, numbered among the metadata operations.
+    fn push_ns(&mut self, op: NsOp) {
+        self.ns_pending.push(op);
+        self.ns_seq.push(self.meta_seq);
+        self.meta_seq += 1;
+    }
+
     pub(crate) fn create(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
         let (dir, name) = self.parent_of(rel, shown)?;
         if self.lookup(rel).is_some() {
@@ -75,7 +82,7 @@ impl State {
         self.next_ino += 1;
         self.inodes.insert(ino, Inode::new(Arc::from(rel)));
         self.bind_live(&dir, &name, Entry::File(ino));
-        self.ns_pending.push(NsOp::Bind {
+        self.push_ns(NsOp::Bind {
             dir,
             name,
             entry: Entry::File(ino),
@@ -129,7 +136,7 @@ impl State {
             // Handles opened by the old name now write, sync and read under the new one.
             inode.name = Arc::from(to);
         }
-        self.ns_pending.push(NsOp::Rename {
+        self.push_ns(NsOp::Rename {
             from_dir,
             from_name,
             to_dir,
@@ -151,7 +158,7 @@ impl State {
         if let Some(d) = self.dirs.get_mut(&dir) {
             d.live.remove(&name);
         }
-        self.ns_pending.push(NsOp::Unbind { dir, name, entry });
+        self.push_ns(NsOp::Unbind { dir, name, entry });
         Ok(())
     }
 
@@ -189,7 +196,7 @@ impl State {
             let (dir, name) = self.parent_of(&prefix, shown)?;
             self.bind_live(&dir, &name, Entry::Dir);
             self.dirs.insert(prefix.clone(), Default::default());
-            self.ns_pending.push(NsOp::Bind {
+            self.push_ns(NsOp::Bind {
                 dir,
                 name,
                 entry: Entry::Dir,
@@ -230,11 +237,13 @@ impl State {
             return Ok(());
         }
         let ops = std::mem::take(&mut self.ns_pending);
-        for (op, commit) in ops.into_iter().zip(commit) {
+        let seqs = std::mem::take(&mut self.ns_seq);
+        for ((op, seq), commit) in ops.into_iter().zip(seqs).zip(commit) {
             if commit {
                 op.apply(&mut DurableNames(&mut self.dirs));
             } else {
                 self.ns_pending.push(op);
+                self.ns_seq.push(seq);
             }
         }
         self.durable_changed();
@@ -403,9 +412,14 @@ impl State {
         }
         self.inode(ino, shown)?;
         self.check_space(ino, len, shown)?;
+        let change = Pending::SetLen {
+            len,
+            seq: self.meta_seq,
+        };
+        self.meta_seq += 1;
         let inode = self.inode(ino, shown)?;
-        apply_change(Arc::make_mut(&mut inode.live), &Pending::SetLen(len));
-        inode.pending.push(Pending::SetLen(len));
+        apply_change(Arc::make_mut(&mut inode.live), &change);
+        inode.pending.push(change);
         Ok(())
     }
 

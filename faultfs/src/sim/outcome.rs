@@ -19,6 +19,10 @@ pub struct RebootOutcome {
     /// Whether the device was declared to write sectors atomically
     /// ([`super::SimFs::set_atomic_sectors`]), so a report can say which assumption held.
     pub atomic_sectors: bool,
+    /// Whether metadata was declared to reach the disk in issue order
+    /// ([`super::SimFs::set_ordered_metadata`]).
+    #[serde(default)]
+    pub ordered_metadata: bool,
     /// One decision per file with pending changes (in inode order), then one per pending
     /// namespace operation (oldest first); empty when nothing was pending.
     pub decisions: Vec<RebootDecision>,
@@ -127,6 +131,9 @@ impl fmt::Display for RebootOutcome {
         if self.atomic_sectors {
             f.write_str("; sectors atomic")?;
         }
+        if self.ordered_metadata {
+            f.write_str("; metadata in issue order")?;
+        }
         Ok(())
     }
 }
@@ -212,6 +219,7 @@ pub(crate) fn describe(state: &State, choice: &Choice) -> RebootOutcome {
     }
     RebootOutcome {
         atomic_sectors: state.atomic_sectors,
+        ordered_metadata: state.ordered_metadata,
         decisions,
     }
 }
@@ -262,7 +270,7 @@ fn merged(all: impl Iterator<Item = FilePiece>) -> Vec<FilePiece> {
 /// One piece: `range` (start, end) within a write, or the whole change when `None`.
 fn piece(change: &Pending, range: Option<(u64, u64)>, fate: PieceFate) -> FilePiece {
     match change {
-        Pending::SetLen(len) => FilePiece {
+        Pending::SetLen { len, .. } => FilePiece {
             offset: *len,
             len: 0,
             change: ChangeKind::SetLen,

@@ -27,8 +27,16 @@ pub(crate) enum Entry {
 /// next successful `sync` of the file, or at a crash if the crash policy lets it survive.
 #[derive(Clone, Debug)]
 pub(crate) enum Pending {
-    Write { offset: u64, data: Vec<u8> },
-    SetLen(u64),
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// A new length; `seq` orders it among the metadata operations (see
+    /// [`State::meta_seq`]).
+    SetLen {
+        len: u64,
+        seq: u64,
+    },
 }
 
 /// One file's content.
@@ -190,6 +198,14 @@ pub(crate) struct State {
     pub dirs: BTreeMap<PathBuf, Dir>,
     /// Namespace operations not yet made durable, oldest first.
     pub ns_pending: Vec<NsOp>,
+    /// The metadata sequence number of each of `ns_pending`, in the same order.
+    pub ns_seq: Vec<u64>,
+    /// The next metadata sequence number: namespace operations and `set_len`s are numbered in
+    /// the order they were issued, so a disk that keeps metadata in order can honour it.
+    pub meta_seq: u64,
+    /// Metadata reaches the disk in the order it was issued (see
+    /// [`super::SimFs::set_ordered_metadata`]).
+    pub ordered_metadata: bool,
     pub powered: bool,
     /// Bumped at every reboot: handles opened in an earlier generation stay dead.
     pub generation: u64,
@@ -243,6 +259,9 @@ impl State {
             next_ino: 1,
             dirs,
             ns_pending: Vec::new(),
+            ns_seq: Vec::new(),
+            meta_seq: 0,
+            ordered_metadata: false,
             powered: true,
             generation: 0,
             countdown: None,
@@ -270,6 +289,9 @@ impl State {
             next_ino: self.next_ino,
             dirs: self.dirs.clone(),
             ns_pending: self.ns_pending.clone(),
+            ns_seq: self.ns_seq.clone(),
+            meta_seq: self.meta_seq,
+            ordered_metadata: self.ordered_metadata,
             powered: self.powered,
             generation: self.generation,
             countdown: self.countdown,
@@ -295,6 +317,7 @@ impl State {
         self.inodes.clear();
         self.dirs.clear();
         self.ns_pending.clear();
+        self.ns_seq.clear();
         self.dirs.insert(PathBuf::new(), Dir::default());
         for dir in image.dir_paths() {
             self.bind_loaded(dir, Entry::Dir);

@@ -11,6 +11,7 @@ mod determinism;
 mod durability;
 mod enumeration;
 mod faults;
+mod ordered_metadata;
 mod policies;
 mod power;
 mod reboot_decisions;
