@@ -93,7 +93,7 @@ where
 /// The environment a store opens in on `fs` during exploration.
 fn env_of<S: Store>(fs: &SimFs, assumptions: DiskAssumptions) -> Env {
     fs.set_file_kinds(Some(S::file_kind));
-    fs.set_atomic_sectors(assumptions.atomic_sectors);
+    assumptions.apply_to(fs);
     Env {
         fs: Arc::new(fs.clone()),
         dir: DB_DIR.into(),

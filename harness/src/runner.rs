@@ -146,7 +146,7 @@ impl<'a, S: Store> Runner<'a, S> {
             .unwrap_or(CrashPolicy::Strict);
         let assumptions = case.assumptions.unwrap_or_else(|| S::assumptions(config));
         sim.set_file_kinds(Some(S::file_kind));
-        sim.set_atomic_sectors(assumptions.atomic_sectors);
+        assumptions.apply_to(&sim);
         let env = Env {
             fs: Arc::new(sim.clone()),
             dir: PathBuf::from(DB_DIR),

@@ -135,6 +135,12 @@ pub struct DiskAssumptions {
     /// What the store promises after media damage (a flipped bit, a torn or misdirected sector in
     /// bytes that were durable).
     pub damage: DamageRule,
+    /// Metadata reaches the disk in the order it was issued: after a crash, the creates,
+    /// renames, removes and `set_len`s that survive are a prefix of them in issue order (what
+    /// ext4 and XFS give by journaling metadata in order; POSIX promises nothing of the kind).
+    /// Off: each directory's operations and each file's changes survive independently of the
+    /// others. See `faultfs::SimFs::set_ordered_metadata`.
+    pub ordered_metadata: bool,
 }
 
 impl DiskAssumptions {
@@ -142,19 +148,31 @@ impl DiskAssumptions {
     pub const WORST: DiskAssumptions = DiskAssumptions {
         atomic_sectors: false,
         damage: DamageRule::Strict,
+        ordered_metadata: false,
     };
 
     /// A one-line description for reports.
     pub fn describe(&self) -> String {
         format!(
-            "sectors {}, damage {}",
+            "sectors {}, damage {}, metadata {}",
             if self.atomic_sectors {
                 "atomic"
             } else {
                 "may tear into zeros or garbage"
             },
-            self.damage.name()
+            self.damage.name(),
+            if self.ordered_metadata {
+                "in issue order"
+            } else {
+                "unordered"
+            }
         )
+    }
+
+    /// Sets the simulated disk to keep these promises.
+    pub fn apply_to(&self, sim: &faultfs::SimFs) {
+        sim.set_atomic_sectors(self.atomic_sectors);
+        sim.set_ordered_metadata(self.ordered_metadata);
     }
 }
 

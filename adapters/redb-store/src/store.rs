@@ -194,6 +194,8 @@ impl Store for RedbStore {
             } else {
                 DamageRule::Rollback
             },
+            // One file, rewritten in place: redb relies on no metadata order.
+            ordered_metadata: false,
         }
     }
 

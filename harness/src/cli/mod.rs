@@ -57,6 +57,10 @@ pub struct RunFlags {
     /// new bytes, never garbage).
     #[arg(long)]
     pub atomic_sectors: Option<bool>,
+    /// Override the store's declared metadata ordering (true: creates, renames, removes and
+    /// set_lens reach the disk in issue order, as on ext4 and XFS).
+    #[arg(long)]
+    pub ordered_metadata: Option<bool>,
     /// Override the store's declared damage rule (strict, rollback, unchecked).
     #[arg(long, value_parser = parse_damage_rule)]
     pub damage_rule: Option<DamageRule>,
@@ -66,7 +70,10 @@ impl RunFlags {
     /// The disk assumptions these flags fix over `S`'s own (for its default configuration), or
     /// `None` when they fix nothing.
     pub fn assumptions<S: Store>(&self) -> Option<DiskAssumptions> {
-        if self.atomic_sectors.is_none() && self.damage_rule.is_none() {
+        if self.atomic_sectors.is_none()
+            && self.damage_rule.is_none()
+            && self.ordered_metadata.is_none()
+        {
             return None;
         }
         let mut a = S::assumptions(&S::Config::default());
@@ -76,6 +83,9 @@ impl RunFlags {
         if let Some(d) = self.damage_rule {
             a.damage = d;
         }
+        if let Some(v) = self.ordered_metadata {
+            a.ordered_metadata = v;
+        }
         Some(a)
     }
 }
@@ -83,9 +93,10 @@ impl RunFlags {
 /// The flags that fix `a` (for replay lines).
 pub fn assumption_flags(a: &DiskAssumptions) -> String {
     format!(
-        " --atomic-sectors {} --damage-rule {}",
+        " --atomic-sectors {} --damage-rule {} --ordered-metadata {}",
         a.atomic_sectors,
-        a.damage.name()
+        a.damage.name(),
+        a.ordered_metadata
     )
 }
 

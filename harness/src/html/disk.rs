@@ -270,6 +270,7 @@ mod tests {
                 seed: 0,
                 outcome: faultfs::RebootOutcome {
                     atomic_sectors: false,
+                    ordered_metadata: false,
                     decisions: vec![
                         faultfs::RebootDecision::File {
                             path: "d/f".into(),

@@ -183,6 +183,7 @@ mod tests {
             seed: 1,
             outcome: RebootOutcome {
                 atomic_sectors: false,
+                ordered_metadata: false,
                 decisions,
             },
         }

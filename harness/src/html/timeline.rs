@@ -276,6 +276,7 @@ mod tests {
                 seed: 0,
                 outcome: faultfs::RebootOutcome {
                     atomic_sectors: false,
+                    ordered_metadata: false,
                     decisions: Vec::new(),
                 },
             }),

@@ -434,6 +434,7 @@ fn a_page_of_any_store_needs_no_network_and_no_script() {
                     seed: 0,
                     outcome: faultfs::RebootOutcome {
                         atomic_sectors: false,
+                        ordered_metadata: false,
                         decisions: vec![
                             faultfs::RebootDecision::File {
                                 path: "d/journal".into(),

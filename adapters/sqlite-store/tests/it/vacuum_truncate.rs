@@ -35,8 +35,9 @@ struct After {
 /// Fills and empties the database, syncs, vacuums, cuts the power right after, reboots with
 /// `seed`, and tells what the disk kept and whether the recovered database is whole and holds
 /// the one key left.
-fn after_vacuum(synchronous: Sync, seed: u64) -> After {
+fn after_vacuum(synchronous: Sync, seed: u64, ordered_metadata: bool) -> After {
     let fs = SimFs::new();
+    fs.set_ordered_metadata(ordered_metadata);
     let cfg = config(Journal::Delete, synchronous);
     let open = || {
         SqliteKv::open(
@@ -81,10 +82,10 @@ fn db_len(fs: &SimFs) -> u64 {
 
 /// How many reboots broke the database; each must be one that kept the cut and lost the
 /// journal's deletion.
-fn broken(synchronous: Sync) -> u64 {
+fn broken(synchronous: Sync, ordered_metadata: bool) -> u64 {
     let mut n = 0;
     for seed in 0..SEEDS {
-        let a = after_vacuum(synchronous, seed);
+        let a = after_vacuum(synchronous, seed, ordered_metadata);
         if !a.whole {
             n += 1;
             assert!(
@@ -95,12 +96,71 @@ fn broken(synchronous: Sync) -> u64 {
             );
         }
     }
-    println!("DELETE+{synchronous:?}: {n} of {SEEDS} reboots after VACUUM broke the database");
+    println!(
+        "DELETE+{synchronous:?} (ordered metadata {ordered_metadata}): {n} of {SEEDS} reboots \
+         after VACUUM broke the database"
+    );
     n
 }
 
 #[test]
 fn delete_full_vacuum_breaks_when_the_cut_outlives_the_journal_deletion_and_extra_does_not() {
-    assert!(broken(Sync::Full) > 0);
-    assert_eq!(broken(Sync::Extra), 0);
+    assert!(broken(Sync::Full, false) > 0);
+    assert_eq!(broken(Sync::Extra, false), 0);
+}
+
+/// On a disk that keeps metadata in issue order (what `SqliteStore` declares in DELETE mode,
+/// and what ext4 and XFS give) the cut never outlives the deletion, and FULL is whole.
+#[test]
+fn delete_full_vacuum_is_whole_when_metadata_reaches_the_disk_in_order() {
+    assert_eq!(broken(Sync::Full, true), 0);
+}
+
+/// The gate seed that found it (DELETE + FULL, Torn, crash-only) passes on the disk SQLite's
+/// store declares in DELETE mode and fails with an unclean refusal when metadata is unordered.
+#[test]
+fn the_gate_seed_that_found_it_passes_on_ordered_metadata_and_fails_without() {
+    use powercut::{DiskAssumptions, RunOptions, Store, ViolationKind};
+    use sqlite_store::{SqliteConfig, SqliteStore};
+    let config = SqliteConfig {
+        journal: Journal::Delete,
+        synchronous: Sync::Full,
+        ..SqliteConfig::default()
+    };
+    let declared = SqliteStore::assumptions(&config);
+    assert!(
+        declared.ordered_metadata,
+        "DELETE mode declares ordered metadata"
+    );
+    let opts = RunOptions {
+        policy: Some(CrashPolicy::Torn { sector: 512 }),
+        faults: Vec::new(),
+        config: Some(serde_json::json!({"journal": "delete", "synchronous": "full"})),
+        ..RunOptions::default()
+    };
+    let ordered = powercut::run_seed::<SqliteStore>(9362, &opts).expect("runs");
+    assert!(ordered.passed(), "{:?}", ordered.violations.first());
+    let unordered = RunOptions {
+        assumptions: Some(DiskAssumptions {
+            ordered_metadata: false,
+            ..declared
+        }),
+        ..opts
+    };
+    let out = powercut::run_seed::<SqliteStore>(9362, &unordered).expect("runs");
+    let kinds: Vec<_> = out.violations.iter().map(|v| v.kind).collect();
+    assert_eq!(
+        kinds,
+        [ViolationKind::UncleanRefusal],
+        "{:?}",
+        out.violations
+    );
+    let wal = SqliteConfig {
+        journal: Journal::Wal,
+        ..config
+    };
+    assert!(
+        !SqliteStore::assumptions(&wal).ordered_metadata,
+        "WAL relies on no order"
+    );
 }
