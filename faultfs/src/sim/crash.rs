@@ -134,6 +134,13 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
         return;
     };
     let end = start + data.len();
+    if bytes.len() <= start {
+        // An append (or a write past the end): zero only the gap, then copy, instead of zeroing
+        // the whole new range and copying over it.
+        bytes.resize(start, 0);
+        bytes.extend_from_slice(data);
+        return;
+    }
     if bytes.len() < end {
         bytes.resize(end, 0);
     }
@@ -479,7 +486,7 @@ pub(crate) fn torn_ns(state: &State, prefix: &BTreeMap<&Path, usize>) -> Vec<boo
     let mut out = Vec::with_capacity(state.ns_pending.len());
     for op in &state.ns_pending {
         let dirs = op.dirs();
-        let ok = dirs.iter().all(|d| {
+        let ok = dirs.clone().all(|d| {
             !broken.contains(d)
                 && kept.get(d).copied().unwrap_or(0) < prefix.get(d).copied().unwrap_or(0)
         });

@@ -128,6 +128,7 @@ impl State {
         if let Some(inode) = self.inodes.get_mut(&ino) {
             // Handles opened by the old name now write, sync and read under the new one.
             inode.name = Arc::from(to);
+            inode.label = Arc::from(to.to_string_lossy());
         }
         self.ns_pending.push(NsOp::Rename {
             from_dir,
@@ -213,15 +214,17 @@ impl State {
             }
             None => return Err(path_error(ErrorKind::NotFound, shown, "no such directory")),
         }
-        let mut wanted: Vec<PathBuf> = vec![rel.to_path_buf()];
+        // Confined paths: equal paths have equal bytes, which compare far cheaper than
+        // components.
+        let same = |a: &Path, b: &Path| a.as_os_str() == b.as_os_str();
+        let mut wanted: Vec<&Path> = vec![rel];
         let mut commit = vec![false; self.ns_pending.len()];
         for (i, op) in self.ns_pending.iter().enumerate().rev() {
-            let dirs = op.dirs();
-            if dirs.iter().any(|d| wanted.iter().any(|w| w == d)) {
+            if op.dirs().any(|d| wanted.iter().any(|w| same(w, d))) {
                 commit[i] = true;
-                for d in dirs {
-                    if !wanted.iter().any(|w| w == d) {
-                        wanted.push(d.to_path_buf());
+                for d in op.dirs() {
+                    if !wanted.iter().any(|w| same(w, d)) {
+                        wanted.push(d);
                     }
                 }
             }

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -39,6 +41,9 @@ pub(crate) struct Inode {
     /// through a handle opened as `data.tmp` shows `data` once the file was renamed. Shared, so
     /// handing it to an operation copies no bytes.
     pub name: Arc<Path>,
+    /// `name` as the event log shows it, kept beside it so logging an operation through a
+    /// handle copies text instead of checking the path's UTF-8 again.
+    pub label: Arc<str>,
     /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
     /// first write, so a reboot copies no file.
     pub live: Arc<Vec<u8>>,
@@ -58,6 +63,7 @@ impl Inode {
     /// An empty file called `name`, with nothing pending.
     pub fn new(name: Arc<Path>) -> Inode {
         Inode {
+            label: Arc::from(name.to_string_lossy()),
             name,
             live: Arc::default(),
             durable: Arc::default(),
@@ -75,6 +81,93 @@ pub(crate) struct Dir {
     pub live: BTreeMap<String, Entry>,
     /// What the disk holds.
     pub durable: BTreeMap<String, Entry>,
+}
+
+/// Every directory that exists now, by confined path (the root is the empty path), in `Path`
+/// order. A simulated disk holds few directories (a store's one or two) and nearly every
+/// operation looks one up, so they sit in a vector searched by comparing bytes (confined paths
+/// are equal exactly when their bytes are) rather than in a map whose every comparison walks
+/// path components. Past [`Dirs::SCAN_MAX`] directories a lookup bisects in `Path` order.
+#[derive(Clone, Debug)]
+pub(crate) struct Dirs(Vec<(PathBuf, Dir)>);
+
+impl Default for Dirs {
+    /// Only the root directory.
+    fn default() -> Self {
+        Dirs(vec![(PathBuf::new(), Dir::default())])
+    }
+}
+
+impl Dirs {
+    /// Up to this many directories a lookup scans; beyond, it bisects.
+    const SCAN_MAX: usize = 16;
+
+    /// Where `path` is, or where it would go to keep `Path` order.
+    fn search(&self, path: &Path) -> Result<usize, usize> {
+        if self.0.len() <= Self::SCAN_MAX {
+            let bytes = path.as_os_str().as_encoded_bytes();
+            let found = self
+                .0
+                .iter()
+                .position(|(p, _)| p.as_os_str().as_encoded_bytes() == bytes);
+            if let Some(i) = found {
+                return Ok(i);
+            }
+        }
+        self.0.binary_search_by(|(p, _)| p.as_path().cmp(path))
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Dir> {
+        let i = self.search(path).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, path: &Path) -> Option<&mut Dir> {
+        let i = self.search(path).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, path: &Path) -> bool {
+        self.search(path).is_ok()
+    }
+
+    /// Adds (or replaces) the directory at `path`.
+    pub fn insert(&mut self, path: PathBuf, dir: Dir) {
+        match self.search(&path) {
+            Ok(i) => self.0[i].1 = dir,
+            Err(i) => self.0.insert(i, (path, dir)),
+        }
+    }
+
+    /// The directory at `path`, added empty if missing.
+    pub fn get_or_default(&mut self, path: &Path) -> &mut Dir {
+        let i = match self.search(path) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (path.to_path_buf(), Dir::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Every directory, in `Path` order.
+    pub fn iter(&self) -> impl Iterator<Item = (&PathBuf, &Dir)> {
+        self.0.iter().map(|(p, d)| (p, d))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Dir> {
+        self.0.iter().map(|(_, d)| d)
+    }
+
+    /// Nothing but an empty root.
+    pub fn reset(&mut self) {
+        *self = Dirs::default();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// A namespace change made since the last `sync_dir` of the directories it touches. It becomes
@@ -116,7 +209,7 @@ impl Namespace for BTreeMap<PathBuf, BTreeMap<String, Entry>> {
 }
 
 /// Replaying on the directories themselves changes their durable namespace (a `sync_dir`).
-pub(crate) struct DurableNames<'a>(pub &'a mut BTreeMap<PathBuf, Dir>);
+pub(crate) struct DurableNames<'a>(pub &'a mut Dirs);
 
 impl Namespace for DurableNames<'_> {
     fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
@@ -126,20 +219,20 @@ impl Namespace for DurableNames<'_> {
 
 impl NsOp {
     /// The directories whose namespace this operation changes (one, or two for a rename across
-    /// directories).
-    pub fn dirs(&self) -> Vec<&Path> {
-        match self {
-            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => vec![dir.as_path()],
+    /// directories). Paths here are confined, so comparing their bytes is comparing the paths;
+    /// nothing is allocated, since a `sync_dir` asks this of every pending operation.
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> + Clone {
+        let (first, second) = match self {
+            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (dir.as_path(), None),
             NsOp::Rename {
                 from_dir, to_dir, ..
             } => {
-                if from_dir == to_dir {
-                    vec![from_dir.as_path()]
-                } else {
-                    vec![from_dir.as_path(), to_dir.as_path()]
-                }
+                let other =
+                    (from_dir.as_os_str() != to_dir.as_os_str()).then_some(to_dir.as_path());
+                (from_dir.as_path(), other)
             }
-        }
+        };
+        std::iter::once(first).chain(second)
     }
 
     /// Replays this operation on `ns`.
@@ -187,7 +280,7 @@ pub(crate) struct State {
     pub inodes: BTreeMap<u64, Inode>,
     pub next_ino: u64,
     /// Every directory that exists now, by path (the root is the empty path).
-    pub dirs: BTreeMap<PathBuf, Dir>,
+    pub dirs: Dirs,
     /// Namespace operations not yet made durable, oldest first.
     pub ns_pending: Vec<NsOp>,
     pub powered: bool,
@@ -236,8 +329,7 @@ impl fmt::Debug for State {
 impl State {
     /// An empty disk holding only the root directory.
     pub fn new(seed: u64) -> State {
-        let mut dirs = BTreeMap::new();
-        dirs.insert(PathBuf::new(), Dir::default());
+        let dirs = Dirs::default();
         State {
             inodes: BTreeMap::new(),
             next_ino: 1,
@@ -293,12 +385,11 @@ impl State {
     /// Replaces the disk with exactly `image`: everything durable, nothing pending.
     pub fn load_image(&mut self, image: &DiskImage) {
         self.inodes.clear();
-        self.dirs.clear();
+        self.dirs.reset();
         self.ns_pending.clear();
-        self.dirs.insert(PathBuf::new(), Dir::default());
         for dir in image.dir_paths() {
             self.bind_loaded(dir, Entry::Dir);
-            self.dirs.entry(dir.to_path_buf()).or_default();
+            self.dirs.get_or_default(dir);
         }
         for (path, bytes) in image.file_bytes() {
             let ino = self.next_ino;
@@ -341,13 +432,15 @@ impl State {
         self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
-    /// The current name of inode `ino` if a handle of generation `generation` may still use it
-    /// (a handle from before a reboot names an inode of a disk that is gone).
-    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<Arc<Path>> {
+    /// The current name of inode `ino`, and its text for the log, if a handle of generation
+    /// `generation` may still use it (a handle from before a reboot names an inode of a disk
+    /// that is gone).
+    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<(Arc<Path>, String)> {
         if generation != self.generation {
             return None;
         }
-        self.inodes.get(&ino).map(|inode| Arc::clone(&inode.name))
+        let inode = self.inodes.get(&ino)?;
+        Some((Arc::clone(&inode.name), String::from(&*inode.label)))
     }
 
     /// Tells whether a crash now could leave anything but the durable disk.
@@ -364,15 +457,19 @@ impl State {
 /// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
 /// come out lossy (so they are bound and found by the same text).
 fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
-    if let Some(s) = path.to_str() {
-        // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
-        // without the component parsing `Path::parent` and `Path::file_name` do.
-        let (parent, name) = s.rsplit_once('/').unwrap_or(("", s));
-        let plain =
-            !s.starts_with('/') && !parent.ends_with('/') && !matches!(name, "" | "." | "..");
-        if plain {
-            return Some((Path::new(parent), Cow::Borrowed(name)));
-        }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
+    // without the component parsing `Path::parent` and `Path::file_name` do, and only the name
+    // needs to be checked for UTF-8.
+    let (parent, name) = match bytes.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (&b""[..], bytes),
+    };
+    let plain = bytes.first() != Some(&b'/')
+        && parent.last() != Some(&b'/')
+        && !matches!(name, b"" | b"." | b"..");
+    if plain && let Ok(name) = std::str::from_utf8(name) {
+        return Some((Path::new(OsStr::from_bytes(parent)), Cow::Borrowed(name)));
     }
     let name = path.file_name()?;
     Some((
