@@ -314,10 +314,16 @@ impl<'a, S: Store> Runner<'a, S> {
         let Some(store) = self.store.as_mut() else {
             return;
         };
-        let before: Vec<(String, Option<String>)> = mutations
-            .iter()
-            .map(|m| (m.key().to_string(), self.history.live.get(m.key()).cloned()))
-            .collect();
+        // The written keys' values before the write, for the check that a write refused by an
+        // injected fault is not visible; only a run with faults can have one.
+        let before: Vec<(String, Option<String>)> = if self.faults_armed {
+            mutations
+                .iter()
+                .map(|m| (m.key().to_string(), self.history.live.get(m.key()).cloned()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let pos = self.history.issue(mutations, sync);
         self.counts.writes += 1;
         let events_before = self.sim.event_count();
