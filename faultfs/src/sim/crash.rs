@@ -13,7 +13,7 @@ use super::CrashPolicy;
 use super::atomic;
 use super::image::DiskImage;
 use super::outcome::{RebootOutcome, describe};
-use super::state::{Entry, Inode, Pending, State};
+use super::state::{Entry, Inode, Name, Pending, State};
 
 /// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,7 +206,7 @@ pub(crate) fn build_image(state: &State, choice: &Choice) -> DiskImage {
     if nothing_survives {
         return durable_image(state).clone();
     }
-    let mut ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+    let mut ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
         .dirs
         .iter()
         .map(|(path, dir)| (path.clone(), dir.durable.clone()))
@@ -247,7 +247,7 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
 /// The durable disk (what `Strict` keeps), cached until the durable state changes.
 pub(crate) fn durable_image(state: &State) -> &DiskImage {
     state.durable_image.get_or_init(|| {
-        let ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+        let ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
             .dirs
             .iter()
             .map(|(path, dir)| (path.clone(), dir.durable.clone()))
@@ -259,7 +259,7 @@ pub(crate) fn durable_image(state: &State) -> &DiskImage {
 /// Walks the namespace from the root and collects every reachable directory and file.
 fn assemble(
     state: &State,
-    ns: &BTreeMap<PathBuf, BTreeMap<String, Entry>>,
+    ns: &BTreeMap<PathBuf, BTreeMap<Name, Entry>>,
     mut bytes_of: impl FnMut(u64, &Inode) -> Arc<Vec<u8>>,
 ) -> DiskImage {
     let mut files = BTreeMap::new();
@@ -269,7 +269,7 @@ fn assemble(
     while let Some(dir) = stack.pop() {
         let Some(names) = ns.get(&dir) else { continue };
         for (name, entry) in names {
-            let path = dir.join(name);
+            let path = dir.join(&**name);
             match entry {
                 Entry::Dir => {
                     dirs.insert(path.clone());

@@ -9,7 +9,7 @@ use rand::RngExt;
 
 use super::crash::{apply_change, write_into};
 use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
-use super::state::{DurableNames, Entry, Inode, NsOp, Pending, State, split};
+use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, State, split};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
 /// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
@@ -33,7 +33,7 @@ fn errno_at(err: io::Error, path: &Path) -> io::Error {
 
 impl State {
     /// The directory that will hold `path`, or the error the kernel would give.
-    fn parent_of(&self, rel: &Path, shown: &Path) -> io::Result<(PathBuf, String)> {
+    fn parent_of(&self, rel: &Path, shown: &Path) -> io::Result<(PathBuf, Name)> {
         let Some((parent, name)) = split(rel) else {
             return Err(path_error(
                 ErrorKind::AlreadyExists,
@@ -56,9 +56,9 @@ impl State {
         }
     }
 
-    fn bind_live(&mut self, dir: &Path, name: &str, entry: Entry) {
+    fn bind_live(&mut self, dir: &Path, name: &Name, entry: Entry) {
         if let Some(d) = self.dirs.get_mut(dir) {
-            d.live.insert(name.to_string(), entry);
+            d.live.insert(Name::clone(name), entry);
         }
     }
 
@@ -161,7 +161,7 @@ impl State {
             Some(Entry::Dir) => Ok(self
                 .dirs
                 .get(rel)
-                .map(|d| d.live.keys().cloned().collect())
+                .map(|d| d.live.keys().map(|k| k.to_string()).collect())
                 .unwrap_or_default()),
             Some(Entry::File(_)) => Err(path_error(
                 ErrorKind::NotADirectory,

@@ -18,6 +18,10 @@ use super::image::DiskImage;
 use super::{Event, FaultClass, MutationHook};
 use crate::Phase;
 
+/// A name in a directory. Shared: the live and durable namespaces and the pending operation that
+/// binds it hold one copy between them.
+pub(crate) type Name = Arc<str>;
+
 /// What a directory entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Entry {
@@ -62,11 +66,17 @@ pub(crate) struct Inode {
 impl Inode {
     /// An empty file called `name`, with nothing pending.
     pub fn new(name: Arc<Path>) -> Inode {
+        Inode::with_bytes(name, Arc::default())
+    }
+
+    /// A file called `name` holding `bytes`, all durable, nothing pending (live and durable
+    /// share the bytes until the first write).
+    pub fn with_bytes(name: Arc<Path>, bytes: Arc<Vec<u8>>) -> Inode {
         Inode {
             label: Arc::from(name.to_string_lossy()),
             name,
-            live: Arc::default(),
-            durable: Arc::default(),
+            live: Arc::clone(&bytes),
+            durable: bytes,
             pending: Vec::new(),
             report_later: false,
             live_diverged: false,
@@ -78,9 +88,9 @@ impl Inode {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dir {
     /// What `list` and `open` see.
-    pub live: BTreeMap<String, Entry>,
+    pub live: BTreeMap<Name, Entry>,
     /// What the disk holds.
-    pub durable: BTreeMap<String, Entry>,
+    pub durable: BTreeMap<Name, Entry>,
 }
 
 /// Every directory that exists now, by confined path (the root is the empty path), in `Path`
@@ -178,32 +188,32 @@ pub(crate) enum NsOp {
     /// `create` or a directory made by `create_dir_all`: binds `name` to `entry`.
     Bind {
         dir: PathBuf,
-        name: String,
+        name: Name,
         entry: Entry,
     },
     /// `remove`: unbinds `name` if it still names `entry`.
     Unbind {
         dir: PathBuf,
-        name: String,
+        name: Name,
         entry: Entry,
     },
     /// `rename`: one atomic step that unbinds the source and binds the target to the same inode.
     Rename {
         from_dir: PathBuf,
-        from_name: String,
+        from_name: Name,
         to_dir: PathBuf,
-        to_name: String,
+        to_name: Name,
         ino: u64,
     },
 }
 
 /// Name maps per directory, on which namespace operations can be replayed.
 pub(crate) trait Namespace {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>>;
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>>;
 }
 
-impl Namespace for BTreeMap<PathBuf, BTreeMap<String, Entry>> {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+impl Namespace for BTreeMap<PathBuf, BTreeMap<Name, Entry>> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
         self.get_mut(dir)
     }
 }
@@ -212,7 +222,7 @@ impl Namespace for BTreeMap<PathBuf, BTreeMap<String, Entry>> {
 pub(crate) struct DurableNames<'a>(pub &'a mut Dirs);
 
 impl Namespace for DurableNames<'_> {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
         self.0.get_mut(dir).map(|d| &mut d.durable)
     }
 }
@@ -394,9 +404,7 @@ impl State {
         for (path, bytes) in image.file_bytes() {
             let ino = self.next_ino;
             self.next_ino += 1;
-            let mut inode = Inode::new(Arc::from(path));
-            inode.live = Arc::clone(bytes);
-            inode.durable = Arc::clone(bytes);
+            let inode = Inode::with_bytes(Arc::from(path), Arc::clone(bytes));
             self.inodes.insert(ino, inode);
             self.bind_loaded(path, Entry::File(ino));
         }
@@ -408,7 +416,7 @@ impl State {
     fn bind_loaded(&mut self, path: &Path, entry: Entry) {
         let (parent, name) = match (path.parent(), path.file_name()) {
             (Some(parent), Some(name)) => {
-                (parent.to_path_buf(), name.to_string_lossy().into_owned())
+                (parent.to_path_buf(), Name::from(name.to_string_lossy()))
             }
             _ => return,
         };
@@ -479,7 +487,7 @@ fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
 }
 
 /// Splits a confined path into its parent directory and its name; `None` for the root.
-pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
+pub(crate) fn split(path: &Path) -> Option<(PathBuf, Name)> {
     let (parent, name) = parts(path)?;
-    Some((parent.to_path_buf(), name.into_owned()))
+    Some((parent.to_path_buf(), Name::from(name)))
 }
