@@ -476,6 +476,15 @@ fn commit(inode: &mut Inode) {
     if inode.pending.is_empty() {
         return;
     }
+    if !inode.live_diverged && inode.durable.is_empty() {
+        // A file's first sync (a new SST, log or temp file, usually written once): the live
+        // bytes are exactly the durable bytes with every pending change applied, so they become
+        // the durable bytes as they are, shared until the next write, instead of being copied
+        // once more change by change.
+        inode.durable = Arc::clone(&inode.live);
+        inode.pending.clear();
+        return;
+    }
     let durable = Arc::make_mut(&mut inode.durable);
     for change in inode.pending.drain(..) {
         apply_change(durable, &change);
