@@ -414,17 +414,17 @@ impl State {
     /// Binds `path` durably, creating missing parent directories (an image lists every directory,
     /// but a hand-built one might not).
     fn bind_loaded(&mut self, path: &Path, entry: Entry) {
-        let (parent, name) = match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) => {
-                (parent.to_path_buf(), Name::from(name.to_string_lossy()))
-            }
-            _ => return,
+        // Split on bytes like a lookup (a reboot binds every file of the disk again).
+        let Some((parent, name)) = parts(path) else {
+            return;
         };
-        if !self.dirs.contains_key(&parent) {
+        let name = Name::from(name);
+        if !self.dirs.contains_key(parent) {
+            let parent = parent.to_path_buf();
             self.bind_loaded(&parent, Entry::Dir);
-            self.dirs.insert(parent.clone(), Dir::default());
+            self.dirs.insert(parent, Dir::default());
         }
-        if let Some(dir) = self.dirs.get_mut(&parent) {
+        if let Some(dir) = self.dirs.get_mut(parent) {
             dir.live.insert(name.clone(), entry);
             dir.durable.insert(name, entry);
         }
