@@ -35,6 +35,7 @@ pub use sim::{
     FsyncMode, IoOp, KindFn, MutationHook, NamespaceOp, PathPattern, PieceFate, RebootDecision,
     RebootOutcome, SimFs,
 };
+use std_fs::confined;
 pub use std_fs::{PathError, StdFs, confine};
 
 /// A file system as a storage engine sees it.

@@ -29,35 +29,18 @@ pub enum Verdict {
 pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Verdict {
     let n = history.issued();
     let lower = lower.min(n);
-    // The model borrows its keys and values from the history (a recovery is checked at every
-    // crash, and values run to kilobytes, so copying them would dominate the check).
-    let mut model: BTreeMap<&str, &str> = history
-        .base
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let recovered_value = |key: &str| recovered.get(key).map(String::as_str);
-    let mut mismatch: BTreeSet<&str> = BTreeSet::new();
-    for key in model
-        .keys()
-        .copied()
-        .chain(recovered.keys().map(String::as_str))
-    {
-        if model.get(key).copied() != recovered_value(key) {
-            mismatch.insert(key);
-        }
-    }
+    // The keys where the model after 0 writes (the base) differs from the recovered state, found
+    // in one merge of the two sorted maps. The model itself need not be kept: after a mutation
+    // the model holds exactly the mutation's value at its key, so only that key is compared.
+    let mut mismatch = differing_keys(&history.base, recovered);
     let mut below_lower_match = None;
     let mut closest = (usize::MAX, lower);
     for k in 0..=n {
         if k > 0 {
             for m in &history.writes[k - 1].mutations {
                 let key = m.key();
-                match m.value_after() {
-                    Some(value) => model.insert(key, value),
-                    None => model.remove(key),
-                };
-                if model.get(key).copied() == recovered_value(key) {
+                if m.value_after() == recovered_value(key) {
                     mismatch.remove(key);
                 } else {
                     mismatch.insert(key);
@@ -82,6 +65,42 @@ pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Ver
         closest.1,
         below_lower_match,
     ))
+}
+
+/// The keys whose values differ between two states (present in one only, or with other values).
+fn differing_keys<'a>(a: &'a State, b: &'a State) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::new();
+    let (mut x, mut y) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        match (x.peek(), y.peek()) {
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    out.insert(ka.as_str());
+                    x.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    out.insert(kb.as_str());
+                    y.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if va != vb {
+                        out.insert(ka.as_str());
+                    }
+                    x.next();
+                    y.next();
+                }
+            },
+            (Some((ka, _)), None) => {
+                out.insert(ka.as_str());
+                x.next();
+            }
+            (None, Some((kb, _))) => {
+                out.insert(kb.as_str());
+                y.next();
+            }
+            (None, None) => return out,
+        }
+    }
 }
 
 /// Names what is wrong with a rejected state.

@@ -206,6 +206,25 @@ impl History {
         self.rebases += 1;
     }
 
+    /// [`History::rebase_from`] when the caller already holds the state after `k` writes (the
+    /// state a recovery was accepted at equals it): it becomes the base as it is, instead of
+    /// being rebuilt by applying the accepted writes once more.
+    pub fn rebase_onto(&mut self, k: usize, on_disk: bool, state_after_k: State) {
+        let before = self.accepted.len();
+        if on_disk {
+            self.accepted_durable = before + k;
+        } else if self.accepted_durable == before {
+            self.accepted_durable = before + k.min(self.durable);
+        }
+        let mut writes = std::mem::take(&mut self.writes);
+        writes.truncate(k);
+        self.accepted.extend(writes);
+        self.base = state_after_k;
+        self.live = self.base.clone();
+        self.durable = 0;
+        self.rebases += 1;
+    }
+
     /// The whole history since the store was created as one window: every accepted write and
     /// every write since, on top of `origin`. Its D counts the accepted writes that were durable
     /// (losing those later loses writes the store had kept).
@@ -238,6 +257,22 @@ mod tests {
         Mutation::Put {
             key: k.into(),
             value: v.into(),
+        }
+    }
+
+    #[test]
+    fn rebasing_onto_the_state_after_k_writes_equals_rebasing_to_k() {
+        for on_disk in [false, true] {
+            let mut a = History::new();
+            a.issue(vec![put("a", "1")], false);
+            a.mark_all_durable();
+            a.issue(vec![put("b", "2"), put("a", "3")], false);
+            a.issue(vec![put("c", "4")], false);
+            let mut b = a.clone();
+            let state = a.state_after(2);
+            a.rebase_from(2, on_disk);
+            b.rebase_onto(2, on_disk, state);
+            assert_eq!(a, b);
         }
     }
 

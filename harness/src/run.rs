@@ -19,8 +19,13 @@ pub use crate::swarm::RunOptions;
 /// Fails (before running anything) only when the caller's fixed configuration is not one `S`
 /// accepts.
 pub fn run_seed<S: Store>(seed: u64, opts: &RunOptions) -> Result<RunOutcome, String> {
-    let config = RunConfig::from_seed::<S>(seed, opts)?;
-    let mut outcome = execute::<S>(&config.case())?;
+    // The typed configuration goes straight to the run: it is what `execute` would parse back
+    // from the case's JSON (the same fields, the same defects), without the round trip.
+    let (config, typed) = RunConfig::from_seed_typed::<S>(seed, opts)?;
+    S::validate_config(&typed)?;
+    let case = config.case();
+    let finished = finish::<S>(&case, &typed);
+    let mut outcome = outcome_of::<S>(case, finished);
     outcome.seed = Some(seed);
     if let Some(r) = outcome.report.as_mut() {
         r.seed = Some(seed);

@@ -686,7 +686,8 @@ impl<'a, S: Store> Runner<'a, S> {
                 self.set_result(RecoveryResult::Recovered { k });
             }
         }
-        self.hist().rebase_from(k, after_crash);
+        // An accepted recovery read back exactly the state after k writes: it becomes the base.
+        self.hist().rebase_onto(k, after_crash, recovered);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
         if after_crash && self.unchecked_damage() {

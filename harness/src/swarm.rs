@@ -142,6 +142,16 @@ impl RunConfig {
     /// Expands a seed under the caller's constraints, for store `S`. Fails only when the caller's
     /// fixed configuration is not one `S` accepts.
     pub fn from_seed<S: Store>(seed: u64, opts: &RunOptions) -> Result<RunConfig, String> {
+        Ok(RunConfig::from_seed_typed::<S>(seed, opts)?.0)
+    }
+
+    /// [`RunConfig::from_seed`], also handing back the store's configuration as the typed value
+    /// it was drawn as (defects switched on), so a caller about to run it need not parse
+    /// [`RunConfig::config`] back from JSON.
+    pub(crate) fn from_seed_typed<S: Store>(
+        seed: u64,
+        opts: &RunOptions,
+    ) -> Result<(RunConfig, S::Config), String> {
         let drawn = S::draw_config(&mut stream(seed, "options"));
         let mut config = match &opts.config {
             None => drawn,
@@ -178,7 +188,7 @@ impl RunConfig {
                 workload.ops,
             )
         };
-        Ok(RunConfig {
+        let run = RunConfig {
             seed,
             store: S::name().to_string(),
             config: config_to_json::<S>(&config),
@@ -193,7 +203,8 @@ impl RunConfig {
             allowed_faults: opts.faults.clone(),
             policy_fixed: opts.policy.is_some(),
             crashes_max: opts.crashes_max,
-        })
+        };
+        Ok((run, config))
     }
 
     /// The one command that replays this run.

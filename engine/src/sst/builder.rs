@@ -67,7 +67,11 @@ impl SstBuilder {
             block_bytes,
             bloom_bits_per_key,
             block: BlockBuilder::default(),
-            buffer: Vec::with_capacity(WRITE_CHUNK_BYTES + block_bytes * 2),
+            // Grown on demand up to a chunk: reserving the whole chunk up front cost every SST,
+            // however small, an allocation of a quarter MiB (a fresh mapping, or heap growth
+            // and trimming, each time), which dominated allocation in crash runs where flushes
+            // write SSTs of a few KiB.
+            buffer: Vec::with_capacity(block_bytes * 2),
             written: 0,
             index: Vec::new(),
             hashes: Vec::new(),

@@ -13,7 +13,7 @@ use super::CrashPolicy;
 use super::atomic;
 use super::image::DiskImage;
 use super::outcome::{RebootOutcome, describe};
-use super::state::{Entry, Inode, Pending, State};
+use super::state::{Entry, Inode, Name, Pending, State};
 
 /// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +195,13 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
         return;
     };
     let end = start + data.len();
+    if bytes.len() <= start {
+        // An append (or a write past the end): zero only the gap, then copy, instead of zeroing
+        // the whole new range and copying over it.
+        bytes.resize(start, 0);
+        bytes.extend_from_slice(data);
+        return;
+    }
     if bytes.len() < end {
         bytes.resize(end, 0);
     }
@@ -260,7 +267,7 @@ pub(crate) fn build_image(state: &State, choice: &Choice) -> DiskImage {
     if nothing_survives {
         return durable_image(state).clone();
     }
-    let mut ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+    let mut ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
         .dirs
         .iter()
         .map(|(path, dir)| (path.clone(), dir.durable.clone()))
@@ -301,7 +308,7 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
 /// The durable disk (what `Strict` keeps), cached until the durable state changes.
 pub(crate) fn durable_image(state: &State) -> &DiskImage {
     state.durable_image.get_or_init(|| {
-        let ns: BTreeMap<PathBuf, BTreeMap<String, Entry>> = state
+        let ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
             .dirs
             .iter()
             .map(|(path, dir)| (path.clone(), dir.durable.clone()))
@@ -313,7 +320,7 @@ pub(crate) fn durable_image(state: &State) -> &DiskImage {
 /// Walks the namespace from the root and collects every reachable directory and file.
 fn assemble(
     state: &State,
-    ns: &BTreeMap<PathBuf, BTreeMap<String, Entry>>,
+    ns: &BTreeMap<PathBuf, BTreeMap<Name, Entry>>,
     mut bytes_of: impl FnMut(u64, &Inode) -> Arc<Vec<u8>>,
 ) -> DiskImage {
     let mut files = BTreeMap::new();
@@ -323,7 +330,7 @@ fn assemble(
     while let Some(dir) = stack.pop() {
         let Some(names) = ns.get(&dir) else { continue };
         for (name, entry) in names {
-            let path = dir.join(name);
+            let path = dir.join(&**name);
             match entry {
                 Entry::Dir => {
                     dirs.insert(path.clone());
@@ -546,7 +553,7 @@ pub(crate) fn torn_ns(state: &State, prefix: &BTreeMap<&Path, usize>) -> Vec<boo
     let mut out = Vec::with_capacity(state.ns_pending.len());
     for op in &state.ns_pending {
         let dirs = op.dirs();
-        let ok = dirs.iter().all(|d| {
+        let ok = dirs.clone().all(|d| {
             !broken.contains(d)
                 && kept.get(d).copied().unwrap_or(0) < prefix.get(d).copied().unwrap_or(0)
         });

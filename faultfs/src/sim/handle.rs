@@ -45,10 +45,10 @@ impl SimFile {
         let st = self.fs.lock_state();
         // The name is shared with the inode, so taking it copies nothing; the event's text is the
         // one copy, as it was when the handle kept its own.
-        let name = st
+        let (name, label) = st
             .name_of_open(self.ino, self.generation)
-            .unwrap_or_else(|| Arc::clone(&self.opened_as));
-        let op = op(shown(&name));
+            .unwrap_or_else(|| (Arc::clone(&self.opened_as), shown(&self.opened_as)));
+        let op = op(label);
         execute(st, op, kind, Some(self.generation), |st| f(st, &name))
     }
 }

@@ -92,7 +92,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::{File, Fs, Lock, Phase, confine};
+use crate::{File, Fs, Lock, Phase, confined};
 
 mod atomic;
 mod crash;
@@ -467,16 +467,19 @@ fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
 
 /// A path as events show it (the same text as `Path::display`, without the formatting machinery).
 fn shown(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    match path.to_str() {
+        Some(text) => text.to_owned(),
+        None => path.to_string_lossy().into_owned(),
+    }
 }
 
 impl Fs for SimFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
         let op = EventOp::Create { path: shown(path) };
         let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
-            let rel = confine(path)?;
+            let rel = confined(path)?;
             let ino = st.create(&rel, path)?;
-            Ok((rel, ino, st.generation))
+            Ok((rel.into_owned(), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
@@ -484,9 +487,9 @@ impl Fs for SimFs {
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
         let op = EventOp::Open { path: shown(path) };
         let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = confine(path)?;
+            let rel = confined(path)?;
             let ino = st.open(&rel, path)?;
-            Ok((rel, ino, st.generation))
+            Ok((rel.into_owned(), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
@@ -497,49 +500,49 @@ impl Fs for SimFs {
             to: shown(to),
         };
         self.run(op, Kind::Mutating, None, |st| {
-            st.rename(&confine(from)?, &confine(to)?, (from, to))
+            st.rename(&confined(from)?, &confined(to)?, (from, to))
         })
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         let op = EventOp::Remove { path: shown(path) };
         self.run(op, Kind::Mutating, None, |st| {
-            st.remove(&confine(path)?, path)
+            st.remove(&confined(path)?, path)
         })
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let op = EventOp::List { path: shown(dir) };
-        self.run(op, Kind::ReadOnly, None, |st| st.list(&confine(dir)?, dir))
+        self.run(op, Kind::ReadOnly, None, |st| st.list(&confined(dir)?, dir))
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let op = EventOp::CreateDir { path: shown(path) };
         self.run(op, Kind::Mutating, None, |st| {
-            st.create_dir_all(&confine(path)?, path)
+            st.create_dir_all(&confined(path)?, path)
         })
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let op = EventOp::SyncDir { path: shown(dir) };
         self.run(op, Kind::Mutating, None, |st| {
-            st.sync_dir(&confine(dir)?, dir)
+            st.sync_dir(&confined(dir)?, dir)
         })
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
         let op = EventOp::Exists { path: shown(path) };
         self.run(op, Kind::ReadOnly, None, |st| {
-            Ok(st.lookup(&confine(path)?).is_some())
+            Ok(st.lookup(&confined(path)?).is_some())
         })
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Lock>> {
         let op = EventOp::Lock { path: shown(path) };
         let (rel, id) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = confine(path)?;
+            let rel = confined(path)?;
             let id = st.lock(&rel, path)?;
-            Ok((rel, id))
+            Ok((rel.into_owned(), id))
         })?;
         Ok(Box::new(SimLock::new(&self.state, rel, id)))
     }

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -15,6 +17,10 @@ use super::faults::Armed;
 use super::image::DiskImage;
 use super::{Event, FaultClass, MutationHook};
 use crate::Phase;
+
+/// A name in a directory. Shared: the live and durable namespaces and the pending operation that
+/// binds it hold one copy between them.
+pub(crate) type Name = Arc<str>;
 
 /// What a directory entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +53,9 @@ pub(crate) struct Inode {
     /// through a handle opened as `data.tmp` shows `data` once the file was renamed. Shared, so
     /// handing it to an operation copies no bytes.
     pub name: Arc<Path>,
+    /// `name` as the event log shows it, kept beside it so logging an operation through a
+    /// handle copies text instead of checking the path's UTF-8 again.
+    pub label: Arc<str>,
     /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
     /// first write, so a reboot copies no file.
     pub live: Arc<Vec<u8>>,
@@ -65,10 +74,17 @@ pub(crate) struct Inode {
 impl Inode {
     /// An empty file called `name`, with nothing pending.
     pub fn new(name: Arc<Path>) -> Inode {
+        Inode::with_bytes(name, Arc::default())
+    }
+
+    /// A file called `name` holding `bytes`, all durable, nothing pending (live and durable
+    /// share the bytes until the first write).
+    pub fn with_bytes(name: Arc<Path>, bytes: Arc<Vec<u8>>) -> Inode {
         Inode {
+            label: Arc::from(name.to_string_lossy()),
             name,
-            live: Arc::default(),
-            durable: Arc::default(),
+            live: Arc::clone(&bytes),
+            durable: bytes,
             pending: Vec::new(),
             report_later: false,
             live_diverged: false,
@@ -80,9 +96,96 @@ impl Inode {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dir {
     /// What `list` and `open` see.
-    pub live: BTreeMap<String, Entry>,
+    pub live: BTreeMap<Name, Entry>,
     /// What the disk holds.
-    pub durable: BTreeMap<String, Entry>,
+    pub durable: BTreeMap<Name, Entry>,
+}
+
+/// Every directory that exists now, by confined path (the root is the empty path), in `Path`
+/// order. A simulated disk holds few directories (a store's one or two) and nearly every
+/// operation looks one up, so they sit in a vector searched by comparing bytes (confined paths
+/// are equal exactly when their bytes are) rather than in a map whose every comparison walks
+/// path components. Past [`Dirs::SCAN_MAX`] directories a lookup bisects in `Path` order.
+#[derive(Clone, Debug)]
+pub(crate) struct Dirs(Vec<(PathBuf, Dir)>);
+
+impl Default for Dirs {
+    /// Only the root directory.
+    fn default() -> Self {
+        Dirs(vec![(PathBuf::new(), Dir::default())])
+    }
+}
+
+impl Dirs {
+    /// Up to this many directories a lookup scans; beyond, it bisects.
+    const SCAN_MAX: usize = 16;
+
+    /// Where `path` is, or where it would go to keep `Path` order.
+    fn search(&self, path: &Path) -> Result<usize, usize> {
+        if self.0.len() <= Self::SCAN_MAX {
+            let bytes = path.as_os_str().as_encoded_bytes();
+            let found = self
+                .0
+                .iter()
+                .position(|(p, _)| p.as_os_str().as_encoded_bytes() == bytes);
+            if let Some(i) = found {
+                return Ok(i);
+            }
+        }
+        self.0.binary_search_by(|(p, _)| p.as_path().cmp(path))
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Dir> {
+        let i = self.search(path).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, path: &Path) -> Option<&mut Dir> {
+        let i = self.search(path).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, path: &Path) -> bool {
+        self.search(path).is_ok()
+    }
+
+    /// Adds (or replaces) the directory at `path`.
+    pub fn insert(&mut self, path: PathBuf, dir: Dir) {
+        match self.search(&path) {
+            Ok(i) => self.0[i].1 = dir,
+            Err(i) => self.0.insert(i, (path, dir)),
+        }
+    }
+
+    /// The directory at `path`, added empty if missing.
+    pub fn get_or_default(&mut self, path: &Path) -> &mut Dir {
+        let i = match self.search(path) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (path.to_path_buf(), Dir::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Every directory, in `Path` order.
+    pub fn iter(&self) -> impl Iterator<Item = (&PathBuf, &Dir)> {
+        self.0.iter().map(|(p, d)| (p, d))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Dir> {
+        self.0.iter().map(|(_, d)| d)
+    }
+
+    /// Nothing but an empty root.
+    pub fn reset(&mut self) {
+        *self = Dirs::default();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// A namespace change made since the last `sync_dir` of the directories it touches. It becomes
@@ -93,61 +196,61 @@ pub(crate) enum NsOp {
     /// `create` or a directory made by `create_dir_all`: binds `name` to `entry`.
     Bind {
         dir: PathBuf,
-        name: String,
+        name: Name,
         entry: Entry,
     },
     /// `remove`: unbinds `name` if it still names `entry`.
     Unbind {
         dir: PathBuf,
-        name: String,
+        name: Name,
         entry: Entry,
     },
     /// `rename`: one atomic step that unbinds the source and binds the target to the same inode.
     Rename {
         from_dir: PathBuf,
-        from_name: String,
+        from_name: Name,
         to_dir: PathBuf,
-        to_name: String,
+        to_name: Name,
         ino: u64,
     },
 }
 
 /// Name maps per directory, on which namespace operations can be replayed.
 pub(crate) trait Namespace {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>>;
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>>;
 }
 
-impl Namespace for BTreeMap<PathBuf, BTreeMap<String, Entry>> {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+impl Namespace for BTreeMap<PathBuf, BTreeMap<Name, Entry>> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
         self.get_mut(dir)
     }
 }
 
 /// Replaying on the directories themselves changes their durable namespace (a `sync_dir`).
-pub(crate) struct DurableNames<'a>(pub &'a mut BTreeMap<PathBuf, Dir>);
+pub(crate) struct DurableNames<'a>(pub &'a mut Dirs);
 
 impl Namespace for DurableNames<'_> {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<String, Entry>> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
         self.0.get_mut(dir).map(|d| &mut d.durable)
     }
 }
 
 impl NsOp {
     /// The directories whose namespace this operation changes (one, or two for a rename across
-    /// directories).
-    pub fn dirs(&self) -> Vec<&Path> {
-        match self {
-            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => vec![dir.as_path()],
+    /// directories). Paths here are confined, so comparing their bytes is comparing the paths;
+    /// nothing is allocated, since a `sync_dir` asks this of every pending operation.
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> + Clone {
+        let (first, second) = match self {
+            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (dir.as_path(), None),
             NsOp::Rename {
                 from_dir, to_dir, ..
             } => {
-                if from_dir == to_dir {
-                    vec![from_dir.as_path()]
-                } else {
-                    vec![from_dir.as_path(), to_dir.as_path()]
-                }
+                let other =
+                    (from_dir.as_os_str() != to_dir.as_os_str()).then_some(to_dir.as_path());
+                (from_dir.as_path(), other)
             }
-        }
+        };
+        std::iter::once(first).chain(second)
     }
 
     /// Replays this operation on `ns`.
@@ -195,7 +298,7 @@ pub(crate) struct State {
     pub inodes: BTreeMap<u64, Inode>,
     pub next_ino: u64,
     /// Every directory that exists now, by path (the root is the empty path).
-    pub dirs: BTreeMap<PathBuf, Dir>,
+    pub dirs: Dirs,
     /// Namespace operations not yet made durable, oldest first.
     pub ns_pending: Vec<NsOp>,
     /// The metadata sequence number of each of `ns_pending`, in the same order.
@@ -252,8 +355,7 @@ impl fmt::Debug for State {
 impl State {
     /// An empty disk holding only the root directory.
     pub fn new(seed: u64) -> State {
-        let mut dirs = BTreeMap::new();
-        dirs.insert(PathBuf::new(), Dir::default());
+        let dirs = Dirs::default();
         State {
             inodes: BTreeMap::new(),
             next_ino: 1,
@@ -315,20 +417,17 @@ impl State {
     /// Replaces the disk with exactly `image`: everything durable, nothing pending.
     pub fn load_image(&mut self, image: &DiskImage) {
         self.inodes.clear();
-        self.dirs.clear();
+        self.dirs.reset();
         self.ns_pending.clear();
         self.ns_seq.clear();
-        self.dirs.insert(PathBuf::new(), Dir::default());
         for dir in image.dir_paths() {
             self.bind_loaded(dir, Entry::Dir);
-            self.dirs.entry(dir.to_path_buf()).or_default();
+            self.dirs.get_or_default(dir);
         }
         for (path, bytes) in image.file_bytes() {
             let ino = self.next_ino;
             self.next_ino += 1;
-            let mut inode = Inode::new(Arc::from(path));
-            inode.live = Arc::clone(bytes);
-            inode.durable = Arc::clone(bytes);
+            let inode = Inode::with_bytes(Arc::from(path), Arc::clone(bytes));
             self.inodes.insert(ino, inode);
             self.bind_loaded(path, Entry::File(ino));
         }
@@ -338,17 +437,17 @@ impl State {
     /// Binds `path` durably, creating missing parent directories (an image lists every directory,
     /// but a hand-built one might not).
     fn bind_loaded(&mut self, path: &Path, entry: Entry) {
-        let (parent, name) = match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) => {
-                (parent.to_path_buf(), name.to_string_lossy().into_owned())
-            }
-            _ => return,
+        // Split on bytes like a lookup (a reboot binds every file of the disk again).
+        let Some((parent, name)) = parts(path) else {
+            return;
         };
-        if !self.dirs.contains_key(&parent) {
+        let name = Name::from(name);
+        if !self.dirs.contains_key(parent) {
+            let parent = parent.to_path_buf();
             self.bind_loaded(&parent, Entry::Dir);
-            self.dirs.insert(parent.clone(), Dir::default());
+            self.dirs.insert(parent, Dir::default());
         }
-        if let Some(dir) = self.dirs.get_mut(&parent) {
+        if let Some(dir) = self.dirs.get_mut(parent) {
             dir.live.insert(name.clone(), entry);
             dir.durable.insert(name, entry);
         }
@@ -364,13 +463,15 @@ impl State {
         self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
-    /// The current name of inode `ino` if a handle of generation `generation` may still use it
-    /// (a handle from before a reboot names an inode of a disk that is gone).
-    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<Arc<Path>> {
+    /// The current name of inode `ino`, and its text for the log, if a handle of generation
+    /// `generation` may still use it (a handle from before a reboot names an inode of a disk
+    /// that is gone).
+    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<(Arc<Path>, String)> {
         if generation != self.generation {
             return None;
         }
-        self.inodes.get(&ino).map(|inode| Arc::clone(&inode.name))
+        let inode = self.inodes.get(&ino)?;
+        Some((Arc::clone(&inode.name), String::from(&*inode.label)))
     }
 
     /// Tells whether a crash now could leave anything but the durable disk.
@@ -387,15 +488,19 @@ impl State {
 /// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
 /// come out lossy (so they are bound and found by the same text).
 fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
-    if let Some(s) = path.to_str() {
-        // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
-        // without the component parsing `Path::parent` and `Path::file_name` do.
-        let (parent, name) = s.rsplit_once('/').unwrap_or(("", s));
-        let plain =
-            !s.starts_with('/') && !parent.ends_with('/') && !matches!(name, "" | "." | "..");
-        if plain {
-            return Some((Path::new(parent), Cow::Borrowed(name)));
-        }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
+    // without the component parsing `Path::parent` and `Path::file_name` do, and only the name
+    // needs to be checked for UTF-8.
+    let (parent, name) = match bytes.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (&b""[..], bytes),
+    };
+    let plain = bytes.first() != Some(&b'/')
+        && parent.last() != Some(&b'/')
+        && !matches!(name, b"" | b"." | b"..");
+    if plain && let Ok(name) = std::str::from_utf8(name) {
+        return Some((Path::new(OsStr::from_bytes(parent)), Cow::Borrowed(name)));
     }
     let name = path.file_name()?;
     Some((
@@ -405,7 +510,7 @@ fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
 }
 
 /// Splits a confined path into its parent directory and its name; `None` for the root.
-pub(crate) fn split(path: &Path) -> Option<(PathBuf, String)> {
+pub(crate) fn split(path: &Path) -> Option<(PathBuf, Name)> {
     let (parent, name) = parts(path)?;
-    Some((parent.to_path_buf(), name.into_owned()))
+    Some((parent.to_path_buf(), Name::from(name)))
 }

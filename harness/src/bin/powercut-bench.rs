@@ -1,7 +1,7 @@
 //! Throughput of the harness: crash-recover-check cycles per second for 100-operation workloads
 //! on one core, and the time `explore` takes on a 1,000-operation workload.
 //!
-//! Run: `cargo run --release -p harness --bin powercut-bench [-- SECONDS]`
+//! Run: `cargo run --release -p powercut --bin powercut-bench [-- SECONDS]`
 //!
 //! `powercut-bench --seeds N` runs exactly seeds 0..N of the seeded cycle and nothing else, so a
 //! profiler that counts instructions (`valgrind --tool=callgrind`) sees the same work every time.
@@ -38,6 +38,32 @@ fn explore_engine(case: &powercut::Case) -> powercut::ExploreOutcome {
     explore::<EngineStore>(case, &ExploreOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// What one crash-recover-check cycle is and what each seed runs, printed before the figures so
+/// a number is never read without its workload.
+fn print_workload(opts: &RunOptions) {
+    let faults = if opts.faults.is_empty() {
+        "none injected (crash-only runs)".to_string()
+    } else {
+        format!("{} classes allowed", opts.faults.len())
+    };
+    println!(
+        "workload: seed S expands (RunConfig::from_seed) into a {}-step run of the built-in LSM \
+         engine on SimFs, one thread, inline background work: the engine's options (memtable, \
+         block, SST and MANIFEST sizes, WAL on or off, leveled or tiered) and the step mix \
+         (puts, deletes, batches, gets, scans, syncs, flushes, compactions, reopens) drawn per \
+         seed; one crash policy per seed drawn from strict, keepall, torn and reorder (512 or \
+         4096-byte sectors); 1 to {} armed power cuts (later ones may fall inside recovery) plus \
+         a final power cut; faults: {}.",
+        opts.ops, opts.crashes_max, faults
+    );
+    println!(
+        "cycle: one power cut followed by a reboot of the simulated disk under the policy, a \
+         reopen (recovery) of the engine, a scan of what it recovered and its check against the \
+         model (a power cut inside a recovery counts as a cycle of its own). Rates are per \
+         CPU-second of the benchmark thread."
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--seeds") {
@@ -47,6 +73,7 @@ fn main() {
     }
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let opts = RunOptions::default();
+    print_workload(&opts);
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
     let (mut runs, mut cycles, mut steps, mut failed) = (0u64, 0u64, 0u64, 0u64);
@@ -109,6 +136,7 @@ fn main() {
 /// Runs seeds `0..n` once each and prints the totals: a fixed amount of work for profilers.
 fn fixed_seeds(n: u64) {
     let opts = RunOptions::default();
+    print_workload(&opts);
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
     let (mut cycles, mut steps, mut failed, mut hash) = (0u64, 0u64, 0u64, 0u64);

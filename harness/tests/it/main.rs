@@ -11,6 +11,7 @@ mod gate_reports;
 mod gate_support;
 mod html;
 mod killtest;
+mod pinned;
 mod replay;
 mod scenarios;
 mod scenarios_files;
