@@ -189,12 +189,20 @@ pub(crate) fn garbage_byte(pos: u64) -> u8 {
     ((x >> 56) as u8) | 0x01
 }
 
+/// The capacity a file's bytes get when they first grow.
+const FILE_BYTES_START: usize = 4 << 10;
+
 /// Writes `data` at `offset`, zero-extending `bytes` as needed.
 pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
     let Ok(start) = usize::try_from(offset) else {
         return;
     };
     let end = start + data.len();
+    if bytes.capacity() < end {
+        // Logs and manifests grow by small appends: start them at a page, then double, instead
+        // of reallocating (and copying) through every small size first.
+        bytes.reserve(end.max(FILE_BYTES_START) - bytes.len());
+    }
     if bytes.len() <= start {
         // An append (or a write past the end): zero only the gap, then copy, instead of zeroing
         // the whole new range and copying over it.

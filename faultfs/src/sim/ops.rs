@@ -41,6 +41,11 @@ impl State {
                 "is the root directory",
             ));
         };
+        // Every directory that exists is in `dirs` (directories are never removed or renamed),
+        // so finding the parent there answers most calls without a second lookup.
+        if self.dirs.contains_key(&parent) {
+            return Ok((parent, name));
+        }
         match self.lookup(&parent) {
             Some(Entry::Dir) => Ok((parent, name)),
             Some(Entry::File(_)) => Err(path_error(

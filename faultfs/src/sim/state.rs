@@ -293,6 +293,9 @@ pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
+/// The events a new disk's log has room for before it grows.
+const EVENTS_START: usize = 1024;
+
 /// Everything a [`super::SimFs`] handle shares.
 pub(crate) struct State {
     pub inodes: BTreeMap<u64, Inode>,
@@ -369,7 +372,9 @@ impl State {
             countdown: None,
             mutating_ops: 0,
             phase: Phase::default(),
-            events: Vec::new(),
+            // A seeded run logs several hundred events: start there rather than reallocating
+            // (and moving every event) through each smaller size.
+            events: Vec::with_capacity(EVENTS_START),
             trace: TraceHasher::default(),
             locks: BTreeMap::new(),
             next_lock_id: 1,
