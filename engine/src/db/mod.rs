@@ -14,7 +14,6 @@ mod recovery;
 mod sequence;
 mod write;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -24,7 +23,7 @@ use std::thread::JoinHandle;
 
 use faultfs::{Fs, Lock};
 
-use crate::batch::{BatchOp, WriteBatch, WriteOptions};
+use crate::batch::{Ops, WriteBatch, WriteOptions};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::manifest::ManifestWriter;
@@ -198,20 +197,15 @@ impl Db {
     }
 
     pub fn put(&self, key: &[u8], value: &[u8], wo: WriteOptions) -> Result<()> {
-        let op = BatchOp::Put {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        self.inner.write_ops(Cow::Owned(vec![op]), wo)
+        self.inner.write_ops(Ops::One(key, Some(value)), wo)
     }
 
     pub fn delete(&self, key: &[u8], wo: WriteOptions) -> Result<()> {
-        let op = BatchOp::Delete { key: key.to_vec() };
-        self.inner.write_ops(Cow::Owned(vec![op]), wo)
+        self.inner.write_ops(Ops::One(key, None), wo)
     }
 
     pub fn write(&self, batch: &WriteBatch, wo: WriteOptions) -> Result<()> {
-        self.inner.write_ops(Cow::Borrowed(&batch.ops), wo)
+        self.inner.write_ops(Ops::Batch(&batch.ops), wo)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {

@@ -23,7 +23,6 @@ use faultfs::{Fs, Phase};
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
 use super::{Inner, SuperVersion, Versions, Writer};
-use crate::batch::BatchOp;
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -372,13 +371,11 @@ fn replay_wals(
     for log in logs {
         for r in log.records {
             if let WalRecord::Batch { seq, ops } = r.record {
-                for (i, op) in ops.into_iter().enumerate() {
+                for (i, op) in ops.iter().enumerate() {
                     let seq = seq + i as u64;
                     newest = newest.max(seq);
-                    match op {
-                        BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
-                        BatchOp::Delete { key } => mem.insert(key, seq, None),
-                    }
+                    let (key, value) = op.view();
+                    mem.insert(key, seq, value);
                 }
             }
         }

@@ -11,8 +11,6 @@
 //! crc32c u32         of every byte before it
 //! ```
 
-use crate::memtable::Slot;
-
 const KIND_VALUE: u8 = 1;
 const KIND_TOMBSTONE: u8 = 2;
 const ENTRY_HEADER_BYTES: usize = 9;
@@ -25,9 +23,10 @@ pub struct BlockBuilder {
 }
 
 impl BlockBuilder {
-    pub fn add(&mut self, key: &[u8], slot: &Slot) {
+    /// Appends an entry (`None`: a tombstone).
+    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.offsets.push(self.data.len() as u32);
-        let (kind, value): (u8, &[u8]) = match slot {
+        let (kind, value): (u8, &[u8]) = match value {
             Some(v) => (KIND_VALUE, v),
             None => (KIND_TOMBSTONE, &[]),
         };
@@ -180,9 +179,9 @@ mod tests {
 
     fn built() -> Vec<u8> {
         let mut b = BlockBuilder::default();
-        b.add(b"apple", &Some(b"red".to_vec()));
-        b.add(b"banana", &None);
-        b.add(b"cherry", &Some(Vec::new()));
+        b.add(b"apple", Some(b"red"));
+        b.add(b"banana", None);
+        b.add(b"cherry", Some(b""));
         let mut out = Vec::new();
         b.finish_into(&mut out);
         out
