@@ -30,6 +30,7 @@ use crate::manifest::ManifestWriter;
 use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::sst::Table;
+use crate::sst::fence::Fences;
 use crate::version::{SstMeta, VersionState};
 use crate::wal::WalWriter;
 
@@ -51,6 +52,23 @@ pub(crate) fn wal_config(options: &Options) -> crate::wal::WalConfig {
 pub(crate) struct SuperVersion {
     pub mems: Vec<Arc<Memtable>>,
     pub levels: Vec<Vec<(SstMeta, Arc<Table>)>>,
+    /// Per level, the search view of its files' largest keys (used for levels past L0, whose
+    /// files are sorted and disjoint).
+    pub level_fences: Vec<Fences>,
+}
+
+impl SuperVersion {
+    pub fn new(mems: Vec<Arc<Memtable>>, levels: Vec<Vec<(SstMeta, Arc<Table>)>>) -> Self {
+        let level_fences = levels
+            .iter()
+            .map(|level| Fences::new(level.len(), |i| &level[i].0.largest))
+            .collect();
+        SuperVersion {
+            mems,
+            levels,
+            level_fences,
+        }
+    }
 }
 
 /// The single writer's state.
@@ -165,7 +183,7 @@ impl Inner {
                     .collect()
             })
             .collect();
-        let sv = Arc::new(SuperVersion { mems, levels });
+        let sv = Arc::new(SuperVersion::new(mems, levels));
         *self.sv.write().unwrap_or_else(PoisonError::into_inner) = sv;
     }
 

@@ -103,8 +103,8 @@ fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
             return Ok(Some(slot));
         }
     }
-    for level in sv.levels.iter().skip(1) {
-        let at = level.partition_point(|(meta, _)| meta.largest.as_slice() < key);
+    for (level, fences) in sv.levels.iter().zip(&sv.level_fences).skip(1) {
+        let at = fences.first_at_or_after(key, |i| &level[i].0.largest);
         if let Some((meta, table)) = level.get(at)
             && in_range(meta, key)
             && let Some(slot) = table.get(key, hash)?

@@ -188,10 +188,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         versions: Mutex::new(versions),
         work_cv: Condvar::new(),
         done_cv: Condvar::new(),
-        sv: RwLock::new(Arc::new(SuperVersion {
-            mems: Vec::new(),
-            levels: Vec::new(),
-        })),
+        sv: RwLock::new(Arc::new(SuperVersion::new(Vec::new(), Vec::new()))),
         visible_seq: AtomicU64::new(replayed.last_seq),
         poisoned: AtomicBool::new(false),
         poison_cause: Mutex::new(None),

@@ -9,6 +9,7 @@ use faultfs::{File, Fs};
 
 use super::block::Block;
 use super::bloom::Bloom;
+use super::fence::Fences;
 use super::footer::{FOOTER_BYTES, Footer};
 use super::index::{self, IndexEntry};
 use crate::cache::BlockCache;
@@ -69,7 +70,7 @@ impl Table {
             number,
             path: path.to_path_buf(),
             file,
-            fences: Fences::new(&index),
+            fences: Fences::new(index.len(), |i| &index[i].last_key),
             index,
             bloom,
             size,
@@ -77,6 +78,12 @@ impl Table {
             largest_seq: footer.largest_seq,
             cache,
         })
+    }
+
+    /// The first block whose last key is >= `key` (the number of blocks if none).
+    fn first_block_at_or_after(&self, key: &[u8]) -> usize {
+        self.fences
+            .first_at_or_after(key, |i| &self.index[i].last_key)
     }
 
     pub fn path(&self) -> &Path {
@@ -143,7 +150,7 @@ impl Table {
         if !self.bloom.may_contain(hash) {
             return Ok(None);
         }
-        let i = self.fences.first_block_at_or_after(key, &self.index);
+        let i = self.first_block_at_or_after(key);
         if i == self.index.len() {
             return Ok(None);
         }
@@ -166,9 +173,7 @@ impl Table {
         cached: bool,
     ) -> TableIter {
         let first_block = match lower {
-            Bound::Included(k) | Bound::Excluded(k) => {
-                self.fences.first_block_at_or_after(k, &self.index)
-            }
+            Bound::Included(k) | Bound::Excluded(k) => self.first_block_at_or_after(k),
             Bound::Unbounded => 0,
         };
         TableIter {
@@ -182,61 +187,6 @@ impl Table {
             cached,
             done: false,
         }
-    }
-}
-
-/// A cache-friendly view of the index for binary search: the prefix every block's last key
-/// shares, and the next 8 bytes of each last key as a big-endian number. Comparing those
-/// numbers orders blocks like their keys (ties aside), so most of a search touches one
-/// contiguous array instead of a heap allocation per step.
-#[derive(Debug, Default)]
-struct Fences {
-    prefix: Vec<u8>,
-    fences: Vec<u64>,
-}
-
-fn fence_of(rest: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = rest.len().min(8);
-    bytes[..n].copy_from_slice(&rest[..n]);
-    u64::from_be_bytes(bytes)
-}
-
-impl Fences {
-    fn new(index: &[IndexEntry]) -> Fences {
-        let Some(first) = index.first() else {
-            return Fences::default();
-        };
-        let mut prefix_len = first.last_key.len();
-        for e in index {
-            prefix_len = first.last_key[..prefix_len]
-                .iter()
-                .zip(&e.last_key)
-                .take_while(|(a, b)| a == b)
-                .count();
-        }
-        let prefix = first.last_key[..prefix_len].to_vec();
-        let fences = index
-            .iter()
-            .map(|e| fence_of(&e.last_key[prefix_len..]))
-            .collect();
-        Fences { prefix, fences }
-    }
-
-    /// The first block whose last key is >= `key` (`index.len()` if none).
-    fn first_block_at_or_after(&self, key: &[u8], index: &[IndexEntry]) -> usize {
-        let p = self.prefix.len();
-        match key[..p.min(key.len())].cmp(&self.prefix) {
-            std::cmp::Ordering::Less => return 0,
-            std::cmp::Ordering::Greater => return index.len(),
-            // A key that is a proper prefix of the shared prefix sorts before every last key.
-            std::cmp::Ordering::Equal if key.len() < p => return 0,
-            std::cmp::Ordering::Equal => {}
-        }
-        let wanted = fence_of(&key[p..]);
-        let lo = self.fences.partition_point(|&f| f < wanted);
-        let hi = lo + self.fences[lo..].partition_point(|&f| f <= wanted);
-        lo + index[lo..hi].partition_point(|e| e.last_key.as_slice() < key)
     }
 }
 
@@ -340,65 +290,6 @@ impl Iterator for TableIter {
                 self.done = true;
                 Some(Err(e))
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn index(keys: &[&[u8]]) -> Vec<IndexEntry> {
-        keys.iter()
-            .map(|k| IndexEntry {
-                last_key: k.to_vec(),
-                offset: 0,
-                len: 0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn fences_find_the_same_block_as_a_plain_search() {
-        let keys: Vec<&[u8]> = vec![
-            b"key00",
-            b"key0000000001",
-            b"key0000000001\0",
-            b"key0000000002",
-            b"key0000000002a",
-            b"key0000000010",
-            b"key01",
-            b"key1",
-        ];
-        let idx = index(&keys);
-        let fences = Fences::new(&idx);
-        assert_eq!(fences.prefix, b"key");
-        let probes: Vec<&[u8]> = vec![
-            b"",
-            b"a",
-            b"k",
-            b"key",
-            b"key0",
-            b"key00",
-            b"key000",
-            b"key0000000001",
-            b"key0000000001\0",
-            b"key0000000001\0\0",
-            b"key0000000002",
-            b"key00000000025",
-            b"key01",
-            b"key0100",
-            b"key1",
-            b"key2",
-            b"z",
-        ];
-        for probe in probes {
-            let plain = idx.partition_point(|e| e.last_key.as_slice() < probe);
-            assert_eq!(
-                fences.first_block_at_or_after(probe, &idx),
-                plain,
-                "{probe:?}"
-            );
         }
     }
 }

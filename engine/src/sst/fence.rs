@@ -1,0 +1,182 @@
+//! Fences: a cache-friendly view of sorted keys for binary search, used over an SST's index
+//! (one key per block) and inside each data block (one key per entry).
+//!
+//! The view keeps the prefix every key shares and the next 8 bytes of each key (zero-padded)
+//! as a big-endian number, with the length of that rest. Comparing those numbers orders keys
+//! like the keys themselves whenever the numbers differ; when they tie and both rests fit in
+//! the 8 bytes, the shorter rest is the smaller key (the padding was all it had). So a search
+//! touches two small contiguous arrays and compares whole keys only for rests longer than 8
+//! bytes. It lives in memory only; nothing of it is written to disk.
+
+use std::cmp::Ordering;
+
+#[derive(Debug, Default)]
+pub struct Fences {
+    prefix: Vec<u8>,
+    fences: Vec<u64>,
+    /// Each key's length after the prefix, capped at `LONG_REST`.
+    rests: Vec<u8>,
+}
+
+/// A rest this long or longer does not fit in a fence.
+const LONG_REST: u8 = 9;
+
+fn rest_len(rest: &[u8]) -> u8 {
+    rest.len().min(usize::from(LONG_REST)) as u8
+}
+
+fn fence_of(rest: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = rest.len().min(8);
+    bytes[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+impl Fences {
+    /// Builds the view of `count` keys, key `i` given by `key(i)`, in ascending order.
+    pub fn new<'a>(count: usize, key: impl Fn(usize) -> &'a [u8]) -> Fences {
+        if count == 0 {
+            return Fences::default();
+        }
+        let first = key(0);
+        let mut prefix_len = first.len();
+        for i in 1..count {
+            prefix_len = first[..prefix_len]
+                .iter()
+                .zip(key(i))
+                .take_while(|(a, b)| a == b)
+                .count();
+        }
+        let mut fences = Vec::with_capacity(count);
+        let mut rests = Vec::with_capacity(count);
+        for i in 0..count {
+            let rest = &key(i)[prefix_len..];
+            fences.push(fence_of(rest));
+            rests.push(rest_len(rest));
+        }
+        Fences {
+            prefix: first[..prefix_len].to_vec(),
+            fences,
+            rests,
+        }
+    }
+
+    /// The first `i` with `key(i) >= wanted` (the number of keys if none): `key` must give the
+    /// keys this view was built from.
+    pub fn first_at_or_after<'a>(&self, wanted: &[u8], key: impl Fn(usize) -> &'a [u8]) -> usize {
+        let p = self.prefix.len();
+        match wanted[..p.min(wanted.len())].cmp(&self.prefix) {
+            Ordering::Less => return 0,
+            Ordering::Greater => return self.fences.len(),
+            // A key that is a proper prefix of the shared prefix sorts before every key.
+            Ordering::Equal if wanted.len() < p => return 0,
+            Ordering::Equal => {}
+        }
+        let fence = fence_of(&wanted[p..]);
+        let wanted_rest = rest_len(&wanted[p..]);
+        let lo = self.fences.partition_point(|&f| f < fence);
+        let (mut lo, mut hi) = (lo, lo + self.fences[lo..].partition_point(|&f| f <= fence));
+        // Among the ties, the rests' lengths decide when both fit; whole keys otherwise.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let rest = self.rests[mid];
+            let below = if rest < LONG_REST && wanted_rest < LONG_REST {
+                rest < wanted_rest
+            } else {
+                key(mid) < wanted
+            };
+            if below {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.prefix.len() + self.fences.len() * 9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_find_the_same_key_as_a_plain_search() {
+        let keys: Vec<&[u8]> = vec![
+            b"key00",
+            b"key0000000001",
+            b"key0000000001\0",
+            b"key0000000002",
+            b"key0000000002a",
+            b"key0000000010",
+            b"key000000001000000",
+            b"key000000001000000\0",
+            b"key000000001000000\0\0",
+            b"key000000001000000\x01",
+            b"key01",
+            b"key1",
+        ];
+        let fences = Fences::new(keys.len(), |i| keys[i]);
+        assert_eq!(fences.prefix, b"key");
+        let probes: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"k",
+            b"key",
+            b"key0",
+            b"key00",
+            b"key000",
+            b"key0000000001",
+            b"key0000000001\0",
+            b"key0000000001\0\0",
+            b"key0000000002",
+            b"key00000000025",
+            b"key0000000010",
+            b"key00000000100",
+            b"key000000001000000",
+            b"key000000001000000\0",
+            b"key000000001000000\0\0",
+            b"key000000001000000\0\0\0",
+            b"key000000001000000\x01",
+            b"key0000000010000\0",
+            b"key01",
+            b"key0100",
+            b"key1",
+            b"key2",
+            b"z",
+        ];
+        for probe in probes {
+            let plain = keys.partition_point(|k| *k < probe);
+            assert_eq!(
+                fences.first_at_or_after(probe, |i| keys[i]),
+                plain,
+                "{probe:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fences_agree_with_a_plain_search_on_any_sorted_keys(
+            keys in proptest::collection::btree_set(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a']), 0..14),
+                1..40,
+            ),
+            probes in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 2]), 0..15),
+                1..40,
+            ),
+        ) {
+            let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+            let fences = Fences::new(keys.len(), |i| &keys[i]);
+            for probe in probes.iter().chain(keys.iter()) {
+                let plain = keys.partition_point(|k| k < probe);
+                proptest::prop_assert_eq!(fences.first_at_or_after(probe, |i| &keys[i]), plain);
+            }
+        }
+    }
+}
