@@ -1,12 +1,13 @@
 //! Fences: a cache-friendly view of sorted keys for binary search, used over an SST's index
 //! (one key per block) and inside each data block (one key per entry).
 //!
-//! The view keeps the prefix every key shares and the next 8 bytes of each key (zero-padded)
-//! as a big-endian number, with the length of that rest. Comparing those numbers orders keys
-//! like the keys themselves whenever the numbers differ; when they tie and both rests fit in
-//! the 8 bytes, the shorter rest is the smaller key (the padding was all it had). So a search
-//! touches two small contiguous arrays and compares whole keys only for rests longer than 8
-//! bytes. It lives in memory only; nothing of it is written to disk.
+//! The view keeps the prefix every key shares and, per key, one `u64` fence: the next 7 bytes
+//! of the key (zero-padded, big-endian) and, in the low byte, how many bytes follow the prefix
+//! (capped at 8, meaning "more than 7"). Fences order keys like the keys themselves whenever
+//! they differ (a shorter rest padded with zeros is a prefix of a longer one with the same
+//! bytes, so the length byte orders them right); equal fences with a length below 8 are equal
+//! keys. So a search touches one contiguous array and compares whole keys only among ties of
+//! keys with rests longer than 7 bytes. It lives in memory only; nothing of it is on disk.
 
 use std::cmp::Ordering;
 
@@ -14,21 +15,19 @@ use std::cmp::Ordering;
 pub struct Fences {
     prefix: Vec<u8>,
     fences: Vec<u64>,
-    /// Each key's length after the prefix, capped at `LONG_REST`.
-    rests: Vec<u8>,
 }
 
-/// A rest this long or longer does not fit in a fence.
-const LONG_REST: u8 = 9;
+/// Bytes of a key's rest a fence holds.
+const FENCE_BYTES: usize = 7;
 
-fn rest_len(rest: &[u8]) -> u8 {
-    rest.len().min(usize::from(LONG_REST)) as u8
-}
+/// The length byte of a rest longer than a fence holds.
+const LONG_REST: u64 = FENCE_BYTES as u64 + 1;
 
 fn fence_of(rest: &[u8]) -> u64 {
     let mut bytes = [0u8; 8];
-    let n = rest.len().min(8);
+    let n = rest.len().min(FENCE_BYTES);
     bytes[..n].copy_from_slice(&rest[..n]);
+    bytes[FENCE_BYTES] = rest.len().min(LONG_REST as usize) as u8;
     u64::from_be_bytes(bytes)
 }
 
@@ -47,17 +46,12 @@ impl Fences {
                 .take_while(|(a, b)| a == b)
                 .count();
         }
-        let mut fences = Vec::with_capacity(count);
-        let mut rests = Vec::with_capacity(count);
-        for i in 0..count {
-            let rest = &key(i)[prefix_len..];
-            fences.push(fence_of(rest));
-            rests.push(rest_len(rest));
-        }
+        let fences = (0..count)
+            .map(|i| fence_of(&key(i)[prefix_len..]))
+            .collect();
         Fences {
             prefix: first[..prefix_len].to_vec(),
             fences,
-            rests,
         }
     }
 
@@ -73,19 +67,17 @@ impl Fences {
             Ordering::Equal => {}
         }
         let fence = fence_of(&wanted[p..]);
-        let wanted_rest = rest_len(&wanted[p..]);
         let lo = self.fences.partition_point(|&f| f < fence);
-        let (mut lo, mut hi) = (lo, lo + self.fences[lo..].partition_point(|&f| f <= fence));
-        // Among the ties, the rests' lengths decide when both fit; whole keys otherwise.
+        if fence & 0xff < LONG_REST {
+            // Every key with this fence is `wanted` itself.
+            return lo;
+        }
+        let mut hi = lo + self.fences[lo..].partition_point(|&f| f <= fence);
+        // Among the ties, whole keys decide.
+        let mut lo = lo;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let rest = self.rests[mid];
-            let below = if rest < LONG_REST && wanted_rest < LONG_REST {
-                rest < wanted_rest
-            } else {
-                key(mid) < wanted
-            };
-            if below {
+            if key(mid) < wanted {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -96,7 +88,7 @@ impl Fences {
 
     /// Bytes held in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.prefix.len() + self.fences.len() * 9
+        self.prefix.len() + self.fences.len() * 8
     }
 }
 
@@ -163,7 +155,7 @@ mod tests {
         #[test]
         fn fences_agree_with_a_plain_search_on_any_sorted_keys(
             keys in proptest::collection::btree_set(
-                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a']), 0..14),
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 8, b'a']), 0..14),
                 1..40,
             ),
             probes in proptest::collection::vec(
