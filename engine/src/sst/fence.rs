@@ -1,5 +1,6 @@
 //! Fences: a cache-friendly view of sorted keys for binary search, used over an SST's index
-//! (one key per block) and inside each data block (one key per entry).
+//! (one key per block) and over each level's files (one largest key per file): views built
+//! once and searched by every lookup.
 //!
 //! The view keeps the prefix every key shares and, per key, one `u64` fence: the next 7 bytes
 //! of the key (zero-padded, big-endian) and, in the low byte, how many bytes follow the prefix
@@ -13,7 +14,8 @@ use std::cmp::Ordering;
 
 #[derive(Debug, Default)]
 pub struct Fences {
-    prefix: Vec<u8>,
+    /// How many leading bytes every key shares (the bytes themselves are key 0's).
+    prefix_len: usize,
     fences: Vec<u64>,
 }
 
@@ -25,41 +27,42 @@ const LONG_REST: u64 = FENCE_BYTES as u64 + 1;
 
 fn fence_of(rest: &[u8]) -> u64 {
     let mut bytes = [0u8; 8];
-    let n = rest.len().min(FENCE_BYTES);
-    bytes[..n].copy_from_slice(&rest[..n]);
+    match rest.get(..FENCE_BYTES) {
+        Some(head) => bytes[..FENCE_BYTES].copy_from_slice(head),
+        None => bytes[..rest.len()].copy_from_slice(rest),
+    }
     bytes[FENCE_BYTES] = rest.len().min(LONG_REST as usize) as u8;
     u64::from_be_bytes(bytes)
 }
 
 impl Fences {
-    /// Builds the view of `count` keys, key `i` given by `key(i)`, in ascending order.
+    /// Builds the view of `count` keys, key `i` given by `key(i)`, in ascending order (keys out
+    /// of order give wrong answers, never a panic).
     pub fn new<'a>(count: usize, key: impl Fn(usize) -> &'a [u8]) -> Fences {
         if count == 0 {
             return Fences::default();
         }
-        let first = key(0);
-        let mut prefix_len = first.len();
-        for i in 1..count {
-            prefix_len = first[..prefix_len]
-                .iter()
-                .zip(key(i))
-                .take_while(|(a, b)| a == b)
-                .count();
-        }
+        // Sorted keys share exactly what the first and the last share.
+        let prefix_len = key(0)
+            .iter()
+            .zip(key(count - 1))
+            .take_while(|(a, b)| a == b)
+            .count();
         let fences = (0..count)
-            .map(|i| fence_of(&key(i)[prefix_len..]))
+            .map(|i| fence_of(key(i).get(prefix_len..).unwrap_or_default()))
             .collect();
-        Fences {
-            prefix: first[..prefix_len].to_vec(),
-            fences,
-        }
+        Fences { prefix_len, fences }
     }
 
     /// The first `i` with `key(i) >= wanted` (the number of keys if none): `key` must give the
     /// keys this view was built from.
     pub fn first_at_or_after<'a>(&self, wanted: &[u8], key: impl Fn(usize) -> &'a [u8]) -> usize {
-        let p = self.prefix.len();
-        match wanted[..p.min(wanted.len())].cmp(&self.prefix) {
+        if self.fences.is_empty() {
+            return 0;
+        }
+        let p = self.prefix_len;
+        let prefix = key(0).get(..p).unwrap_or_default();
+        match wanted[..p.min(wanted.len())].cmp(prefix) {
             Ordering::Less => return 0,
             Ordering::Greater => return self.fences.len(),
             // A key that is a proper prefix of the shared prefix sorts before every key.
@@ -88,7 +91,7 @@ impl Fences {
 
     /// Bytes held in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.prefix.len() + self.fences.len() * 8
+        self.fences.len() * 8
     }
 }
 
@@ -113,7 +116,7 @@ mod tests {
             b"key1",
         ];
         let fences = Fences::new(keys.len(), |i| keys[i]);
-        assert_eq!(fences.prefix, b"key");
+        assert_eq!(fences.prefix_len, 3);
         let probes: Vec<&[u8]> = vec![
             b"",
             b"a",
