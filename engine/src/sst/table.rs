@@ -11,7 +11,7 @@ use super::block::Block;
 use super::bloom::Bloom;
 use super::fence::Fences;
 use super::footer::{FOOTER_BYTES, Footer};
-use super::index::{self, IndexEntry};
+use super::index;
 use crate::cache::BlockCache;
 use crate::error::{Error, IoContext, Result};
 use crate::memtable::Slot;
@@ -41,7 +41,7 @@ pub fn read_largest_seq(fs: &dyn Fs, path: &Path) -> Result<u64> {
 
 /// The decoded index kept compact: one allocation for all last keys instead of one per block
 /// (an index entry of a table with 1 KiB blocks costs 40 bytes here, about 80 as a vector of
-/// [`IndexEntry`]). Blocks are contiguous from offset 0 ([`index::decode`] checks it), so
+/// `index::IndexEntry`). Blocks are contiguous from offset 0 ([`index::decode`] checks it), so
 /// block `i` spans `ends[i - 1]..ends[i]`.
 #[derive(Debug, Default)]
 struct BlockIndex {
@@ -51,18 +51,18 @@ struct BlockIndex {
 }
 
 impl BlockIndex {
-    fn new(entries: &[IndexEntry]) -> BlockIndex {
-        let mut index = BlockIndex {
-            ends: Vec::with_capacity(entries.len()),
-            keys: Vec::with_capacity(entries.iter().map(|e| e.last_key.len()).sum()),
-            key_ends: Vec::with_capacity(entries.len()),
-        };
-        for e in entries {
-            index.ends.push(e.offset + u64::from(e.len));
-            index.keys.extend_from_slice(&e.last_key);
+    /// Verifies and decodes an index block (see [`index::decode_each`]).
+    fn decode(bytes: &[u8], data_end: u64) -> std::result::Result<BlockIndex, &'static str> {
+        let mut index = BlockIndex::default();
+        index::decode_each(bytes, data_end, |last_key, offset, len| {
+            index.ends.push(offset + u64::from(len));
+            index.keys.extend_from_slice(last_key);
             index.key_ends.push(index.keys.len());
-        }
-        index
+        })?;
+        index.ends.shrink_to_fit();
+        index.keys.shrink_to_fit();
+        index.key_ends.shrink_to_fit();
+        Ok(index)
     }
 
     fn len(&self) -> usize {
@@ -107,10 +107,8 @@ impl Table {
         let file = fs.open(path).ctx("opening SST", path)?;
         let (footer, size) = read_footer(&*file, path)?;
         let index_bytes = read_range(&*file, path, footer.index_offset, footer.index_len)?;
-        let entries = index::decode(&index_bytes, footer.index_offset)
+        let index = BlockIndex::decode(&index_bytes, footer.index_offset)
             .map_err(|r| Error::corruption(path, footer.index_offset, r))?;
-        let index = BlockIndex::new(&entries);
-        drop(entries);
         let bloom_bytes = read_range(&*file, path, footer.bloom_offset, footer.bloom_len)?;
         let bloom = Bloom::decode(bloom_bytes)
             .map_err(|r| Error::corruption(path, footer.bloom_offset, r))?;
