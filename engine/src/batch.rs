@@ -23,6 +23,44 @@ impl BatchOp {
             BatchOp::Put { key, .. } | BatchOp::Delete { key } => key,
         }
     }
+
+    /// The key, and the value (`None`: a delete).
+    pub fn view(&self) -> (&[u8], Option<&[u8]>) {
+        match self {
+            BatchOp::Put { key, value } => (key, Some(value)),
+            BatchOp::Delete { key } => (key, None),
+        }
+    }
+}
+
+/// The operations of one atomic write, borrowed from the caller: a single put or delete needs
+/// no batch built for it (no allocation between the caller's slices and the memtable's copy).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ops<'a> {
+    /// One operation: a key and its value (`None`: a delete).
+    One(&'a [u8], Option<&'a [u8]>),
+    Batch(&'a [BatchOp]),
+}
+
+impl<'a> Ops<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Ops::One(..) => 1,
+            Ops::Batch(ops) => ops.len(),
+        }
+    }
+
+    /// Operation `i` as a key and a value (`None`: a delete).
+    pub fn get(&self, i: usize) -> (&'a [u8], Option<&'a [u8]>) {
+        match *self {
+            Ops::One(key, value) => (key, value),
+            Ops::Batch(ops) => ops[i].view(),
+        }
+    }
+
+    pub fn iter(self) -> impl ExactSizeIterator<Item = (&'a [u8], Option<&'a [u8]>)> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
 }
 
 /// An atomic group of writes: after a crash all of it or none of it is there.

@@ -132,7 +132,7 @@ mod tests {
 
     fn block() -> Arc<Block> {
         let mut b = BlockBuilder::default();
-        b.add(b"k", &Some(vec![0; 1000]));
+        b.add(b"k", Some(&[0; 1000]));
         let mut out = Vec::new();
         b.finish_into(&mut out);
         Arc::new(Block::decode(out).unwrap())

@@ -7,29 +7,160 @@
 //! A small bloom filter of atomic words rides along, so a point lookup of a key the memtable
 //! does not hold usually skips the skiplist search (dozens of cache misses in a large one).
 
-use std::cmp::Reverse;
+use std::cmp::Ordering as KeyOrdering;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crossbeam_skiplist::SkipMap;
+use crossbeam_skiplist::SkipSet;
 
 use crate::sst::bloom::key_hash;
 
-/// Approximate bookkeeping bytes per entry (skiplist node, two vectors).
+/// Approximate bookkeeping bytes per entry (skiplist node, two vectors). Flush points, and so
+/// every file the engine writes, follow from this accounting: it stays as it was when entries
+/// were two vectors.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// Keys up to this long live inside the skiplist node, so comparing them touches no other
+/// memory and inserting them allocates nothing but the node and the value.
+const INLINE_KEY_BYTES: usize = 16;
 
 /// A value or a tombstone.
 pub type Slot = Option<Vec<u8>>;
 
-/// Entries are ordered by key, then newest (highest sequence number) first.
-type InternalKey = (Vec<u8>, Reverse<u64>);
-type MapEntry<'a> = crossbeam_skiplist::map::Entry<'a, InternalKey, Slot>;
+/// One versioned entry, ordered by key, then newest (highest sequence number) first.
+///
+/// The first [`INLINE_KEY_BYTES`] of the key, zero-padded, are kept in `head`: comparing two
+/// heads as big-endian numbers orders entries like their keys whenever the heads differ (a
+/// shorter key padded with zeros sorts before any longer key that continues it with a non-zero
+/// byte, as it should), so most comparisons never leave the node. `bytes` holds the rest: the
+/// whole key when it is longer than the head, then the value.
+#[derive(Debug)]
+struct Entry {
+    head: u128,
+    seq: u64,
+    key_len: u32,
+    tombstone: bool,
+    bytes: Box<[u8]>,
+}
+
+fn head_of(key: &[u8]) -> u128 {
+    let mut head = [0u8; INLINE_KEY_BYTES];
+    let n = key.len().min(INLINE_KEY_BYTES);
+    head[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(head)
+}
+
+impl Entry {
+    fn new(key: &[u8], seq: u64, value: Option<&[u8]>) -> Entry {
+        let spilled: &[u8] = if key.len() > INLINE_KEY_BYTES {
+            key
+        } else {
+            &[]
+        };
+        let value_bytes = value.unwrap_or_default();
+        let bytes = if spilled.is_empty() {
+            Box::from(value_bytes)
+        } else {
+            let mut v = Vec::with_capacity(spilled.len() + value_bytes.len());
+            v.extend_from_slice(spilled);
+            v.extend_from_slice(value_bytes);
+            v.into_boxed_slice()
+        };
+        Entry {
+            head: head_of(key),
+            seq,
+            key_len: key.len() as u32,
+            tombstone: value.is_none(),
+            bytes,
+        }
+    }
+
+    /// A search key: sorts before every entry of `key` with a sequence number above `seq`.
+    /// Allocates only for a key longer than the head.
+    fn probe(key: &[u8], seq: u64) -> Entry {
+        Entry::new(key, seq, Some(&[]))
+    }
+
+    fn inline(&self) -> bool {
+        self.key_len as usize <= INLINE_KEY_BYTES
+    }
+
+    /// The head's bytes (the key itself when it is inline).
+    fn head_bytes(&self) -> [u8; INLINE_KEY_BYTES] {
+        self.head.to_be_bytes()
+    }
+
+    fn with_key<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        if self.inline() {
+            f(&self.head_bytes()[..self.key_len as usize])
+        } else {
+            f(&self.bytes[..self.key_len as usize])
+        }
+    }
+
+    fn key_vec(&self) -> Vec<u8> {
+        self.with_key(<[u8]>::to_vec)
+    }
+
+    fn value_bytes(&self) -> Option<&[u8]> {
+        if self.tombstone {
+            return None;
+        }
+        let from = if self.inline() {
+            0
+        } else {
+            self.key_len as usize
+        };
+        Some(&self.bytes[from..])
+    }
+
+    fn slot(&self) -> Slot {
+        self.value_bytes().map(<[u8]>::to_vec)
+    }
+
+    fn same_key(&self, other: &Entry) -> bool {
+        self.cmp_keys(other) == KeyOrdering::Equal
+    }
+
+    fn cmp_keys(&self, other: &Entry) -> KeyOrdering {
+        match self.head.cmp(&other.head) {
+            KeyOrdering::Equal => {}
+            unequal => return unequal,
+        }
+        if self.inline() && other.inline() {
+            // Equal heads: the keys agree on every byte the shorter one has.
+            return self.key_len.cmp(&other.key_len);
+        }
+        self.with_key(|a| other.with_key(|b| a.cmp(b)))
+    }
+
+    fn key_cmp(&self, key: &[u8]) -> KeyOrdering {
+        self.with_key(|k| k.cmp(key))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == KeyOrdering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<KeyOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> KeyOrdering {
+        self.cmp_keys(other).then(other.seq.cmp(&self.seq))
+    }
+}
 
 /// A memtable and the number of its WAL (also its identity and its age).
 #[derive(Debug)]
 pub struct Memtable {
     pub number: u64,
-    map: SkipMap<(Vec<u8>, Reverse<u64>), Slot>,
+    set: SkipSet<Entry>,
     bytes: AtomicUsize,
     /// The highest sequence number inserted (0: none): a flush records it in its edit.
     last_seq: AtomicU64,
@@ -44,7 +175,7 @@ impl Memtable {
     pub fn new(number: u64) -> Memtable {
         Memtable {
             number,
-            map: SkipMap::new(),
+            set: SkipSet::new(),
             bytes: AtomicUsize::new(0),
             last_seq: AtomicU64::new(0),
             filter: Vec::new(),
@@ -60,7 +191,7 @@ impl Memtable {
             .next_multiple_of(8);
         Memtable {
             number,
-            map: SkipMap::new(),
+            set: SkipSet::new(),
             bytes: AtomicUsize::new(0),
             last_seq: AtomicU64::new(0),
             filter: (0..words).map(|_| AtomicU64::new(0)).collect(),
@@ -73,16 +204,17 @@ impl Memtable {
             .map(|bit| ((bit / 64) as usize, 1u64 << (bit % 64)))
     }
 
-    /// Inserts one entry with sequence number `seq`. Inserts must not run concurrently (the
-    /// single writer holds the writer lock); reads may.
-    pub fn insert(&self, key: Vec<u8>, seq: u64, slot: Slot) {
-        let size = key.len() + slot.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD_BYTES;
+    /// Inserts one entry (`None`: a tombstone) with sequence number `seq`, copying it once into
+    /// the memtable's own memory. Inserts must not run concurrently (the single writer holds the
+    /// writer lock); reads may.
+    pub fn insert(&self, key: &[u8], seq: u64, value: Option<&[u8]>) {
+        let size = key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD_BYTES;
         if !self.filter.is_empty() {
             // Set before the entry is inserted, and so before the batch is published: a reader
             // that may see the entry sees its bits.
             // Only the single writer (under the writer lock) inserts, so a load and a store do
             // the work of an atomic read-modify-write at a fraction of its cost.
-            for (word, mask) in self.filter_bits(key_hash(&key)) {
+            for (word, mask) in self.filter_bits(key_hash(key)) {
                 let bits = &self.filter[word];
                 let old = bits.load(Ordering::Relaxed);
                 if old & mask == 0 {
@@ -90,7 +222,9 @@ impl Memtable {
                 }
             }
         }
-        self.map.insert((key, Reverse(seq)), slot);
+        // The returned entry handle is dropped at once; an unused handle still costs a
+        // reference-count round trip, which `insert` on a set cannot avoid.
+        self.set.insert(Entry::new(key, seq, value));
         self.bytes.fetch_add(size, Ordering::Relaxed);
         // Single writer: a load and a store instead of a read-modify-write.
         if seq > self.last_seq.load(Ordering::Relaxed) {
@@ -117,18 +251,19 @@ impl Memtable {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.set.is_empty()
     }
 
     /// The newest entry for `key` with a sequence number at most `snapshot`.
     pub fn get(&self, key: &[u8], snapshot: u64) -> Option<Slot> {
-        self.get_at(&(key.to_vec(), Reverse(snapshot)))
+        self.get_at(&Lookup::new(key, snapshot))
     }
 
     /// Like `get`, with the lookup key built once by the caller for several memtables.
-    pub fn get_at(&self, start: &(Vec<u8>, Reverse<u64>)) -> Option<Slot> {
-        let entry = self.map.lower_bound(Bound::Included(start))?;
-        (entry.key().0 == start.0).then(|| entry.value().clone())
+    pub fn get_at(&self, lookup: &Lookup) -> Option<Slot> {
+        let entry = self.set.lower_bound(Bound::Included(&lookup.probe))?;
+        let entry = entry.value();
+        entry.same_key(&lookup.probe).then(|| entry.slot())
     }
 
     /// The newest visible entry of every key in the range, in key order.
@@ -139,57 +274,72 @@ impl Memtable {
         snapshot: u64,
     ) -> Vec<(Vec<u8>, Slot)> {
         let start = match lower {
-            Bound::Included(k) => Bound::Included((k.to_vec(), Reverse(u64::MAX))),
-            Bound::Excluded(k) => Bound::Excluded((k.to_vec(), Reverse(0))),
+            Bound::Included(k) => Bound::Included(Entry::probe(k, u64::MAX)),
+            Bound::Excluded(k) => Bound::Excluded(Entry::probe(k, 0)),
             Bound::Unbounded => Bound::Unbounded,
         };
         let mut out: Vec<(Vec<u8>, Slot)> = Vec::new();
-        for entry in self.map.range((start, Bound::Unbounded)) {
-            let (key, Reverse(seq)) = entry.key();
+        let mut last: Option<crossbeam_skiplist::set::Entry<'_, Entry>> = None;
+        for handle in self.set.range((start, Bound::Unbounded)) {
+            let entry = handle.value();
             let past_end = match upper {
-                Bound::Included(u) => key.as_slice() > u,
-                Bound::Excluded(u) => key.as_slice() >= u,
+                Bound::Included(u) => entry.key_cmp(u) == KeyOrdering::Greater,
+                Bound::Excluded(u) => entry.key_cmp(u) != KeyOrdering::Less,
                 Bound::Unbounded => false,
             };
             if past_end {
                 break;
             }
-            if *seq > snapshot || out.last().is_some_and(|(k, _)| k == key) {
+            if entry.seq > snapshot || last.as_ref().is_some_and(|l| l.value().same_key(entry)) {
                 continue;
             }
-            out.push((key.clone(), entry.value().clone()));
+            out.push((entry.key_vec(), entry.slot()));
+            last = Some(handle);
         }
         out
     }
 
-    /// Calls `f` with every key's newest entry, in key order, without copying (for a flush: the
-    /// memtable is frozen). Stops at the first error.
+    /// Calls `f` with every key's newest entry (`None`: a tombstone), in key order, without
+    /// copying (for a flush: the memtable is frozen). Stops at the first error.
     pub fn try_for_each_newest<E>(
         &self,
-        mut f: impl FnMut(&[u8], &Slot) -> Result<(), E>,
+        mut f: impl FnMut(&[u8], Option<&[u8]>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut last: Option<MapEntry<'_>> = None;
-        for entry in self.map.iter() {
-            if last.as_ref().is_some_and(|l| l.key().0 == entry.key().0) {
+        let mut last: Option<crossbeam_skiplist::set::Entry<'_, Entry>> = None;
+        for handle in self.set.iter() {
+            let entry = handle.value();
+            if last.as_ref().is_some_and(|l| l.value().same_key(entry)) {
                 continue;
             }
-            f(&entry.key().0, entry.value())?;
-            last = Some(entry);
+            entry.with_key(|key| f(key, entry.value_bytes()))?;
+            last = Some(handle);
         }
         Ok(())
     }
 
     /// Every key's newest entry, in key order (for a flush: the memtable is frozen).
-    pub fn newest_entries(&self) -> impl Iterator<Item = (Vec<u8>, Slot)> + '_ {
-        let mut last: Option<Vec<u8>> = None;
-        self.map.iter().filter_map(move |entry| {
-            let key = &entry.key().0;
-            if last.as_ref() == Some(key) {
-                return None;
-            }
-            last = Some(key.clone());
-            Some((key.clone(), entry.value().clone()))
-        })
+    pub fn newest_entries(&self) -> Vec<(Vec<u8>, Slot)> {
+        let mut out = Vec::new();
+        let _ = self.try_for_each_newest(|key, value| {
+            out.push((key.to_vec(), value.map(<[u8]>::to_vec)));
+            Ok::<(), ()>(())
+        });
+        out
+    }
+}
+
+/// A point lookup's search key, built once for all the memtables a read visits.
+#[derive(Debug)]
+pub struct Lookup {
+    probe: Entry,
+}
+
+impl Lookup {
+    /// Finds the newest entry of `key` with a sequence number at most `snapshot`.
+    pub fn new(key: &[u8], snapshot: u64) -> Lookup {
+        Lookup {
+            probe: Entry::probe(key, snapshot),
+        }
     }
 }
 
@@ -200,16 +350,16 @@ mod tests {
     #[test]
     fn reader_ignores_entries_newer_than_its_snapshot() {
         let m = Memtable::new(1);
-        m.insert(b"a".to_vec(), 1, Some(b"old".to_vec()));
-        m.insert(b"a".to_vec(), 2, Some(b"new".to_vec()));
-        m.insert(b"b".to_vec(), 3, None);
+        m.insert(b"a", 1, Some(b"old"));
+        m.insert(b"a", 2, Some(b"new"));
+        m.insert(b"b", 3, None);
         assert_eq!(m.get(b"a", 1), Some(Some(b"old".to_vec())));
         assert_eq!(m.get(b"a", 5), Some(Some(b"new".to_vec())));
         assert_eq!(m.get(b"b", 5), Some(None));
         assert_eq!(m.get(b"b", 2), None);
         let all = m.scan(Bound::Unbounded, Bound::Unbounded, 2);
         assert_eq!(all, vec![(b"a".to_vec(), Some(b"new".to_vec()))]);
-        let newest: Vec<_> = m.newest_entries().collect();
+        let newest = m.newest_entries();
         assert_eq!(newest.len(), 2);
         assert_eq!(newest[1], (b"b".to_vec(), None));
     }
@@ -218,12 +368,66 @@ mod tests {
     fn scan_bounds_are_honoured() {
         let m = Memtable::new(1);
         for (i, k) in [b"a", b"b", b"c", b"d"].iter().enumerate() {
-            m.insert(k.to_vec(), i as u64 + 1, Some(vec![]));
+            m.insert(*k, i as u64 + 1, Some(&[]));
         }
         let keys = |v: Vec<(Vec<u8>, Slot)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
         let r = m.scan(Bound::Excluded(b"a"), Bound::Included(b"c"), 10);
         assert_eq!(keys(r), vec![b"b".to_vec(), b"c".to_vec()]);
         let r = m.scan(Bound::Included(b"b"), Bound::Excluded(b"d"), 10);
         assert_eq!(keys(r), vec![b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn keys_inline_or_spilled_sort_as_bytes_do() {
+        let long = [7u8; 40];
+        let mut keys: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\0".to_vec(),
+            b"ab".to_vec(),
+            b"ab\0".to_vec(),
+            b"ab\0\0".to_vec(),
+            b"ab\x01".to_vec(),
+            [1u8; 16].to_vec(),
+            [[1u8; 16].as_slice(), &[0]].concat(),
+            [[1u8; 16].as_slice(), &[0, 0]].concat(),
+            [[1u8; 15].as_slice(), &[2]].concat(),
+            [[1u8; 16].as_slice(), &[9]].concat(),
+            [[1u8; 17].as_slice(), &long].concat(),
+            long.to_vec(),
+            [0xffu8; 16].to_vec(),
+            [0xffu8; 17].to_vec(),
+        ];
+        let m = Memtable::with_filter(1, 1 << 16);
+        // Inserted in reverse, twice, so every key has an older and a newer entry.
+        for round in 0..2u8 {
+            for (i, k) in keys.iter().enumerate().rev() {
+                let seq = u64::from(round) * 100 + i as u64 + 1;
+                m.insert(k, seq, Some(&[round, i as u8]));
+            }
+        }
+        keys.sort();
+        let newest = m.newest_entries();
+        let got: Vec<Vec<u8>> = newest.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(got, keys);
+        for (k, v) in &newest {
+            let v = v.as_ref().expect("a value");
+            assert_eq!(v[0], 1, "the newer entry of {k:?}");
+            assert_eq!(m.get(k, u64::MAX), Some(Some(v.clone())));
+            assert_eq!(m.get(k, 100).map(|s| s.map(|v| v[0])), Some(Some(0)));
+        }
+        assert_eq!(m.get(b"a", u64::MAX), None);
+        assert_eq!(m.get(&[1u8; 17], u64::MAX), None);
+        let scanned = m.scan(
+            Bound::Included(b"ab"),
+            Bound::Excluded(&[1u8; 16]),
+            u64::MAX,
+        );
+        let scanned: Vec<Vec<u8>> = scanned.into_iter().map(|(k, _)| k).collect();
+        let expected: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| k.as_slice() >= b"ab".as_slice() && k.as_slice() < [1u8; 16].as_slice())
+            .cloned()
+            .collect();
+        assert_eq!(scanned, expected);
     }
 }

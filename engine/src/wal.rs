@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use faultfs::{File, Fs};
 
-use crate::batch::BatchOp;
+use crate::batch::{BatchOp, Ops};
 use crate::error::{Error, IoContext, Result};
 use crate::log_frame::{self, LogEnd};
 
@@ -51,17 +51,22 @@ pub fn encode_header(start_seq: u64, out: &mut Vec<u8>) {
 
 /// Encodes a batch whose first operation has sequence number `seq` as a WAL payload.
 pub fn encode_batch(seq: u64, ops: &[BatchOp], out: &mut Vec<u8>) {
+    encode_ops(seq, Ops::Batch(ops), out);
+}
+
+/// Encodes borrowed operations exactly as [`encode_batch`] encodes the same batch.
+fn encode_ops(seq: u64, ops: Ops<'_>, out: &mut Vec<u8>) {
     out.push(KIND_BATCH);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&(ops.len() as u32).to_le_bytes());
-    for op in ops {
-        match op {
-            BatchOp::Put { key, value } => {
+    for (key, value) in ops.iter() {
+        match value {
+            Some(value) => {
                 out.push(TAG_PUT);
                 put_bytes(out, key);
                 put_bytes(out, value);
             }
-            BatchOp::Delete { key } => {
+            None => {
                 out.push(TAG_DELETE);
                 put_bytes(out, key);
             }
@@ -150,7 +155,6 @@ pub struct WalWriter {
     synced: u64,
     /// Encoded frames not yet handed to the file.
     buffer: Vec<u8>,
-    scratch: Vec<u8>,
     config: WalConfig,
 }
 
@@ -191,7 +195,6 @@ impl WalWriter {
             written: 0,
             synced: 0,
             buffer,
-            scratch: Vec::new(),
             config,
         })
     }
@@ -201,10 +204,13 @@ impl WalWriter {
     /// an acknowledged write is lost only by a power cut before the next sync, which the contract
     /// allows. (An earlier version held frames in user space until 64 KiB piled up; the
     /// kill-test caught it losing acknowledged writes.)
-    pub fn append(&mut self, seq: u64, ops: &[BatchOp]) -> Result<()> {
-        self.scratch.clear();
-        encode_batch(seq, ops, &mut self.scratch);
-        log_frame::encode(&self.scratch, self.synced, &mut self.buffer);
+    pub(crate) fn append(&mut self, seq: u64, ops: Ops<'_>) -> Result<()> {
+        // The payload is encoded in place after a placeholder header, then sealed: one copy of
+        // the caller's bytes, not two.
+        let start = self.buffer.len();
+        self.buffer.resize(start + log_frame::HEADER_BYTES, 0);
+        encode_ops(seq, ops, &mut self.buffer);
+        log_frame::seal(&mut self.buffer[start..], self.synced);
         self.write_buffer()
     }
 

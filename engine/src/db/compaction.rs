@@ -165,7 +165,7 @@ impl Inner {
                 Some(b) => b,
                 None => builder.insert(self.new_output(largest_seq)?),
             };
-            b.add(&key, &slot)?;
+            b.add(&key, slot.as_deref())?;
             if split
                 && b.estimated_bytes() >= self.options.sst_target_bytes
                 && let Some(done) = builder.take()

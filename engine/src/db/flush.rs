@@ -195,7 +195,7 @@ pub(super) fn write_l0(
         mem.last_seq(),
         bug!(options, FileNumbersFromManifestOnly),
     )?;
-    mem.try_for_each_newest(|key, slot| builder.add(key, slot))?;
+    mem.try_for_each_newest(|key, value| builder.add(key, value))?;
     let built = builder.finish(!bug!(options, EditBeforeSstSync))?;
     if sync_dir && !bug!(options, SstDirEntryNotSynced) {
         // Protects against a power cut that keeps the edit naming this SST but loses the SST's

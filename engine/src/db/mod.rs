@@ -14,7 +14,6 @@ mod recovery;
 mod sequence;
 mod write;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -24,13 +23,14 @@ use std::thread::JoinHandle;
 
 use faultfs::{Fs, Lock};
 
-use crate::batch::{BatchOp, WriteBatch, WriteOptions};
+use crate::batch::{Ops, WriteBatch, WriteOptions};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::manifest::ManifestWriter;
 use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::sst::Table;
+use crate::sst::fence::Fences;
 use crate::version::{SstMeta, VersionState};
 use crate::wal::WalWriter;
 
@@ -52,6 +52,23 @@ pub(crate) fn wal_config(options: &Options) -> crate::wal::WalConfig {
 pub(crate) struct SuperVersion {
     pub mems: Vec<Arc<Memtable>>,
     pub levels: Vec<Vec<(SstMeta, Arc<Table>)>>,
+    /// Per level, the search view of its files' largest keys (used for levels past L0, whose
+    /// files are sorted and disjoint).
+    pub level_fences: Vec<Fences>,
+}
+
+impl SuperVersion {
+    pub fn new(mems: Vec<Arc<Memtable>>, levels: Vec<Vec<(SstMeta, Arc<Table>)>>) -> Self {
+        let level_fences = levels
+            .iter()
+            .map(|level| Fences::new(level.len(), |i| &level[i].0.largest))
+            .collect();
+        SuperVersion {
+            mems,
+            levels,
+            level_fences,
+        }
+    }
 }
 
 /// The single writer's state.
@@ -166,7 +183,7 @@ impl Inner {
                     .collect()
             })
             .collect();
-        let sv = Arc::new(SuperVersion { mems, levels });
+        let sv = Arc::new(SuperVersion::new(mems, levels));
         *self.sv.write().unwrap_or_else(PoisonError::into_inner) = sv;
     }
 
@@ -198,20 +215,15 @@ impl Db {
     }
 
     pub fn put(&self, key: &[u8], value: &[u8], wo: WriteOptions) -> Result<()> {
-        let op = BatchOp::Put {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        self.inner.write_ops(Cow::Owned(vec![op]), wo)
+        self.inner.write_ops(Ops::One(key, Some(value)), wo)
     }
 
     pub fn delete(&self, key: &[u8], wo: WriteOptions) -> Result<()> {
-        let op = BatchOp::Delete { key: key.to_vec() };
-        self.inner.write_ops(Cow::Owned(vec![op]), wo)
+        self.inner.write_ops(Ops::One(key, None), wo)
     }
 
     pub fn write(&self, batch: &WriteBatch, wo: WriteOptions) -> Result<()> {
-        self.inner.write_ops(Cow::Borrowed(&batch.ops), wo)
+        self.inner.write_ops(Ops::Batch(&batch.ops), wo)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {

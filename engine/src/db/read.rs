@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 
 use super::{Inner, SuperVersion};
 use crate::error::Result;
-use crate::memtable::Slot;
+use crate::memtable::{Lookup, Slot};
 use crate::merge::{MergeIter, Source};
 use crate::sst::bloom::key_hash;
 use crate::version::SstMeta;
@@ -87,11 +87,11 @@ impl Inner {
 fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
     let hash = key_hash(key);
     // The lookup key is built only if some memtable's filter lets the key through.
-    let mut start = None;
+    let mut lookup = None;
     for mem in &sv.mems {
         if mem.may_contain(hash) {
-            let start = start.get_or_insert_with(|| (key.to_vec(), std::cmp::Reverse(seq)));
-            if let Some(slot) = mem.get_at(start) {
+            let lookup = lookup.get_or_insert_with(|| Lookup::new(key, seq));
+            if let Some(slot) = mem.get_at(lookup) {
                 return Ok(Some(slot));
             }
         }
@@ -103,8 +103,8 @@ fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
             return Ok(Some(slot));
         }
     }
-    for level in sv.levels.iter().skip(1) {
-        let at = level.partition_point(|(meta, _)| meta.largest.as_slice() < key);
+    for (level, fences) in sv.levels.iter().zip(&sv.level_fences).skip(1) {
+        let at = fences.first_at_or_after(key, |i| &level[i].0.largest);
         if let Some((meta, table)) = level.get(at)
             && in_range(meta, key)
             && let Some(slot) = table.get(key, hash)?

@@ -23,7 +23,6 @@ use faultfs::{Fs, Phase};
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
 use super::{Inner, SuperVersion, Versions, Writer};
-use crate::batch::BatchOp;
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -189,10 +188,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         versions: Mutex::new(versions),
         work_cv: Condvar::new(),
         done_cv: Condvar::new(),
-        sv: RwLock::new(Arc::new(SuperVersion {
-            mems: Vec::new(),
-            levels: Vec::new(),
-        })),
+        sv: RwLock::new(Arc::new(SuperVersion::new(Vec::new(), Vec::new()))),
         visible_seq: AtomicU64::new(replayed.last_seq),
         poisoned: AtomicBool::new(false),
         poison_cause: Mutex::new(None),
@@ -372,13 +368,11 @@ fn replay_wals(
     for log in logs {
         for r in log.records {
             if let WalRecord::Batch { seq, ops } = r.record {
-                for (i, op) in ops.into_iter().enumerate() {
+                for (i, op) in ops.iter().enumerate() {
                     let seq = seq + i as u64;
                     newest = newest.max(seq);
-                    match op {
-                        BatchOp::Put { key, value } => mem.insert(key, seq, Some(value)),
-                        BatchOp::Delete { key } => mem.insert(key, seq, None),
-                    }
+                    let (key, value) = op.view();
+                    mem.insert(key, seq, value);
                 }
             }
         }

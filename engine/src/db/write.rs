@@ -1,22 +1,20 @@
 //! The write path: WAL append, memtable insert, memtable switch, stalls, sync.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{Inner, Writer, lock};
-use crate::batch::{BatchOp, WriteOptions};
+use crate::batch::{Ops, WriteOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::filename;
 use crate::memtable::Memtable;
 use crate::wal::WalWriter;
 
 impl Inner {
-    /// Logs and applies one atomic batch.
-    /// Owned operations move into the memtable without another copy.
-    pub fn write_ops(&self, ops: Cow<'_, [BatchOp]>, wo: WriteOptions) -> Result<()> {
+    /// Logs and applies one atomic batch, copying each operation once, into the memtable.
+    pub(crate) fn write_ops(&self, ops: Ops<'_>, wo: WriteOptions) -> Result<()> {
         self.check_writable()?;
-        if ops.iter().any(|op| op.key().len() > u32::MAX as usize / 2) {
+        if ops.iter().any(|(key, _)| key.len() > u32::MAX as usize / 2) {
             return Err(Error::InvalidArgument("key too long".into()));
         }
         let mut w = lock(&self.writer);
@@ -29,19 +27,14 @@ impl Inner {
             .map_err(|e| self.poison(e))
     }
 
-    fn log_and_apply(
-        &self,
-        w: &mut Writer,
-        ops: Cow<'_, [BatchOp]>,
-        wo: WriteOptions,
-    ) -> Result<()> {
+    fn log_and_apply(&self, w: &mut Writer, ops: Ops<'_>, wo: WriteOptions) -> Result<()> {
         // This batch's operations take the sequence numbers after the last applied one.
         let seq = w.last_seq + 1;
         if bug!(self.options, MemtableBeforeWal) {
-            self.apply_to_memtable(w, Cow::Borrowed(&*ops));
-            return self.append_to_wal(w, seq, &ops, wo);
+            self.apply_to_memtable(w, ops);
+            return self.append_to_wal(w, seq, ops, wo);
         }
-        self.append_to_wal(w, seq, &ops, wo)?;
+        self.append_to_wal(w, seq, ops, wo)?;
         self.apply_to_memtable(w, ops);
         Ok(())
     }
@@ -50,7 +43,7 @@ impl Inner {
         &self,
         w: &mut Writer,
         seq: u64,
-        ops: &[BatchOp],
+        ops: Ops<'_>,
         wo: WriteOptions,
     ) -> Result<()> {
         let Some(wal) = w.wal.as_mut() else {
@@ -67,14 +60,11 @@ impl Inner {
         Ok(())
     }
 
-    fn apply_to_memtable(&self, w: &mut Writer, ops: Cow<'_, [BatchOp]>) {
+    fn apply_to_memtable(&self, w: &mut Writer, ops: Ops<'_>) {
         let mut seq = w.last_seq;
-        for op in ops.into_owned() {
+        for (key, value) in ops.iter() {
             seq += 1;
-            match op {
-                BatchOp::Put { key, value } => w.active.insert(key, seq, Some(value)),
-                BatchOp::Delete { key } => w.active.insert(key, seq, None),
-            }
+            w.active.insert(key, seq, value);
         }
         w.last_seq = seq;
         // Readers started from now on see the whole batch; earlier ones see none of it.

@@ -11,8 +11,6 @@
 //! crc32c u32         of every byte before it
 //! ```
 
-use crate::memtable::Slot;
-
 const KIND_VALUE: u8 = 1;
 const KIND_TOMBSTONE: u8 = 2;
 const ENTRY_HEADER_BYTES: usize = 9;
@@ -25,9 +23,10 @@ pub struct BlockBuilder {
 }
 
 impl BlockBuilder {
-    pub fn add(&mut self, key: &[u8], slot: &Slot) {
+    /// Appends an entry (`None`: a tombstone).
+    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.offsets.push(self.data.len() as u32);
-        let (kind, value): (u8, &[u8]) = match slot {
+        let (kind, value): (u8, &[u8]) = match value {
             Some(v) => (KIND_VALUE, v),
             None => (KIND_TOMBSTONE, &[]),
         };
@@ -67,9 +66,25 @@ impl BlockBuilder {
 /// A decoded, verified block.
 #[derive(Debug)]
 pub struct Block {
+    /// The whole block as read, trailer included: the offsets are read where they lie.
     data: Vec<u8>,
-    /// Start of each entry; every entry was bounds-checked when the block was decoded.
-    offsets: Vec<u32>,
+    /// Where the offsets array starts (the entries end); every entry and offset was
+    /// bounds-checked when the block was decoded.
+    offsets_at: usize,
+    count: usize,
+}
+
+/// The key of the entry at `at` of `data` (bounds checked by `Block::decode`).
+fn key_at(data: &[u8], at: usize) -> &[u8] {
+    let b = &data[at + 1..at + 5];
+    let key_len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    &data[at + ENTRY_HEADER_BYTES..at + ENTRY_HEADER_BYTES + key_len]
+}
+
+/// Where entry `i` starts, from the offsets array at `offsets_at` (checked by `Block::decode`).
+fn offset_at(data: &[u8], offsets_at: usize, i: usize) -> usize {
+    let b = &data[offsets_at + 4 * i..offsets_at + 4 * i + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
@@ -79,7 +94,7 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 
 impl Block {
     /// Verifies and decodes a block; on damage says what is wrong.
-    pub fn decode(mut bytes: Vec<u8>) -> Result<Block, &'static str> {
+    pub fn decode(bytes: Vec<u8>) -> Result<Block, &'static str> {
         if bytes.len() < 8 {
             return Err("block shorter than its trailer");
         }
@@ -99,7 +114,6 @@ impl Block {
         if count == 0 {
             return Err("empty block");
         }
-        let mut offsets = Vec::with_capacity(count);
         let mut expected = 0usize;
         for i in 0..count {
             let off = u32_at(&bytes, offsets_at + 4 * i).ok_or("block offsets cut short")?;
@@ -116,36 +130,38 @@ impl Block {
             if expected > offsets_at {
                 return Err("block entry runs past the entries");
             }
-            offsets.push(off);
         }
         if expected != offsets_at {
             return Err("block has bytes between entries and offsets");
         }
-        bytes.truncate(offsets_at);
         Ok(Block {
             data: bytes,
-            offsets,
+            offsets_at,
+            count,
         })
     }
 
     pub fn len(&self) -> usize {
-        self.offsets.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
+        self.count == 0
+    }
+
+    /// Where entry `i` starts.
+    fn offset(&self, i: usize) -> usize {
+        offset_at(&self.data, self.offsets_at, i)
     }
 
     /// The key of entry `i`.
     pub fn key(&self, i: usize) -> &[u8] {
-        let at = self.offsets[i] as usize;
-        let key_len = self.len_at(at + 1);
-        &self.data[at + ENTRY_HEADER_BYTES..at + ENTRY_HEADER_BYTES + key_len]
+        key_at(&self.data, self.offset(i))
     }
 
     /// The key and value (or tombstone) of entry `i`.
     pub fn entry(&self, i: usize) -> (&[u8], Option<&[u8]>) {
-        let at = self.offsets[i] as usize;
+        let at = self.offset(i);
         let key_len = self.len_at(at + 1);
         let val_len = self.len_at(at + 5);
         let key_end = at + ENTRY_HEADER_BYTES + key_len;
@@ -160,17 +176,29 @@ impl Block {
     }
 
     /// Index of the first entry whose key is >= `key` (== len() if none).
+    ///
+    /// A plain binary search over the entries: a block read from disk is hot in the CPU's
+    /// caches, and a cached block is rarely searched often enough before it is evicted to repay
+    /// building a fence view of it (see [`super::fence`]), which touches every key.
     pub fn seek(&self, key: &[u8]) -> usize {
-        self.offsets.partition_point(|&off| {
-            let at = off as usize;
-            let key_len = self.len_at(at + 1);
-            &self.data[at + ENTRY_HEADER_BYTES..at + ENTRY_HEADER_BYTES + key_len] < key
-        })
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.key(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
-    /// Bytes held in memory (for the cache's accounting).
+    /// Bytes held in memory, as the cache counts them: the entries and 4 bytes an entry for
+    /// their offsets (which are read in place, but were once a separate array), plus 48. The
+    /// count is what decides which blocks the cache keeps, and so which reads reach the file
+    /// system; it stays as it was.
     pub fn memory_bytes(&self) -> usize {
-        self.data.len() + self.offsets.len() * 4 + 48
+        self.offsets_at + self.count * 4 + 48
     }
 }
 
@@ -180,9 +208,9 @@ mod tests {
 
     fn built() -> Vec<u8> {
         let mut b = BlockBuilder::default();
-        b.add(b"apple", &Some(b"red".to_vec()));
-        b.add(b"banana", &None);
-        b.add(b"cherry", &Some(Vec::new()));
+        b.add(b"apple", Some(b"red"));
+        b.add(b"banana", None);
+        b.add(b"cherry", Some(b""));
         let mut out = Vec::new();
         b.finish_into(&mut out);
         out

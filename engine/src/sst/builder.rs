@@ -9,7 +9,6 @@ use super::bloom::{Bloom, key_hash};
 use super::footer::Footer;
 use super::index::{self, IndexEntry};
 use crate::error::{IoContext, Result};
-use crate::memtable::Slot;
 
 /// Buffered bytes are handed to the file once they pass this.
 const WRITE_CHUNK_BYTES: usize = 256 << 10;
@@ -83,12 +82,12 @@ impl SstBuilder {
     }
 
     /// Adds an entry; keys must arrive in strictly increasing order.
-    pub fn add(&mut self, key: &[u8], slot: &Slot) -> Result<()> {
+    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         debug_assert!(self.smallest.is_none() || key > self.last_key.as_slice());
         if self.smallest.is_none() {
             self.smallest = Some(key.to_vec());
         }
-        self.block.add(key, slot);
+        self.block.add(key, value);
         self.hashes.push(key_hash(key));
         self.last_key.clear();
         self.last_key.extend_from_slice(key);

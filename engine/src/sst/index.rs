@@ -43,6 +43,25 @@ fn take_u32(input: &mut &[u8]) -> Result<u32, &'static str> {
 
 /// Verifies and decodes an index block; `data_end` is where the data blocks end.
 pub fn decode(bytes: &[u8], data_end: u64) -> Result<Vec<IndexEntry>, &'static str> {
+    let mut entries = Vec::new();
+    decode_each(bytes, data_end, |last_key, offset, len| {
+        entries.push(IndexEntry {
+            last_key: last_key.to_vec(),
+            offset,
+            len,
+        });
+    })?;
+    Ok(entries)
+}
+
+/// Verifies an index block and calls `f` with each entry's last key, offset and length, in
+/// order, without copying the keys (a table keeps them in one buffer). Calls `f` only for
+/// entries checked so far; on damage the caller drops what it built.
+pub fn decode_each(
+    bytes: &[u8],
+    data_end: u64,
+    mut f: impl FnMut(&[u8], u64, u32),
+) -> Result<(), &'static str> {
     if bytes.len() < 8 {
         return Err("index block too short");
     }
@@ -54,11 +73,11 @@ pub fn decode(bytes: &[u8], data_end: u64) -> Result<Vec<IndexEntry>, &'static s
     let mut tail = &bytes[crc_at - 4..crc_at];
     let count = take_u32(&mut tail)? as usize;
     let mut input = &bytes[..crc_at - 4];
-    let mut entries = Vec::with_capacity(count.min(input.len() / 16));
     let mut expected_offset = 0u64;
+    let mut prev: Option<&[u8]> = None;
     for _ in 0..count {
         let key_len = take_u32(&mut input)? as usize;
-        let last_key = take(&mut input, key_len)?.to_vec();
+        let last_key = take(&mut input, key_len)?;
         let mut off = [0u8; 8];
         off.copy_from_slice(take(&mut input, 8)?);
         let offset = u64::from_le_bytes(off);
@@ -66,23 +85,17 @@ pub fn decode(bytes: &[u8], data_end: u64) -> Result<Vec<IndexEntry>, &'static s
         if offset != expected_offset || offset + u64::from(len) > data_end {
             return Err("index entry points outside the data blocks");
         }
-        if entries
-            .last()
-            .is_some_and(|prev: &IndexEntry| prev.last_key >= last_key)
-        {
+        if prev.is_some_and(|prev| prev >= last_key) {
             return Err("index keys out of order");
         }
         expected_offset = offset + u64::from(len);
-        entries.push(IndexEntry {
-            last_key,
-            offset,
-            len,
-        });
+        f(last_key, offset, len);
+        prev = Some(last_key);
     }
     if !input.is_empty() {
         return Err("index block has trailing bytes");
     }
-    Ok(entries)
+    Ok(())
 }
 
 #[cfg(test)]

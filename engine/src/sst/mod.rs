@@ -16,6 +16,7 @@
 pub mod block;
 pub mod bloom;
 pub mod builder;
+pub mod fence;
 pub mod footer;
 pub mod index;
 pub mod table;
