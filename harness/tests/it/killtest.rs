@@ -252,9 +252,12 @@ fn cli(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// The engine (which survives kills; the careless store can show a phantom when a kill lands
+/// inside a write the kernel is copying, which is up to the machine's timing) killed by
+/// progress, so the verdict is the seed's.
 #[test]
 fn the_kill_test_command_prints_kills_by_phase() {
-    let (code, text) = cli(&["kill-test", "--rounds", "3", "--store", "careless"]);
+    let (code, text) = cli(&["kill-test", "--rounds", "3", "--by-progress"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("kills by phase:"), "{text}");
 }
