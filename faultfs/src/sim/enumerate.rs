@@ -6,7 +6,10 @@
 //! the caller's bound or after a fixed number of candidates, so it always ends.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
 use std::path::Path;
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::CrashPolicy;
 use super::atomic;
@@ -31,7 +34,7 @@ pub(crate) fn images(state: &State, policy: CrashPolicy, bound: usize) -> Vec<Di
     if !state.has_pending() {
         return vec![durable_image(state).clone()];
     }
-    let mut out = Collector::new(bound);
+    let mut out = Collector::new(bound, state);
     match policy {
         CrashPolicy::Strict => out.offer(build_image(state, &Choice::drop_all(state))),
         CrashPolicy::KeepAll => out.offer(build_image(state, &Choice::keep_all(state))),
@@ -50,10 +53,25 @@ struct Collector {
     seen: HashSet<u64>,
     bound: usize,
     budget: usize,
+    /// The digests of the byte buffers the disk's files hold now (durable and live), by
+    /// address, filled as they are first hashed. Candidates share these buffers for every file a
+    /// crash leaves as it was, so each is hashed once per walk, not once per candidate. Only
+    /// buffers the state keeps alive for the whole walk are remembered: a buffer built for one
+    /// candidate may be freed and its address reused by another.
+    shared: Vec<(usize, Option<u64>)>,
 }
 
 impl Collector {
-    fn new(bound: usize) -> Collector {
+    fn new(bound: usize, state: &State) -> Collector {
+        let mut shared: Vec<(usize, Option<u64>)> = state
+            .inodes
+            .values()
+            .flat_map(|inode| [&inode.durable, &inode.live])
+            .map(|bytes| (Arc::as_ptr(bytes) as usize, None))
+            .collect();
+        // Sorted by address for binary search; a buffer shared by live and durable once.
+        shared.sort_unstable_by_key(|(addr, _)| *addr);
+        shared.dedup_by_key(|(addr, _)| *addr);
         Collector {
             images: Vec::new(),
             seen: HashSet::new(),
@@ -61,13 +79,22 @@ impl Collector {
             budget: bound
                 .saturating_mul(CANDIDATES_PER_IMAGE)
                 .max(CANDIDATES_MIN),
+            shared,
         }
     }
 
     /// Adds an image unless an equal one is already in; the order of `images` is the order of offers.
     fn offer(&mut self, image: DiskImage) {
         self.budget = self.budget.saturating_sub(1);
-        if self.seen.insert(image.content_hash()) {
+        let shared = &mut self.shared;
+        let hash = image.content_hash_with(|bytes| {
+            let addr = Arc::as_ptr(bytes) as usize;
+            match shared.binary_search_by_key(&addr, |(a, _)| *a) {
+                Ok(i) => *shared[i].1.get_or_insert_with(|| xxh3_64(bytes)),
+                Err(_) => xxh3_64(bytes),
+            }
+        });
+        if self.seen.insert(hash) {
             self.images.push(image);
         }
     }

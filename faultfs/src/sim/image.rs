@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 /// A frozen post-crash disk: what a reboot would bring back. Cheap to hash and compare.
 ///
@@ -67,6 +67,13 @@ impl DiskImage {
 
     /// A digest of the image's names and bytes; equal images have equal hashes.
     pub fn content_hash(&self) -> u64 {
+        self.content_hash_with(|bytes| xxh3_64(bytes))
+    }
+
+    /// [`DiskImage::content_hash`], taking each file's digest (`xxh3_64` of its bytes) from
+    /// `file_hash`, which may remember the digests of buffers shared by many images (the
+    /// enumeration of one crash point builds thousands of images that share most files).
+    pub(crate) fn content_hash_with(&self, mut file_hash: impl FnMut(&Arc<Vec<u8>>) -> u64) -> u64 {
         let inner = &*self.inner;
         *inner.hash.get_or_init(|| {
             let mut h = Xxh3::new();
@@ -78,7 +85,7 @@ impl DiskImage {
                 h.update(b"F");
                 hash_path(&mut h, path);
                 h.update(&(bytes.len() as u64).to_le_bytes());
-                h.update(bytes);
+                h.update(&file_hash(bytes).to_le_bytes());
             }
             h.digest()
         })
