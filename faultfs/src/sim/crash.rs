@@ -13,7 +13,7 @@ use super::CrashPolicy;
 use super::atomic;
 use super::image::DiskImage;
 use super::outcome::{RebootOutcome, describe};
-use super::state::{Entry, Inode, Name, Pending, State};
+use super::state::{Entry, Inode, Name, Namespace, Pending, State};
 
 /// The fate of one piece of a pending change (a write split at sector boundaries, or a set_len).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,20 +275,50 @@ pub(crate) fn build_image(state: &State, choice: &Choice) -> DiskImage {
     if nothing_survives {
         return durable_image(state).clone();
     }
-    let mut ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
-        .dirs
-        .iter()
-        .map(|(path, dir)| (path.clone(), dir.durable.clone()))
-        .collect();
+    let mut ns = Overlay {
+        state,
+        changed: BTreeMap::new(),
+    };
     for (op, keep) in state.ns_pending.iter().zip(&choice.ns) {
         if *keep {
             op.apply(&mut ns);
         }
     }
-    assemble(state, &ns, |ino, inode| match choice.files.get(&ino) {
-        Some(fate) => file_after(inode, fate, choice.sector),
-        None => Arc::clone(&inode.durable),
-    })
+    assemble(
+        state,
+        |dir| ns.get(dir),
+        |ino, inode| match choice.files.get(&ino) {
+            Some(fate) => file_after(inode, fate, choice.sector),
+            None => Arc::clone(&inode.durable),
+        },
+    )
+}
+
+/// The durable namespace with some pending operations applied, copying only the directories
+/// they change (a crash image is built for every candidate of an enumeration, and most
+/// directories come out of it as they were).
+struct Overlay<'a> {
+    state: &'a State,
+    changed: BTreeMap<PathBuf, BTreeMap<Name, Entry>>,
+}
+
+impl Overlay<'_> {
+    fn get(&self, dir: &Path) -> Option<&BTreeMap<Name, Entry>> {
+        match self.changed.get(dir) {
+            Some(names) => Some(names),
+            None => self.state.dirs.get(dir).map(|d| &d.durable),
+        }
+    }
+}
+
+impl Namespace for Overlay<'_> {
+    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
+        if !self.changed.contains_key(dir) {
+            let durable = self.state.dirs.get(dir)?.durable.clone();
+            self.changed.insert(dir.to_path_buf(), durable);
+        }
+        self.changed.get_mut(dir)
+    }
 }
 
 /// The disk a crash with `choice` leaves, built by a reboot that is about to replace the state:
@@ -316,19 +346,18 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
 /// The durable disk (what `Strict` keeps), cached until the durable state changes.
 pub(crate) fn durable_image(state: &State) -> &DiskImage {
     state.durable_image.get_or_init(|| {
-        let ns: BTreeMap<PathBuf, BTreeMap<Name, Entry>> = state
-            .dirs
-            .iter()
-            .map(|(path, dir)| (path.clone(), dir.durable.clone()))
-            .collect();
-        assemble(state, &ns, |_, inode| Arc::clone(&inode.durable))
+        assemble(
+            state,
+            |dir| state.dirs.get(dir).map(|d| &d.durable),
+            |_, inode| Arc::clone(&inode.durable),
+        )
     })
 }
 
 /// Walks the namespace from the root and collects every reachable directory and file.
-fn assemble(
+fn assemble<'n>(
     state: &State,
-    ns: &BTreeMap<PathBuf, BTreeMap<Name, Entry>>,
+    names_of: impl Fn(&Path) -> Option<&'n BTreeMap<Name, Entry>>,
     mut bytes_of: impl FnMut(u64, &Inode) -> Arc<Vec<u8>>,
 ) -> DiskImage {
     let mut files = BTreeMap::new();
@@ -336,7 +365,9 @@ fn assemble(
     let mut done: BTreeMap<u64, Arc<Vec<u8>>> = BTreeMap::new();
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(dir) = stack.pop() {
-        let Some(names) = ns.get(&dir) else { continue };
+        let Some(names) = names_of(&dir) else {
+            continue;
+        };
         for (name, entry) in names {
             let path = dir.join(&**name);
             match entry {

@@ -169,11 +169,6 @@ impl Dirs {
         &mut self.0[i].1
     }
 
-    /// Every directory, in `Path` order.
-    pub fn iter(&self) -> impl Iterator<Item = (&PathBuf, &Dir)> {
-        self.0.iter().map(|(p, d)| (p, d))
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &Dir> {
         self.0.iter().map(|(_, d)| d)
     }
@@ -218,12 +213,6 @@ pub(crate) enum NsOp {
 /// Name maps per directory, on which namespace operations can be replayed.
 pub(crate) trait Namespace {
     fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>>;
-}
-
-impl Namespace for BTreeMap<PathBuf, BTreeMap<Name, Entry>> {
-    fn names(&mut self, dir: &Path) -> Option<&mut BTreeMap<Name, Entry>> {
-        self.get_mut(dir)
-    }
 }
 
 /// Replaying on the directories themselves changes their durable namespace (a `sync_dir`).
