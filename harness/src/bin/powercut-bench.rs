@@ -5,6 +5,8 @@
 //!
 //! `powercut-bench --seeds N` runs exactly seeds 0..N of the seeded cycle and nothing else, so a
 //! profiler that counts instructions (`valgrind --tool=callgrind`) sees the same work every time.
+//! `powercut-bench --explore OPS` explores one workload of OPS steps (the standard one: options
+//! small enough that flushes, compactions and MANIFEST rollovers all happen) and nothing else.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +73,11 @@ fn main() {
         fixed_seeds(n);
         return;
     }
+    if args.first().map(String::as_str) == Some("--explore") {
+        let ops: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+        explore_once(ops);
+        return;
+    }
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let opts = RunOptions::default();
     print_workload(&opts);
@@ -114,12 +121,17 @@ fn main() {
         disks as f64 / secs
     );
 
-    let case = standard_case(1000, 1);
+    explore_once(1000);
+}
+
+/// Explores the standard workload of `ops` steps once and prints what it visited.
+fn explore_once(ops: usize) {
+    let case = standard_case(ops, 1);
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
     let out = explore_engine(&case);
     println!(
-        "explore 1000 ops: {:.2?} wall, {:.2} s CPU, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
+        "explore {ops} ops: {:.2?} wall, {:.2} s CPU, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
         started.elapsed(),
         elapsed(cpu),
         out.points,
