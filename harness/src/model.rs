@@ -187,23 +187,8 @@ impl History {
     /// disk (`on_disk`: every accepted write is durable now) or from a live one after a clean
     /// reopen (only the writes a durability point covered are).
     pub fn rebase_from(&mut self, k: usize, on_disk: bool) {
-        let before = self.accepted.len();
-        if on_disk {
-            self.accepted_durable = before + k;
-        } else if self.accepted_durable == before {
-            self.accepted_durable = before + k.min(self.durable);
-        }
-        let mut writes = std::mem::take(&mut self.writes);
-        writes.truncate(k);
-        for w in &writes {
-            for m in &w.mutations {
-                m.apply(&mut self.base);
-            }
-        }
-        self.accepted.extend(writes);
-        self.live = self.base.clone();
-        self.durable = 0;
-        self.rebases += 1;
+        let state = self.state_after(k);
+        self.rebase_onto(k, on_disk, state);
     }
 
     /// [`History::rebase_from`] when the caller already holds the state after `k` writes (the
