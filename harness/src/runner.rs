@@ -60,22 +60,12 @@ pub struct Finished {
 }
 
 /// The fault classes after which any prefix (and a clean refusal) is an allowed recovery: their
-/// damage can look exactly like a torn tail.
-const LENIENT: [FaultClass; 4] = [
-    FaultClass::Truncate,
-    FaultClass::MisdirectedWrite,
-    FaultClass::BitFlip,
-    FaultClass::TornSector,
-];
+/// damage can look exactly like a torn tail. Every damage class can.
+const LENIENT: [FaultClass; 4] = FaultClass::DAMAGE;
 
 /// The fault classes that damage bytes already on the disk (what [`DamageRule::Unchecked`]
 /// leaves unjudged).
-const DAMAGE_CLASSES: [FaultClass; 4] = [
-    FaultClass::Truncate,
-    FaultClass::MisdirectedWrite,
-    FaultClass::BitFlip,
-    FaultClass::TornSector,
-];
+const DAMAGE_CLASSES: [FaultClass; 4] = FaultClass::DAMAGE;
 
 /// Fault classes after which a clean refusal is allowed but the bounds stay D..N. A sync that
 /// lied (ReportLater) did not advance D (rule (a)), but it can leave a file the MANIFEST names

@@ -82,7 +82,11 @@ pub(crate) fn order_metadata(state: &State, choice: &mut Choice, file_prefix: bo
     }
     enum Meta {
         Ns(usize),
-        SetLen { ino: u64, piece: usize },
+        SetLen {
+            ino: u64,
+            piece: usize,
+            pieces: usize,
+        },
     }
     let mut metas: Vec<(u64, Meta)> = state
         .ns_seq
@@ -91,9 +95,15 @@ pub(crate) fn order_metadata(state: &State, choice: &mut Choice, file_prefix: bo
         .map(|(i, seq)| (*seq, Meta::Ns(i)))
         .collect();
     for (ino, inode) in pending_inodes(state) {
-        for (i, piece) in pieces(&inode.pending, choice.sector).iter().enumerate() {
+        let all = pieces(&inode.pending, choice.sector);
+        for (i, piece) in all.iter().enumerate() {
             if let Pending::SetLen { seq, .. } = inode.pending[piece.op] {
-                metas.push((seq, Meta::SetLen { ino, piece: i }));
+                let meta = Meta::SetLen {
+                    ino,
+                    piece: i,
+                    pieces: all.len(),
+                };
+                metas.push((seq, meta));
             }
         }
     }
@@ -107,11 +117,11 @@ pub(crate) fn order_metadata(state: &State, choice: &mut Choice, file_prefix: bo
                 }
                 dropping |= !choice.ns[i];
             }
-            Meta::SetLen { ino, piece } => {
-                let Some(inode) = state.inodes.get(&ino) else {
-                    continue;
-                };
-                let count = pieces(&inode.pending, choice.sector).len();
+            Meta::SetLen {
+                ino,
+                piece,
+                pieces: count,
+            } => {
                 let fate = choice.files.entry(ino).or_insert(FileFate::DropAll);
                 let mut fills = match fate {
                     FileFate::DropAll => vec![Fill::Drop; count],

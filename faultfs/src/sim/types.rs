@@ -165,6 +165,15 @@ impl FaultClass {
         FaultClass::MisdirectedWrite,
         FaultClass::Truncate,
     ];
+
+    /// The classes that damage bytes already on the disk (a failing device, not a power cut or
+    /// an error returned to a call).
+    pub const DAMAGE: [FaultClass; 4] = [
+        FaultClass::BitFlip,
+        FaultClass::TornSector,
+        FaultClass::MisdirectedWrite,
+        FaultClass::Truncate,
+    ];
 }
 
 /// What an operation did, as recorded in the event log.
