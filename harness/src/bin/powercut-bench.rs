@@ -5,8 +5,10 @@
 //!
 //! `powercut-bench --seeds N` runs exactly seeds 0..N of the seeded cycle and nothing else, so a
 //! profiler that counts instructions (`valgrind --tool=callgrind`) sees the same work every time.
-//! `powercut-bench --explore OPS` explores one workload of OPS steps (the standard one: options
-//! small enough that flushes, compactions and MANIFEST rollovers all happen) and nothing else.
+//! `powercut-bench --explore OPS [THREADS]` explores one workload of OPS steps (the standard
+//! one: options small enough that flushes, compactions and MANIFEST rollovers all happen) with
+//! THREADS recovering disks (default 0: one per core; 1: all on the workload's thread) and
+//! nothing else.
 
 use std::time::{Duration, Instant};
 
@@ -41,9 +43,25 @@ fn run_seed(seed: u64, opts: &RunOptions) -> RunOutcome {
     powercut::run_seed::<EngineStore>(seed, opts).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
 }
 
-/// Explores a case of the engine.
-fn explore_engine(case: &powercut::Case) -> powercut::ExploreOutcome {
-    explore::<EngineStore>(case, &ExploreOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+/// Explores a case of the engine with `threads` (0: one per core).
+fn explore_engine(case: &powercut::Case, threads: usize) -> powercut::ExploreOutcome {
+    let opts = ExploreOptions {
+        threads,
+        ..ExploreOptions::default()
+    };
+    explore::<EngineStore>(case, &opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// CPU seconds of every thread of this process so far, finished ones included (utime + stime
+/// of `/proc/self/stat`, in the kernel's USER_HZ ticks of 1/100 s).
+fn process_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// What one crash-recover-check cycle is and what each seed runs, printed before the figures so
@@ -81,7 +99,8 @@ fn main() {
     }
     if args.first().map(String::as_str) == Some("--explore") {
         let ops: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-        explore_once(ops);
+        let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+        explore_once(ops, threads);
         return;
     }
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
@@ -113,7 +132,7 @@ fn main() {
     let cpu = (started, cpu_seconds());
     let (mut workloads, mut disks, mut points) = (0u64, 0u64, 0u64);
     while started.elapsed() < Duration::from_secs_f64(seconds) {
-        let out = explore_engine(&standard_case(100, workloads));
+        let out = explore_engine(&standard_case(100, workloads), 1);
         workloads += 1;
         disks += out.disks_tried;
         points += out.points;
@@ -127,17 +146,28 @@ fn main() {
         disks as f64 / secs
     );
 
-    explore_once(1000);
+    explore_once(1000, 0);
 }
 
-/// Explores the standard workload of `ops` steps once and prints what it visited.
-fn explore_once(ops: usize) {
+/// Explores the standard workload of `ops` steps once with `threads` (0: one per core) and
+/// prints what it visited.
+fn explore_once(ops: usize, threads: usize) {
     let case = standard_case(ops, 1);
     let started = Instant::now();
     let cpu = (started, cpu_seconds());
-    let out = explore_engine(&case);
+    let all_cpu = process_cpu_seconds();
+    let out = explore_engine(&case, threads);
+    let workers = match threads {
+        0 => "one recovery thread per core".to_string(),
+        1 => "recoveries on the workload's thread".to_string(),
+        n => format!("{n} recovery threads"),
+    };
+    let all = match (all_cpu, process_cpu_seconds()) {
+        (Some(a), Some(b)) => format!("{:.2} s CPU in all threads", b - a),
+        _ => "CPU of all threads unknown".to_string(),
+    };
     println!(
-        "explore {ops} ops: {:.2?} wall, {:.2} s CPU, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
+        "explore {ops} ops ({workers}): {:.2?} wall, {:.2} s CPU on the workload's thread, {all}, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
         started.elapsed(),
         elapsed(cpu),
         out.points,

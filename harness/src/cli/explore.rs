@@ -1,4 +1,4 @@
-//! `powercut explore [--seed S | --scenario F] [--ops N] [--bound B] [--policy P]`
+//! `powercut explore [--seed S | --scenario F] [--ops N] [--bound B] [--policy P] [--threads T]`
 
 use std::path::PathBuf;
 
@@ -34,6 +34,10 @@ pub struct Args {
     /// Crash policy whose disks are enumerated (repeatable; default torn and reorder).
     #[arg(long = "policy", value_parser = super::parse_policy)]
     pub policies: Vec<faultfs::CrashPolicy>,
+    /// Threads that recover the post-crash disks (0: one per core; 1: all on the thread that
+    /// runs the workload). The outcome does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 pub fn run<S: Store + 'static>(a: &Args) -> Result<u8> {
@@ -64,6 +68,7 @@ pub fn run<S: Store + 'static>(a: &Args) -> Result<u8> {
     let mut opts = ExploreOptions {
         bound: a.bound,
         recovery_crashes: a.recovery,
+        threads: a.threads,
         ..ExploreOptions::default()
     };
     if !a.policies.is_empty() {

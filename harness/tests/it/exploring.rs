@@ -163,3 +163,47 @@ fn explore_and_a_seeded_run_judge_a_wrong_scan_alike() {
     assert_eq!(v.kind, ViolationKind::ReadYourWrites, "{}", v.message);
     assert_eq!(v.message, run.violations[0].message);
 }
+
+#[test]
+fn the_outcome_is_the_same_whatever_the_thread_count() {
+    // Recoveries run on worker threads and come back in any order; the tally puts them back in
+    // crash-point order. A store with one defect found at many points, and limits of one and of
+    // several violations, exercise the cut-off a worker must not apply too early.
+    let mut buggy = standard_case(300, 3);
+    buggy.bugs = vec!["sync_write_without_wal_sync".to_string()];
+    let careless = Case {
+        sim_seed: 2,
+        ..Case::new::<CarelessStore>(standard_case(200, 2).steps)
+    };
+    for max_violations in [1, 4] {
+        let with = |threads| ExploreOptions {
+            threads,
+            max_violations,
+            ..ExploreOptions::default()
+        };
+        let sequential = explore(&buggy, &with(1));
+        assert!(
+            !sequential.violations.is_empty(),
+            "the defect was not found"
+        );
+        for threads in [2, 3] {
+            assert_eq!(
+                explore(&buggy, &with(threads)),
+                sequential,
+                "{threads} threads"
+            );
+        }
+        let sequential = powercut::explore::<CarelessStore>(&careless, &with(1)).unwrap();
+        assert!(!sequential.violations.is_empty());
+        let parallel = powercut::explore::<CarelessStore>(&careless, &with(3)).unwrap();
+        assert_eq!(parallel, sequential);
+    }
+    let clean = standard_case(300, 4);
+    let with = |threads| ExploreOptions {
+        threads,
+        ..ExploreOptions::default()
+    };
+    let sequential = explore(&clean, &with(1));
+    assert!(sequential.violations.is_empty() && sequential.disks_tried > 0);
+    assert_eq!(explore(&clean, &with(2)), sequential);
+}
