@@ -9,8 +9,8 @@ use faultfs::{CrashPoint, CrashPolicy, DiskImage, EventOp, Phase, SimFs};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Step};
-use crate::checker::{Judgement, Violation, ViolationKind, judge};
-use crate::model::{History, State};
+use crate::checker::{Judgement, Verdict, Violation, ViolationKind, check_recovery, judge};
+use crate::model::{History, State, WriteRecord};
 use crate::runner::{DB_DIR, Runner};
 use crate::store::{Background, DiskAssumptions, Env, Store, StoreError};
 
@@ -160,7 +160,57 @@ fn tally(
 
 /// A disk to recover and judge on a worker: its number, its point's number, the history as it
 /// stood at that point, the disk.
-type Task = (usize, usize, Arc<History>, DiskImage);
+type Task = (usize, usize, Arc<Snapshot>, DiskImage);
+
+/// The history at a crash point as a worker needs it. Only the window (its base, the writes
+/// since, D) is copied at each change; the writes accepted before it and the origin are shared,
+/// since they change only when the window moves and matter only when the window alone rejects.
+struct Snapshot {
+    /// The history without `accepted`, `origin` and `live`.
+    window: History,
+    before: Arc<Before>,
+}
+
+/// The part of a history that changes only when its window moves.
+struct Before {
+    accepted: Vec<WriteRecord>,
+    origin: State,
+}
+
+impl Snapshot {
+    fn of(history: &History, before: Arc<Before>) -> Snapshot {
+        Snapshot {
+            window: History {
+                base: history.base.clone(),
+                writes: history.writes.clone(),
+                live: State::new(),
+                origin: State::new(),
+                accepted: Vec::new(),
+                ..*history
+            },
+            before,
+        }
+    }
+
+    /// What [`judge`] says of `recovered` against the whole history: it looks at the window
+    /// first and at the writes before it only when the window rejects, so the whole history is
+    /// put together only then.
+    fn judge(&self, recovered: &State) -> Judgement {
+        let lower = self.window.durable;
+        if self.before.accepted.is_empty() {
+            return judge(&self.window, recovered, lower, false);
+        }
+        if let Verdict::Accepted { k } = check_recovery(&self.window, recovered, lower) {
+            return Judgement::Accepted { k };
+        }
+        let whole = History {
+            accepted: self.before.accepted.clone(),
+            origin: self.before.origin.clone(),
+            ..self.window.clone()
+        };
+        judge(&whole, recovered, lower, false)
+    }
+}
 
 /// The points where the workers found a violation, so nobody checks past the last one that can
 /// still be reported.
@@ -190,7 +240,9 @@ struct Pool {
     /// Every point with disks, in order, to be tallied once the verdicts are in.
     points: Vec<PointDisks>,
     /// The history as of the last task, and what it looked like then (see [`revision`]).
-    snapshot: Option<(Revision, Arc<History>)>,
+    snapshot: Option<(Revision, Arc<Snapshot>)>,
+    /// The writes before the window as of the last task, and the window move they belong to.
+    before: Option<((u64, usize), Arc<Before>)>,
     found: Arc<Found>,
 }
 
@@ -211,16 +263,28 @@ fn revision(h: &History) -> Revision {
 }
 
 impl Pool {
-    fn history(&mut self, history: &History) -> Arc<History> {
+    fn history(&mut self, history: &History) -> Arc<Snapshot> {
         let now = revision(history);
-        match &self.snapshot {
-            Some((r, h)) if *r == now => h.clone(),
-            _ => {
-                let h = Arc::new(history.clone());
-                self.snapshot = Some((now, h.clone()));
-                h
-            }
+        if let Some((r, h)) = &self.snapshot
+            && *r == now
+        {
+            return h.clone();
         }
+        let moved = (history.rebases, history.accepted.len());
+        let before = match &self.before {
+            Some((m, b)) if *m == moved => b.clone(),
+            _ => {
+                let b = Arc::new(Before {
+                    accepted: history.accepted.clone(),
+                    origin: history.origin.clone(),
+                });
+                self.before = Some((moved, b.clone()));
+                b
+            }
+        };
+        let h = Arc::new(Snapshot::of(history, before));
+        self.snapshot = Some((now, h.clone()));
+        h
     }
 }
 
@@ -289,6 +353,7 @@ where
             next: 0,
             points: Vec::new(),
             snapshot: None,
+            before: None,
             found: found.clone(),
         }),
     }));
@@ -305,7 +370,8 @@ where
                     if found.last().is_some_and(|last| at > last) {
                         continue;
                     }
-                    let verdict = check_caught::<S>(&history, config, assumptions, &image);
+                    let judge = |state: &State| history.judge(state);
+                    let verdict = check_caught::<S>(&judge, config, assumptions, &image);
                     if verdict.is_err() {
                         found.add(at);
                     }
@@ -370,12 +436,12 @@ where
 
 /// [`check_image`], with a panic of the store reported as a violation.
 fn check_caught<S: Store>(
-    history: &History,
+    judge: &dyn Fn(&State) -> Judgement,
     config: &S::Config,
     assumptions: DiskAssumptions,
     image: &DiskImage,
 ) -> Result<(), Violation> {
-    crate::panics::catch(|| check_image::<S>(history, config, assumptions, image)).unwrap_or_else(
+    crate::panics::catch(|| check_image::<S>(judge, config, assumptions, image)).unwrap_or_else(
         |m| {
             Err(Violation::new(
                 ViolationKind::Panic,
@@ -449,7 +515,7 @@ fn visit<S: Store>(
     let mut extra = ExploreOutcome::default();
     tally(out, opts.max_violations, &point, |n| {
         let image = &images[n];
-        check_caught::<S>(history, config, assumptions, image)?;
+        check_caught::<S>(&live_judge(history), config, assumptions, image)?;
         if opts.recovery_crashes {
             check_recovery_crashes::<S>(
                 seen,
@@ -503,7 +569,7 @@ fn check_recovery_crashes<S: Store>(
             continue;
         }
         out.disks_tried += 1;
-        check_image::<S>(history, config, assumptions, &second).map_err(|mut v| {
+        check_image::<S>(&live_judge(history), config, assumptions, &second).map_err(|mut v| {
             v.message = format!("after a second crash inside recovery: {}", v.message);
             v
         })?;
@@ -511,9 +577,16 @@ fn check_recovery_crashes<S: Store>(
     Ok(())
 }
 
-/// Recovers one post-crash disk and checks it against the history's D..N.
+/// The seeded runs' acceptance rule against the whole history, D..N (no damage is applied
+/// here).
+fn live_judge(history: &History) -> impl Fn(&State) -> Judgement + '_ {
+    move |state| judge(history, state, history.durable, false)
+}
+
+/// Recovers one post-crash disk and checks what it holds with `judge`, then the store's
+/// invariants.
 fn check_image<S: Store>(
-    history: &History,
+    judge: &dyn Fn(&State) -> Judgement,
     config: &S::Config,
     assumptions: DiskAssumptions,
     image: &DiskImage,
@@ -532,8 +605,7 @@ fn check_image<S: Store>(
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
     let state: State = crate::model::state_of(pairs);
-    // The seeded runs' acceptance rule: the whole history, D..N (no damage is applied here).
-    match judge(history, &state, history.durable, false) {
+    match judge(&state) {
         Judgement::Accepted { .. } | Judgement::RolledBack { .. } => {
             store.check_invariants().map_err(|e| {
                 let kind = match e {
