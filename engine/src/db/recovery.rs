@@ -47,7 +47,9 @@ pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inne
     // A crash while creating a store is not a crash in recovery: label it apart so coverage
     // and reports say which one a failure needs. (An error here means the power is gone; the
     // open fails at its first real step anyway.)
-    let creating = !fs.exists(&dir.join(filename::CURRENT)).unwrap_or(true);
+    let creating = !fs
+        .exists(&filename::join(dir, filename::CURRENT))
+        .unwrap_or(true);
     fs.set_phase(if creating {
         Phase::Create
     } else {
@@ -60,7 +62,7 @@ pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inne
 
 fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     ensure_dir(&*fs, dir)?;
-    let lock_path = dir.join(filename::LOCK);
+    let lock_path = filename::join(dir, filename::LOCK);
     let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
     let found = list(&*fs, dir)?;
     let manifest_number = current::read(&*fs, dir, !bug!(options, CurrentChecksumUnverified))?;
@@ -411,7 +413,7 @@ fn remove_unreferenced(
             FileKind::CurrentTmp => filename::CURRENT_TMP.to_string(),
             _ => continue,
         };
-        doomed.push(dir.join(name));
+        doomed.push(filename::join(dir, &name));
     }
     for path in doomed {
         // Nothing refers to these (an interrupted flush or compaction, a flushed WAL, a MANIFEST
