@@ -187,10 +187,16 @@ pub fn replay(
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let record = serde_json::from_slice::<RawRecord>(&bytes[frame.payload])
-            .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
-            .into_record()
-            .map_err(|reason| Error::corruption(&path, offset, reason))?;
+        let payload = &bytes[frame.payload];
+        let record = match json::read_record(payload) {
+            Some(record) => record,
+            // Anything but the exact form the writer makes goes to serde_json, which reads it
+            // or says what is wrong with it.
+            None => serde_json::from_slice::<RawRecord>(payload)
+                .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
+                .into_record()
+                .map_err(|reason| Error::corruption(&path, offset, reason))?,
+        };
         current = Some(match (current, record) {
             (None, ManifestRecord::Snapshot { options, state }) => (options, state),
             (None, ManifestRecord::Edit { .. }) => {

@@ -6,12 +6,18 @@
 //! [`super::ManifestRecord`] (compact, fields in declaration order, `None` and empty lists of a
 //! [`VersionEdit`] left out, keys as lowercase hex strings); the tests hold the two side by side.
 //! The options are still encoded by serde_json (they change shape as fields are added), once
-//! per distinct [`Options`] value on a thread. Reading stays with serde_json.
+//! per distinct [`Options`] value on a thread.
+//!
+//! [`read_record`] is the matching fast path for reading: it accepts only the exact form this
+//! writer makes and gives up (`None`) on anything else, for serde_json to read (or refuse) as
+//! before; whatever it accepts, serde_json reads to the same record (a proptest holds the two
+//! side by side, on written records and on damaged ones).
 
 use std::cell::RefCell;
 
+use super::ManifestRecord;
 use crate::options::Options;
-use crate::version::{SstMeta, VersionEdit, VersionState};
+use crate::version::{RemovedSst, SstMeta, VersionEdit, VersionState};
 
 /// Appends `{"record":"edit","edit":{...}}`.
 pub(super) fn write_edit(out: &mut Vec<u8>, edit: &VersionEdit) {
@@ -172,6 +178,231 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// Reads a record in exactly the form [`write_edit`] and [`write_snapshot`] make; `None` for
+/// anything else (serde_json then reads it, or says what is wrong with it).
+pub(super) fn read_record(json: &[u8]) -> Option<ManifestRecord> {
+    let mut r = Reader { rest: json };
+    let record = if r.eat(br#"{"record":"edit","edit":{"#) {
+        let edit = r.edit_fields()?;
+        r.expect(b"}")?;
+        ManifestRecord::Edit { edit }
+    } else {
+        r.expect(br#"{"record":"snapshot","options":"#)?;
+        let options = r.options()?;
+        r.expect(br#","state":{"levels":["#)?;
+        let mut levels = Vec::new();
+        if !r.eat(b"]") {
+            loop {
+                levels.push(r.metas()?);
+                if r.eat(b"]") {
+                    break;
+                }
+                r.expect(b",")?;
+            }
+        }
+        r.expect(br#","log_number":"#)?;
+        let log_number = r.number()?;
+        r.expect(br#","next_file_number":"#)?;
+        let next_file_number = r.number()?;
+        r.expect(br#","last_sequence":"#)?;
+        let last_sequence = r.number()?;
+        r.expect(b"}}")?;
+        ManifestRecord::Snapshot {
+            options,
+            state: VersionState {
+                levels,
+                log_number,
+                next_file_number,
+                last_sequence,
+            },
+        }
+    };
+    r.rest.is_empty().then_some(record)
+}
+
+thread_local! {
+    /// The last options JSON read on this thread and what it decoded to: every MANIFEST a
+    /// process replays starts with the options it was opened with.
+    static OPTIONS_READ: RefCell<Option<(Vec<u8>, Options)>> = const { RefCell::new(None) };
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl Reader<'_> {
+    /// Consumes `literal` if the input continues with it.
+    fn eat(&mut self, literal: &[u8]) -> bool {
+        match self.rest.strip_prefix(literal) {
+            Some(rest) => {
+                self.rest = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn expect(&mut self, literal: &[u8]) -> Option<()> {
+        self.eat(literal).then_some(())
+    }
+
+    /// A number as serde_json writes a u64: digits, no sign, no leading zero, no overflow.
+    fn number(&mut self) -> Option<u64> {
+        let len = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (digits, rest) = self.rest.split_at(len);
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let mut n = 0u64;
+        for &d in digits {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.rest = rest;
+        Some(n)
+    }
+
+    fn index(&mut self) -> Option<usize> {
+        usize::try_from(self.number()?).ok()
+    }
+
+    /// `"..."` of lowercase hex digit pairs.
+    fn hex(&mut self) -> Option<Vec<u8>> {
+        self.expect(b"\"")?;
+        let len = self.rest.iter().position(|&b| b == b'"')?;
+        let (digits, rest) = self.rest.split_at(len);
+        if digits.len() % 2 != 0 {
+            return None;
+        }
+        let mut key = Vec::with_capacity(digits.len() / 2);
+        for pair in digits.chunks_exact(2) {
+            key.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
+        }
+        self.rest = &rest[1..];
+        Some(key)
+    }
+
+    /// The options object: read by serde_json (once per distinct JSON on a thread). It ends at
+    /// its first `}`: the options hold no nested object, and if they ever do, the bytes after
+    /// that `}` are not what [`read_record`] expects and it gives up.
+    fn options(&mut self) -> Option<Options> {
+        let end = self.rest.iter().position(|&b| b == b'}')? + 1;
+        let (json, rest) = self.rest.split_at(end);
+        let options = OPTIONS_READ.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            match &*cached {
+                Some((cached_json, options)) if cached_json.as_slice() == json => {
+                    Some(options.clone())
+                }
+                _ => {
+                    let options = serde_json::from_slice::<Options>(json).ok()?;
+                    *cached = Some((json.to_vec(), options.clone()));
+                    Some(options)
+                }
+            }
+        })?;
+        self.rest = rest;
+        Some(options)
+    }
+
+    /// The fields of an edit after its `{`, through the closing `}`.
+    fn edit_fields(&mut self) -> Option<VersionEdit> {
+        let mut edit = VersionEdit::default();
+        let mut any = false;
+        // Each field is optional, in the order they are written.
+        let mut key = |r: &mut Reader<'_>, name: &[u8]| -> bool {
+            let before = r.rest;
+            if any && !r.eat(b",") {
+                return false;
+            }
+            if r.eat(b"\"") && r.eat(name) && r.eat(b"\":") {
+                any = true;
+                true
+            } else {
+                r.rest = before;
+                false
+            }
+        };
+        if key(self, b"log_number") {
+            edit.log_number = Some(self.number()?);
+        }
+        if key(self, b"next_file_number") {
+            edit.next_file_number = Some(self.number()?);
+        }
+        if key(self, b"last_sequence") {
+            edit.last_sequence = Some(self.number()?);
+        }
+        if key(self, b"added") {
+            edit.added = self.metas()?;
+        }
+        if key(self, b"removed") {
+            self.expect(b"[")?;
+            if !self.eat(b"]") {
+                loop {
+                    self.expect(br#"{"level":"#)?;
+                    let level = self.index()?;
+                    self.expect(br#","number":"#)?;
+                    let number = self.number()?;
+                    self.expect(b"}")?;
+                    edit.removed.push(RemovedSst { level, number });
+                    if self.eat(b"]") {
+                        break;
+                    }
+                    self.expect(b",")?;
+                }
+            }
+        }
+        self.expect(b"}")?;
+        Some(edit)
+    }
+
+    /// `[{...},{...}]` of [`SstMeta`]s.
+    fn metas(&mut self) -> Option<Vec<SstMeta>> {
+        self.expect(b"[")?;
+        let mut metas = Vec::new();
+        if self.eat(b"]") {
+            return Some(metas);
+        }
+        loop {
+            self.expect(br#"{"number":"#)?;
+            let number = self.number()?;
+            self.expect(br#","level":"#)?;
+            let level = self.index()?;
+            self.expect(br#","size":"#)?;
+            let size = self.number()?;
+            self.expect(br#","entries":"#)?;
+            let entries = self.number()?;
+            self.expect(br#","smallest":"#)?;
+            let smallest = self.hex()?;
+            self.expect(br#","largest":"#)?;
+            let largest = self.hex()?;
+            self.expect(br#","epoch":"#)?;
+            let epoch = self.number()?;
+            self.expect(b"}")?;
+            metas.push(SstMeta {
+                number,
+                level,
+                size,
+                entries,
+                smallest,
+                largest,
+                epoch,
+            });
+            if self.eat(b"]") {
+                return Some(metas);
+            }
+            self.expect(b",")?;
+        }
+    }
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -265,7 +496,70 @@ mod tests {
         )
     }
 
+    /// What serde_json reads `json` to, as [`super::super::replay`] reads it.
+    fn serde_read(json: &[u8]) -> Option<ManifestRecord> {
+        serde_json::from_slice::<super::super::RawRecord>(json)
+            .ok()?
+            .into_record()
+            .ok()
+    }
+
+    fn record() -> impl Strategy<Value = ManifestRecord> {
+        prop_oneof![
+            edit().prop_map(|edit| ManifestRecord::Edit { edit }),
+            (options(), state())
+                .prop_map(|(options, state)| ManifestRecord::Snapshot { options, state }),
+        ]
+    }
+
+    fn written(record: &ManifestRecord) -> Vec<u8> {
+        let mut out = Vec::new();
+        match record {
+            ManifestRecord::Edit { edit } => write_edit(&mut out, edit),
+            ManifestRecord::Snapshot { options, state } => {
+                write_snapshot(&mut out, options, state).unwrap()
+            }
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn written_records_are_read_back_by_the_fast_path(record in record()) {
+            let json = written(&record);
+            prop_assert_eq!(read_record(&json), Some(record.clone()));
+            prop_assert_eq!(serde_read(&json), Some(record));
+        }
+
+        #[test]
+        fn the_fast_path_reads_damaged_records_as_serde_json_does_or_not_at_all(
+            record in record(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4),
+        ) {
+            let mut json = written(&record);
+            for (at, byte, how) in edits {
+                if json.is_empty() {
+                    break;
+                }
+                let at = at.index(json.len());
+                // Mostly bytes that mean something in JSON, so damage often still parses.
+                let byte = b"0123456789abcdef\",:{}[]- eEn.x"
+                    .get(usize::from(byte) % 40)
+                    .copied()
+                    .unwrap_or(byte);
+                match how {
+                    0 => json[at] = byte,
+                    1 => json.insert(at, byte),
+                    _ => {
+                        json.remove(at);
+                    }
+                }
+            }
+            if let Some(fast) = read_record(&json) {
+                prop_assert_eq!(serde_read(&json), Some(fast));
+            }
+        }
+
         #[test]
         fn edits_are_written_as_serde_json_writes_them(edit in edit()) {
             let mut out = Vec::new();
