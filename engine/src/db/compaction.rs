@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use faultfs::Phase;
 
-use super::{Inner, lock};
+use super::{Inner, LiveTable, lock};
 use crate::error::{Error, IoContext, Result};
 use crate::filename;
 use crate::merge::{MergeIter, Source};
@@ -97,13 +97,13 @@ impl Inner {
         let mut tables = Vec::with_capacity(outputs.len());
         for built in outputs {
             let path = filename::sst_path(&self.dir, built.number);
-            tables.push(Arc::new(Table::open(
+            let table = Arc::new(Table::open(
                 &*self.fs,
                 &path,
                 built.number,
                 Arc::clone(&self.cache),
-            )?));
-            added.push(SstMeta {
+            )?);
+            let meta = SstMeta {
                 number: built.number,
                 level: task.output_level,
                 size: built.size,
@@ -111,7 +111,9 @@ impl Inner {
                 smallest: built.smallest,
                 largest: built.largest,
                 epoch,
-            });
+            };
+            tables.push(LiveTable::new(&meta, table));
+            added.push(meta);
         }
         {
             let mut v = lock(&self.versions);
@@ -140,9 +142,15 @@ impl Inner {
             task.inputs
                 .iter()
                 .map(|m| {
-                    v.tables.get(&m.number).cloned().ok_or_else(|| {
-                        Error::Invariant(format!("compaction input SST {} is not open", m.number))
-                    })
+                    v.tables
+                        .get(&m.number)
+                        .map(|t| Arc::clone(&t.table))
+                        .ok_or_else(|| {
+                            Error::Invariant(format!(
+                                "compaction input SST {} is not open",
+                                m.number
+                            ))
+                        })
                 })
                 .collect::<Result<_>>()?
         };

@@ -22,7 +22,7 @@ use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
-use super::{Inner, SuperVersion, Versions, Writer};
+use super::{Inner, LiveTable, SuperVersion, Versions, Writer};
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -119,7 +119,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             number,
             false,
         )?;
-        inner_tables.insert(number, table);
+        inner_tables.insert(number, LiveTable::new(&meta, table));
         edit.added.push(meta);
     }
     edit.log_number = Some(wal_number);
@@ -256,7 +256,7 @@ fn open_tables(
     state: &VersionState,
     cache: &Arc<BlockCache>,
     background: Background,
-) -> Result<BTreeMap<u64, Arc<Table>>> {
+) -> Result<BTreeMap<u64, Arc<LiveTable>>> {
     let metas: Vec<&SstMeta> = state.all().collect();
     for m in &metas {
         let path = filename::sst_path(dir, m.number);
@@ -270,12 +270,10 @@ fn open_tables(
             });
         }
     }
-    let open_one = |m: &SstMeta| -> Result<(u64, Arc<Table>)> {
+    let open_one = |m: &SstMeta| -> Result<(u64, Arc<LiveTable>)> {
         let path = filename::sst_path(dir, m.number);
-        Ok((
-            m.number,
-            Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?),
-        ))
+        let table = Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?);
+        Ok((m.number, LiveTable::new(m, table)))
     };
     // Inline mode opens in order so a simulated run's I/O sequence replays exactly.
     if background == Background::Inline || metas.len() < 4 {
