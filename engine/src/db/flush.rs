@@ -192,6 +192,8 @@ pub(super) fn write_l0(
         options.bloom_bits_per_key,
         mem.last_seq(),
         bug!(options, FileNumbersFromManifestOnly),
+        // The memtable's accounting runs above its entries' encoded size.
+        mem.approximate_bytes() as u64,
     )?;
     mem.try_for_each_newest(|key, value| builder.add(key, value))?;
     let built = builder.finish(!bug!(options, EditBeforeSstSync))?;

@@ -46,7 +46,8 @@ pub struct SstBuilder {
 
 impl SstBuilder {
     /// Starts SST `number`; `largest_seq` is the highest sequence number of any write it will
-    /// hold (recorded in the footer).
+    /// hold (recorded in the footer). `expected_bytes` (a guess of the SST's size) sizes the
+    /// write buffer, so it does not grow (copying what it holds) block by block.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         fs: &dyn Fs,
@@ -56,6 +57,7 @@ impl SstBuilder {
         bloom_bits_per_key: u32,
         largest_seq: u64,
         overwrite_existing: bool,
+        expected_bytes: u64,
     ) -> Result<SstBuilder> {
         if overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
             fs.remove(&path).ctx("removing to reuse", &path)?;
@@ -68,11 +70,15 @@ impl SstBuilder {
             block_bytes,
             bloom_bits_per_key,
             block: BlockBuilder::with_capacity(block_bytes),
-            // Grown on demand up to a chunk: reserving the whole chunk up front cost every SST,
-            // however small, an allocation of a quarter MiB (a fresh mapping, or heap growth
-            // and trimming, each time), which dominated allocation in crash runs where flushes
-            // write SSTs of a few KiB.
-            buffer: Vec::with_capacity(block_bytes * 2),
+            // Sized by the caller's guess, not a whole chunk: reserving the whole chunk up front
+            // cost every SST, however small, an allocation of a quarter MiB (a fresh mapping, or
+            // heap growth and trimming, each time), which dominated allocation in crash runs
+            // where flushes write SSTs of a few KiB.
+            buffer: Vec::with_capacity(
+                usize::try_from(expected_bytes)
+                    .unwrap_or(usize::MAX)
+                    .clamp(block_bytes * 2, WRITE_CHUNK_BYTES + block_bytes * 2),
+            ),
             written: 0,
             index: Vec::new(),
             index_entries: 0,
