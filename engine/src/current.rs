@@ -17,7 +17,24 @@ use crate::filename::{self, CURRENT, CURRENT_TMP, FileKind};
 
 pub fn encode(manifest_number: u64) -> Vec<u8> {
     let name = filename::manifest_name(manifest_number);
-    format!("{name}\n{:08x}\n", crc32c::crc32c(name.as_bytes())).into_bytes()
+    // `format!("{name}\n{crc:08x}\n")`, sized once and without the formatting machinery.
+    let mut bytes = Vec::with_capacity(name.len() + 10);
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&crc_hex(name.as_bytes()));
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The crc32c of `name` as 8 lowercase hex digits (what `{:08x}` writes).
+fn crc_hex(name: &[u8]) -> [u8; 8] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let crc = crc32c::crc32c(name);
+    let mut hex = [0u8; 8];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = DIGITS[((crc >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    hex
 }
 
 /// The MANIFEST number a CURRENT file names, or why its bytes are not a valid CURRENT.
@@ -34,7 +51,7 @@ fn decode_checked(bytes: &[u8], verify: bool) -> std::result::Result<u64, &'stat
     if lines.next() != Some("") || lines.next().is_some() {
         return Err("CURRENT is not exactly two lines");
     }
-    if verify && crc != format!("{:08x}", crc32c::crc32c(name.as_bytes())) {
+    if verify && crc.as_bytes() != crc_hex(name.as_bytes()) {
         return Err("CURRENT checksum mismatch");
     }
     match filename::parse(name) {
@@ -46,7 +63,7 @@ fn decode_checked(bytes: &[u8], verify: bool) -> std::result::Result<u64, &'stat
 /// Reads CURRENT: `None` when there is none (a database never fully created). `verify` is off
 /// only for the catalogued defect that trusts CURRENT without its checksum.
 pub fn read(fs: &dyn Fs, dir: &Path, verify: bool) -> Result<Option<u64>> {
-    let path = dir.join(CURRENT);
+    let path = filename::join(dir, CURRENT);
     if !fs.exists(&path).ctx("looking for", &path)? {
         return Ok(None);
     }
@@ -66,7 +83,7 @@ pub fn read(fs: &dyn Fs, dir: &Path, verify: bool) -> Result<Option<u64>> {
 /// `in_place` is the defect that overwrites CURRENT directly (issue 6).
 pub fn install(fs: &dyn Fs, dir: &Path, manifest_number: u64, in_place: bool) -> Result<()> {
     let bytes = encode(manifest_number);
-    let current = dir.join(CURRENT);
+    let current = filename::join(dir, CURRENT);
     if in_place {
         let file = if fs.exists(&current).ctx("looking for", &current)? {
             fs.open(&current).ctx("opening", &current)?
@@ -81,7 +98,7 @@ pub fn install(fs: &dyn Fs, dir: &Path, manifest_number: u64, in_place: bool) ->
         file.sync().ctx("syncing", &current)?;
         return fs.sync_dir(dir).ctx("syncing directory", dir);
     }
-    let tmp = dir.join(CURRENT_TMP);
+    let tmp = filename::join(dir, CURRENT_TMP);
     if fs.exists(&tmp).ctx("looking for", &tmp)? {
         fs.remove(&tmp).ctx("removing leftover", &tmp)?;
     }
@@ -104,6 +121,15 @@ mod tests {
     #[test]
     fn current_round_trips() {
         assert_eq!(decode(&encode(42)), Ok(42));
+    }
+
+    #[test]
+    fn encode_writes_what_format_writes() {
+        for n in [0, 1, 42, 999_999, 1_000_000, u64::MAX] {
+            let name = filename::manifest_name(n);
+            let expected = format!("{name}\n{:08x}\n", crc32c::crc32c(name.as_bytes()));
+            assert_eq!(encode(n), expected.into_bytes());
+        }
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering;
 
 use faultfs::Phase;
 
-use super::{Inner, lock};
+use super::{Inner, LiveTable, lock};
 use crate::error::{Error, IoContext, Result};
 use crate::filename;
-use crate::merge::{MergeIter, Source};
 use crate::picker::{self, CompactionTask};
-use crate::sst::{BuiltSst, SstBuilder, Table};
+use crate::sst::block::Block;
+use crate::sst::{BuiltSst, SstBuilder, Table, TableIter};
 use crate::version::{RemovedSst, SstMeta, VersionEdit};
 
 impl Inner {
@@ -97,13 +97,13 @@ impl Inner {
         let mut tables = Vec::with_capacity(outputs.len());
         for built in outputs {
             let path = filename::sst_path(&self.dir, built.number);
-            tables.push(Arc::new(Table::open(
+            let table = Arc::new(Table::open(
                 &*self.fs,
                 &path,
                 built.number,
                 Arc::clone(&self.cache),
-            )?));
-            added.push(SstMeta {
+            )?);
+            let meta = SstMeta {
                 number: built.number,
                 level: task.output_level,
                 size: built.size,
@@ -111,7 +111,9 @@ impl Inner {
                 smallest: built.smallest,
                 largest: built.largest,
                 epoch,
-            });
+            };
+            tables.push(LiveTable::new(&meta, table));
+            added.push(meta);
         }
         {
             let mut v = lock(&self.versions);
@@ -140,32 +142,47 @@ impl Inner {
             task.inputs
                 .iter()
                 .map(|m| {
-                    v.tables.get(&m.number).cloned().ok_or_else(|| {
-                        Error::Invariant(format!("compaction input SST {} is not open", m.number))
-                    })
+                    v.tables
+                        .get(&m.number)
+                        .map(|t| Arc::clone(&t.table))
+                        .ok_or_else(|| {
+                            Error::Invariant(format!(
+                                "compaction input SST {} is not open",
+                                m.number
+                            ))
+                        })
                 })
                 .collect::<Result<_>>()?
         };
-        let sources: Vec<Source> = tables
-            .iter()
-            .map(|t| Box::new(t.iter(Bound::Unbounded, Bound::Unbounded, false)) as Source)
-            .collect();
+        let mut merge = TableMerge::new(
+            tables
+                .iter()
+                .map(|t| t.iter(Bound::Unbounded, Bound::Unbounded, false))
+                .collect(),
+        );
         // The outputs hold no write newer than the newest input holds.
         let largest_seq = tables.iter().map(|t| t.largest_seq).max().unwrap_or(0);
         let drop_tombstones = task.drop_tombstones || bug!(self.options, TombstoneDroppedEarly);
         let split = task.output_level > 0;
+        // Outputs are at most the inputs, and cut at the target size when split.
+        let input_bytes: u64 = task.inputs.iter().map(|m| m.size).sum();
+        let expected_bytes = if split {
+            input_bytes.min(self.options.sst_target_bytes)
+        } else {
+            input_bytes
+        };
         let mut outputs = Vec::new();
         let mut builder: Option<SstBuilder> = None;
-        for item in MergeIter::new(sources) {
-            let (key, slot) = item?;
-            if slot.is_none() && drop_tombstones {
+        while let Some((block, pos)) = merge.next()? {
+            let (key, value) = block.entry(pos);
+            if value.is_none() && drop_tombstones {
                 continue;
             }
             let b = match builder.as_mut() {
                 Some(b) => b,
-                None => builder.insert(self.new_output(largest_seq)?),
+                None => builder.insert(self.new_output(largest_seq, expected_bytes)?),
             };
-            b.add(&key, slot.as_deref())?;
+            b.add(key, value)?;
             if split
                 && b.estimated_bytes() >= self.options.sst_target_bytes
                 && let Some(done) = builder.take()
@@ -179,7 +196,7 @@ impl Inner {
         Ok(outputs)
     }
 
-    fn new_output(&self, largest_seq: u64) -> Result<SstBuilder> {
+    fn new_output(&self, largest_seq: u64, expected_bytes: u64) -> Result<SstBuilder> {
         let number = lock(&self.versions).alloc_file_number();
         SstBuilder::create(
             &*self.fs,
@@ -189,6 +206,163 @@ impl Inner {
             self.options.bloom_bits_per_key,
             largest_seq,
             bug!(self.options, FileNumbersFromManifestOnly),
+            expected_bytes,
         )
+    }
+}
+
+/// The compaction inputs' entries in key order, one per key, from the newest input that has
+/// it: what [`crate::merge::MergeIter`] yields over the same walks, with the same reads in the
+/// same order, but handing out where each entry lies instead of copies of it.
+struct TableMerge {
+    /// `inputs[0]` is the newest.
+    inputs: Vec<TableIter>,
+    /// The entry each unfinished input is on, in input order.
+    heads: Vec<Head>,
+    started: bool,
+}
+
+struct Head {
+    input: usize,
+    block: Arc<Block>,
+    pos: usize,
+}
+
+impl Head {
+    fn key(&self) -> &[u8] {
+        self.block.key(self.pos)
+    }
+}
+
+impl TableMerge {
+    fn new(inputs: Vec<TableIter>) -> TableMerge {
+        TableMerge {
+            heads: Vec::with_capacity(inputs.len()),
+            inputs,
+            started: false,
+        }
+    }
+
+    /// Moves input `input` on; its head is then its next entry, or `None` at its end.
+    fn advance(&mut self, input: usize) -> Result<Option<Head>> {
+        let walk = &mut self.inputs[input];
+        if !walk.advance()? {
+            return Ok(None);
+        }
+        Ok(walk.current().map(|(block, pos)| Head {
+            input,
+            block: Arc::clone(block),
+            pos,
+        }))
+    }
+
+    /// The next entry: its block and its index there.
+    fn next(&mut self) -> Result<Option<(Arc<Block>, usize)>> {
+        if !self.started {
+            self.started = true;
+            for input in 0..self.inputs.len() {
+                if let Some(head) = self.advance(input)? {
+                    self.heads.push(head);
+                }
+            }
+        }
+        // The smallest key; among equal keys the first head, the newest input.
+        let mut top = 0;
+        for i in 1..self.heads.len() {
+            if self.heads[i].key() < self.heads[top].key() {
+                top = i;
+            }
+        }
+        let Some(head) = self.heads.get(top) else {
+            return Ok(None);
+        };
+        let emitted = (Arc::clone(&head.block), head.pos);
+        let key = emitted.0.key(emitted.1);
+        // Every input on this key moves on, newest first (the top one is the first of them),
+        // as MergeIter pulls the top input and then the shadowed ones.
+        let mut i = top;
+        while i < self.heads.len() {
+            if self.heads[i].key() != key {
+                i += 1;
+                continue;
+            }
+            match self.advance(self.heads[i].input)? {
+                Some(head) => {
+                    self.heads[i] = head;
+                    i += 1;
+                }
+                None => {
+                    self.heads.remove(i);
+                }
+            }
+        }
+        Ok(Some(emitted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use faultfs::{Fs, StdFs};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::cache::BlockCache;
+    use crate::merge::{MergeIter, Source};
+
+    /// Writes one SST per map (small blocks, so walks cross many) and opens them.
+    fn tables(fs: &StdFs, inputs: &[BTreeMap<Vec<u8>, Option<Vec<u8>>>]) -> Vec<Arc<Table>> {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(number, entries)| {
+                let number = number as u64 + 1;
+                let path = filename::sst_path(Path::new("db"), number);
+                let mut b =
+                    SstBuilder::create(fs, path.clone(), number, 64, 10, 1, false, 0).unwrap();
+                for (k, v) in entries {
+                    b.add(k, v.as_deref()).unwrap();
+                }
+                b.finish(false).unwrap();
+                Arc::new(Table::open(fs, &path, number, Arc::clone(&cache)).unwrap())
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn table_merge_yields_what_merge_iter_yields(
+            inputs in prop::collection::vec(
+                prop::collection::btree_map(
+                    prop::collection::vec(0u8..4, 1..4),
+                    prop::option::of(prop::collection::vec(any::<u8>(), 0..20)),
+                    1..40,
+                ),
+                1..5,
+            ),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let fs = StdFs::new(dir.path()).unwrap();
+            fs.create_dir_all(Path::new("db")).unwrap();
+            let tables = tables(&fs, &inputs);
+            let walks = || {
+                tables
+                    .iter()
+                    .map(|t| t.iter(Bound::Unbounded, Bound::Unbounded, false))
+            };
+            let expected: Vec<_> = MergeIter::new(walks().map(|w| Box::new(w) as Source).collect())
+                .map(Result::unwrap)
+                .collect();
+            let mut merge = TableMerge::new(walks().collect());
+            let mut got = Vec::new();
+            while let Some((block, pos)) = merge.next().unwrap() {
+                let (k, v) = block.entry(pos);
+                got.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+            }
+            prop_assert_eq!(got, expected);
+        }
     }
 }

@@ -7,7 +7,7 @@ use faultfs::Fs;
 
 use faultfs::Phase;
 
-use super::{Inner, Versions, lock};
+use super::{Inner, LiveTable, Versions, lock};
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -54,8 +54,9 @@ impl Inner {
             self.fs.remove(&wal).ctx("removing WAL", &wal)?;
         }
         let mut added = Vec::new();
+        let mut new_tables = Vec::new();
         if !mem.is_empty() {
-            added.push(write_l0(
+            let (meta, table) = write_l0(
                 &*self.fs,
                 &self.dir,
                 &self.options,
@@ -64,7 +65,9 @@ impl Inner {
                 number,
                 mem.number,
                 true,
-            )?);
+            )?;
+            new_tables.push(LiveTable::new(&meta, table));
+            added.push(meta);
         }
         let edit = VersionEdit {
             // Every WAL up to this memtable's is now covered by SSTs.
@@ -72,17 +75,12 @@ impl Inner {
             // And so is every write up to this memtable's newest (memtables flush oldest first);
             // the next WAL's records continue from there.
             last_sequence: (!mem.is_empty()).then(|| mem.last_seq()),
-            added: added.iter().map(|(m, _)| m.clone()).collect(),
+            added,
             ..Default::default()
         };
         {
             let mut v = lock(&self.versions);
-            self.log_edit(
-                &mut v,
-                edit,
-                added.into_iter().map(|(_, t)| t).collect(),
-                Phase::Flush,
-            )?;
+            self.log_edit(&mut v, edit, new_tables, Phase::Flush)?;
             if v.imm.back().is_some_and(|m| Arc::ptr_eq(m, mem)) {
                 v.imm.pop_back();
             }
@@ -102,7 +100,7 @@ impl Inner {
         &self,
         v: &mut Versions,
         mut edit: VersionEdit,
-        new_tables: Vec<Arc<Table>>,
+        new_tables: Vec<Arc<LiveTable>>,
         phase: Phase,
     ) -> Result<()> {
         edit.next_file_number = Some(v.next_file);
@@ -113,7 +111,7 @@ impl Inner {
         v.manifest.append_edit(&edit, true)?;
         if bug!(self.options, EditBeforeSstSync) {
             // The defect syncs the new SSTs only after the edit that names them.
-            for t in &new_tables {
+            for t in new_tables.iter().map(|live| &live.table) {
                 let file = self.fs.open(t.path()).ctx("opening SST", t.path())?;
                 file.sync().ctx("late sync of SST", t.path())?;
             }
@@ -126,7 +124,7 @@ impl Inner {
             }
         }
         for t in new_tables {
-            v.tables.insert(t.number, t);
+            v.tables.insert(t.table.number, t);
         }
         v.generation += 1;
         if v.manifest.len() > self.options.manifest_rollover_bytes {
@@ -194,6 +192,8 @@ pub(super) fn write_l0(
         options.bloom_bits_per_key,
         mem.last_seq(),
         bug!(options, FileNumbersFromManifestOnly),
+        // The memtable's accounting runs above its entries' encoded size.
+        mem.approximate_bytes() as u64,
     )?;
     mem.try_for_each_newest(|key, value| builder.add(key, value))?;
     let built = builder.finish(!bug!(options, EditBeforeSstSync))?;

@@ -47,21 +47,40 @@ pub(crate) fn wal_config(options: &Options) -> crate::wal::WalConfig {
     }
 }
 
+/// An open SST and the key range the MANIFEST records for it (which a trivial move to another
+/// level keeps): shared, so publishing a version to readers copies no keys.
+#[derive(Debug)]
+pub(crate) struct LiveTable {
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub table: Arc<Table>,
+}
+
+impl LiveTable {
+    pub fn new(meta: &SstMeta, table: Arc<Table>) -> Arc<LiveTable> {
+        Arc::new(LiveTable {
+            smallest: meta.smallest.clone(),
+            largest: meta.largest.clone(),
+            table,
+        })
+    }
+}
+
 /// What readers see: the memtables (newest first) and the SSTs of one version.
 #[derive(Debug)]
 pub(crate) struct SuperVersion {
     pub mems: Vec<Arc<Memtable>>,
-    pub levels: Vec<Vec<(SstMeta, Arc<Table>)>>,
+    pub levels: Vec<Vec<Arc<LiveTable>>>,
     /// Per level, the search view of its files' largest keys (used for levels past L0, whose
     /// files are sorted and disjoint).
     pub level_fences: Vec<Fences>,
 }
 
 impl SuperVersion {
-    pub fn new(mems: Vec<Arc<Memtable>>, levels: Vec<Vec<(SstMeta, Arc<Table>)>>) -> Self {
+    pub fn new(mems: Vec<Arc<Memtable>>, levels: Vec<Vec<Arc<LiveTable>>>) -> Self {
         let level_fences = levels
             .iter()
-            .map(|level| Fences::new(level.len(), |i| &level[i].0.largest))
+            .map(|level| Fences::new(level.len(), |i| &level[i].largest))
             .collect();
         SuperVersion {
             mems,
@@ -83,7 +102,7 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 pub(crate) struct Versions {
     pub state: VersionState,
-    pub tables: BTreeMap<u64, Arc<Table>>,
+    pub tables: BTreeMap<u64, Arc<LiveTable>>,
     pub manifest: ManifestWriter,
     pub active: Arc<Memtable>,
     /// Frozen memtables waiting for a flush, newest first.
@@ -179,7 +198,7 @@ impl Inner {
             .map(|level| {
                 level
                     .iter()
-                    .filter_map(|m| v.tables.get(&m.number).map(|t| (m.clone(), Arc::clone(t))))
+                    .filter_map(|m| v.tables.get(&m.number).map(Arc::clone))
                     .collect()
             })
             .collect();

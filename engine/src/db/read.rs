@@ -4,18 +4,17 @@ use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
-use super::{Inner, SuperVersion};
+use super::{Inner, LiveTable, SuperVersion};
 use crate::error::Result;
 use crate::memtable::{Lookup, Slot};
 use crate::merge::{MergeIter, Source};
 use crate::sst::bloom::key_hash;
-use crate::version::SstMeta;
 
-fn in_range(meta: &SstMeta, key: &[u8]) -> bool {
+fn in_range(meta: &LiveTable, key: &[u8]) -> bool {
     meta.smallest.as_slice() <= key && key <= meta.largest.as_slice()
 }
 
-fn overlaps_bounds(meta: &SstMeta, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+fn overlaps_bounds(meta: &LiveTable, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
     let above_lower = match lower {
         Bound::Included(l) => meta.largest.as_slice() >= l,
         Bound::Excluded(l) => meta.largest.as_slice() > l,
@@ -57,17 +56,17 @@ impl Inner {
             let entries = mem.scan(lower, upper, seq);
             sources.push(Box::new(entries.into_iter().map(Ok)));
         }
-        for (meta, table) in sv.levels.first().into_iter().flatten() {
-            if overlaps_bounds(meta, lower, upper) {
-                sources.push(Box::new(table.iter(lower, upper, true)));
+        for live in sv.levels.first().into_iter().flatten() {
+            if overlaps_bounds(live, lower, upper) {
+                sources.push(Box::new(live.table.iter(lower, upper, true)));
             }
         }
         for level in sv.levels.iter().skip(1) {
             // A deeper level's files are disjoint and sorted: one source, file after file.
             let iters: Vec<_> = level
                 .iter()
-                .filter(|(meta, _)| overlaps_bounds(meta, lower, upper))
-                .map(|(_, table)| table.iter(lower, upper, true))
+                .filter(|live| overlaps_bounds(live, lower, upper))
+                .map(|live| live.table.iter(lower, upper, true))
                 .collect();
             if !iters.is_empty() {
                 sources.push(Box::new(iters.into_iter().flatten()));
@@ -96,18 +95,18 @@ fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
             }
         }
     }
-    for (meta, table) in sv.levels.first().into_iter().flatten() {
-        if in_range(meta, key)
-            && let Some(slot) = table.get(key, hash)?
+    for live in sv.levels.first().into_iter().flatten() {
+        if in_range(live, key)
+            && let Some(slot) = live.table.get(key, hash)?
         {
             return Ok(Some(slot));
         }
     }
     for (level, fences) in sv.levels.iter().zip(&sv.level_fences).skip(1) {
-        let at = fences.first_at_or_after(key, |i| &level[i].0.largest);
-        if let Some((meta, table)) = level.get(at)
-            && in_range(meta, key)
-            && let Some(slot) = table.get(key, hash)?
+        let at = fences.first_at_or_after(key, |i| &level[i].largest);
+        if let Some(live) = level.get(at)
+            && in_range(live, key)
+            && let Some(slot) = live.table.get(key, hash)?
         {
             return Ok(Some(slot));
         }

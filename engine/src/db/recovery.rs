@@ -22,7 +22,7 @@ use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
-use super::{Inner, SuperVersion, Versions, Writer};
+use super::{Inner, LiveTable, SuperVersion, Versions, Writer};
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -47,7 +47,9 @@ pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inne
     // A crash while creating a store is not a crash in recovery: label it apart so coverage
     // and reports say which one a failure needs. (An error here means the power is gone; the
     // open fails at its first real step anyway.)
-    let creating = !fs.exists(&dir.join(filename::CURRENT)).unwrap_or(true);
+    let creating = !fs
+        .exists(&filename::join(dir, filename::CURRENT))
+        .unwrap_or(true);
     fs.set_phase(if creating {
         Phase::Create
     } else {
@@ -60,7 +62,7 @@ pub(super) fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inne
 
 fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     ensure_dir(&*fs, dir)?;
-    let lock_path = dir.join(filename::LOCK);
+    let lock_path = filename::join(dir, filename::LOCK);
     let dir_lock = fs.lock(&lock_path).ctx("locking", &lock_path)?;
     let found = list(&*fs, dir)?;
     let manifest_number = current::read(&*fs, dir, !bug!(options, CurrentChecksumUnverified))?;
@@ -117,7 +119,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
             number,
             false,
         )?;
-        inner_tables.insert(number, table);
+        inner_tables.insert(number, LiveTable::new(&meta, table));
         edit.added.push(meta);
     }
     edit.log_number = Some(wal_number);
@@ -254,7 +256,7 @@ fn open_tables(
     state: &VersionState,
     cache: &Arc<BlockCache>,
     background: Background,
-) -> Result<BTreeMap<u64, Arc<Table>>> {
+) -> Result<BTreeMap<u64, Arc<LiveTable>>> {
     let metas: Vec<&SstMeta> = state.all().collect();
     for m in &metas {
         let path = filename::sst_path(dir, m.number);
@@ -268,12 +270,10 @@ fn open_tables(
             });
         }
     }
-    let open_one = |m: &SstMeta| -> Result<(u64, Arc<Table>)> {
+    let open_one = |m: &SstMeta| -> Result<(u64, Arc<LiveTable>)> {
         let path = filename::sst_path(dir, m.number);
-        Ok((
-            m.number,
-            Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?),
-        ))
+        let table = Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?);
+        Ok((m.number, LiveTable::new(m, table)))
     };
     // Inline mode opens in order so a simulated run's I/O sequence replays exactly.
     if background == Background::Inline || metas.len() < 4 {
@@ -411,7 +411,7 @@ fn remove_unreferenced(
             FileKind::CurrentTmp => filename::CURRENT_TMP.to_string(),
             _ => continue,
         };
-        doomed.push(dir.join(name));
+        doomed.push(filename::join(dir, &name));
     }
     for path in doomed {
         // Nothing refers to these (an interrupted flush or compaction, a flushed WAL, a MANIFEST

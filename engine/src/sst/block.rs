@@ -23,6 +23,15 @@ pub struct BlockBuilder {
 }
 
 impl BlockBuilder {
+    /// A builder with room for a block of about `block_bytes`, so filling the first block does
+    /// not grow its buffers step by step.
+    pub fn with_capacity(block_bytes: usize) -> BlockBuilder {
+        BlockBuilder {
+            data: Vec::with_capacity(block_bytes + 64),
+            offsets: Vec::with_capacity(block_bytes / 32 + 1),
+        }
+    }
+
     /// Appends an entry (`None`: a tombstone).
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.offsets.push(self.data.len() as u32);
@@ -51,6 +60,7 @@ impl BlockBuilder {
     /// Appends the finished block to `out` and resets the builder.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
+        out.reserve(self.estimated_bytes());
         out.extend_from_slice(&self.data);
         for off in &self.offsets {
             out.extend_from_slice(&off.to_le_bytes());

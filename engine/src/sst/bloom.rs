@@ -48,7 +48,9 @@ impl Bloom {
         let nbytes = (nbits / 8) as usize;
         // ln 2 * bits per key probes minimise false positives.
         let probes = ((f64::from(bits_per_key) * 0.69) as u8).clamp(1, 30);
-        let mut out = vec![0u8; nbytes];
+        // Room for the probe count and checksum too, so appending them does not reallocate.
+        let mut out = Vec::with_capacity(nbytes + 5);
+        out.resize(nbytes, 0);
         for &h in hashes {
             for bit in probe_positions(h, probes, nbits) {
                 out[(bit / 8) as usize] |= 1 << (bit % 8);

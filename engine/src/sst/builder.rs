@@ -6,8 +6,8 @@ use faultfs::{File, Fs};
 
 use super::block::BlockBuilder;
 use super::bloom::{Bloom, key_hash};
-use super::footer::Footer;
-use super::index::{self, IndexEntry};
+use super::footer::{FOOTER_BYTES, Footer};
+use super::index;
 use crate::error::{IoContext, Result};
 
 /// Buffered bytes are handed to the file once they pass this.
@@ -34,7 +34,9 @@ pub struct SstBuilder {
     block: BlockBuilder,
     buffer: Vec<u8>,
     written: u64,
-    index: Vec<IndexEntry>,
+    /// The index block so far: one entry per finished data block (see [`index::encode_entry`]).
+    index: Vec<u8>,
+    index_entries: usize,
     hashes: Vec<u64>,
     smallest: Option<Vec<u8>>,
     last_key: Vec<u8>,
@@ -44,7 +46,8 @@ pub struct SstBuilder {
 
 impl SstBuilder {
     /// Starts SST `number`; `largest_seq` is the highest sequence number of any write it will
-    /// hold (recorded in the footer).
+    /// hold (recorded in the footer). `expected_bytes` (a guess of the SST's size) sizes the
+    /// write buffer, so it does not grow (copying what it holds) block by block.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         fs: &dyn Fs,
@@ -54,6 +57,7 @@ impl SstBuilder {
         bloom_bits_per_key: u32,
         largest_seq: u64,
         overwrite_existing: bool,
+        expected_bytes: u64,
     ) -> Result<SstBuilder> {
         if overwrite_existing && fs.exists(&path).ctx("looking for", &path)? {
             fs.remove(&path).ctx("removing to reuse", &path)?;
@@ -65,14 +69,19 @@ impl SstBuilder {
             file,
             block_bytes,
             bloom_bits_per_key,
-            block: BlockBuilder::default(),
-            // Grown on demand up to a chunk: reserving the whole chunk up front cost every SST,
-            // however small, an allocation of a quarter MiB (a fresh mapping, or heap growth
-            // and trimming, each time), which dominated allocation in crash runs where flushes
-            // write SSTs of a few KiB.
-            buffer: Vec::with_capacity(block_bytes * 2),
+            block: BlockBuilder::with_capacity(block_bytes),
+            // Sized by the caller's guess, not a whole chunk: reserving the whole chunk up front
+            // cost every SST, however small, an allocation of a quarter MiB (a fresh mapping, or
+            // heap growth and trimming, each time), which dominated allocation in crash runs
+            // where flushes write SSTs of a few KiB.
+            buffer: Vec::with_capacity(
+                usize::try_from(expected_bytes)
+                    .unwrap_or(usize::MAX)
+                    .clamp(block_bytes * 2, WRITE_CHUNK_BYTES + block_bytes * 2),
+            ),
             written: 0,
             index: Vec::new(),
+            index_entries: 0,
             hashes: Vec::new(),
             smallest: None,
             last_key: Vec::new(),
@@ -114,11 +123,13 @@ impl SstBuilder {
         let offset = self.written + self.buffer.len() as u64;
         self.block.finish_into(&mut self.buffer);
         let end = self.written + self.buffer.len() as u64;
-        self.index.push(IndexEntry {
-            last_key: self.last_key.clone(),
+        index::encode_entry(
+            &mut self.index,
+            &self.last_key,
             offset,
-            len: (end - offset) as u32,
-        });
+            (end - offset) as u32,
+        );
+        self.index_entries += 1;
         if self.buffer.len() >= WRITE_CHUNK_BYTES {
             self.write_buffer()?;
         }
@@ -141,14 +152,17 @@ impl SstBuilder {
     pub fn finish(mut self, sync: bool) -> Result<BuiltSst> {
         self.finish_block()?;
         let index_offset = self.written + self.buffer.len() as u64;
-        let index = index::encode(&self.index);
-        self.buffer.extend_from_slice(&index);
-        let bloom_offset = self.written + self.buffer.len() as u64;
+        index::finish(&mut self.index, self.index_entries);
         let bloom = Bloom::build(&self.hashes, self.bloom_bits_per_key);
+        // One growth of the buffer for the whole tail instead of one per part.
+        self.buffer
+            .reserve(self.index.len() + bloom.len() + FOOTER_BYTES);
+        self.buffer.extend_from_slice(&self.index);
+        let bloom_offset = self.written + self.buffer.len() as u64;
         self.buffer.extend_from_slice(&bloom);
         let footer = Footer {
             index_offset,
-            index_len: index.len() as u64,
+            index_len: self.index.len() as u64,
             bloom_offset,
             bloom_len: bloom.len() as u64,
             entries: self.entries,

@@ -19,15 +19,28 @@ pub struct IndexEntry {
 pub fn encode(entries: &[IndexEntry]) -> Vec<u8> {
     let mut out = Vec::new();
     for e in entries {
-        out.extend_from_slice(&(e.last_key.len() as u32).to_le_bytes());
-        out.extend_from_slice(&e.last_key);
-        out.extend_from_slice(&e.offset.to_le_bytes());
-        out.extend_from_slice(&e.len.to_le_bytes());
+        encode_entry(&mut out, &e.last_key, e.offset, e.len);
     }
-    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    finish(&mut out, entries.len());
     out
+}
+
+/// Appends one entry to an index block being built in `out` (see [`finish`]).
+pub fn encode_entry(out: &mut Vec<u8>, last_key: &[u8], offset: u64, len: u32) {
+    out.reserve(last_key.len() + 16);
+    out.extend_from_slice(&(last_key.len() as u32).to_le_bytes());
+    out.extend_from_slice(last_key);
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
+/// Ends an index block whose `count` entries [`encode_entry`] appended to `out`, which holds
+/// nothing else.
+pub fn finish(out: &mut Vec<u8>, count: usize) {
+    out.reserve(8);
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    let crc = crc32c::crc32c(out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], &'static str> {

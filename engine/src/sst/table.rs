@@ -1,5 +1,6 @@
 //! Reading an SST: point lookups through the filter and index, and ordered iteration.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -106,9 +107,16 @@ impl Table {
     pub fn open(fs: &dyn Fs, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Table> {
         let file = fs.open(path).ctx("opening SST", path)?;
         let (footer, size) = read_footer(&*file, path)?;
-        let index_bytes = read_range(&*file, path, footer.index_offset, footer.index_len)?;
-        let index = BlockIndex::decode(&index_bytes, footer.index_offset)
-            .map_err(|r| Error::corruption(path, footer.index_offset, r))?;
+        let index = with_range(
+            &*file,
+            path,
+            footer.index_offset,
+            footer.index_len,
+            |bytes| {
+                BlockIndex::decode(bytes, footer.index_offset)
+                    .map_err(|r| Error::corruption(path, footer.index_offset, r))
+            },
+        )?;
         let bloom_bytes = read_range(&*file, path, footer.bloom_offset, footer.bloom_len)?;
         let bloom = Bloom::decode(bloom_bytes)
             .map_err(|r| Error::corruption(path, footer.bloom_offset, r))?;
@@ -167,21 +175,24 @@ impl Table {
         while end < self.index.len() && self.index.ends[end] - start <= max_bytes {
             end += 1;
         }
-        let bytes = read_range(
+        with_range(
             &*self.file,
             &self.path,
             start,
             self.index.ends[end - 1] - start,
-        )?;
-        let mut blocks = VecDeque::with_capacity(end - first);
-        for i in first..end {
-            let (offset, len) = self.index.span(i);
-            let at = (offset - start) as usize;
-            let raw = bytes[at..at + len as usize].to_vec();
-            let block = Block::decode(raw).map_err(|r| Error::corruption(&self.path, offset, r))?;
-            blocks.push_back(Arc::new(block));
-        }
-        Ok(blocks)
+            |bytes| {
+                let mut blocks = VecDeque::with_capacity(end - first);
+                for i in first..end {
+                    let (offset, len) = self.index.span(i);
+                    let at = (offset - start) as usize;
+                    let raw = bytes[at..at + len as usize].to_vec();
+                    let block =
+                        Block::decode(raw).map_err(|r| Error::corruption(&self.path, offset, r))?;
+                    blocks.push_back(Arc::new(block));
+                }
+                Ok(blocks)
+            },
+        )
     }
 
     /// The entry for `key` if this table has one (`Some(None)` is a tombstone).
@@ -223,6 +234,7 @@ impl Table {
             block: None,
             ahead: VecDeque::new(),
             pos: 0,
+            on_entry: false,
             cached,
             done: false,
         }
@@ -236,6 +248,37 @@ fn read_range(file: &dyn File, path: &Path, offset: u64, len: u64) -> Result<Vec
     Ok(bytes)
 }
 
+thread_local! {
+    /// A read buffer for bytes that are only looked at (an index being decoded, a readahead
+    /// being cut into blocks): reused, so each such read costs no fresh zero-filled buffer.
+    /// It keeps the largest such read of the thread (at most a readahead, 512 KiB).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads `len` bytes at `offset` (the same single read call as [`read_range`]) and hands them
+/// to `f` without keeping them.
+fn with_range<T>(
+    file: &dyn File,
+    path: &Path,
+    offset: u64,
+    len: u64,
+    f: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<T> {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let len = len as usize;
+            if scratch.len() < len {
+                scratch.resize(len, 0);
+            }
+            let bytes = &mut scratch[..len];
+            file.read_exact_at(offset, bytes).ctx("reading SST", path)?;
+            f(bytes)
+        }
+        // Only if `f` itself read through here; never the case, but no reason to fail.
+        Err(_) => f(&read_range(file, path, offset, len)?),
+    })
+}
+
 /// An ordered walk over part of a table.
 #[derive(Debug)]
 pub struct TableIter {
@@ -247,6 +290,8 @@ pub struct TableIter {
     /// Blocks read ahead (uncached walks only).
     ahead: VecDeque<Arc<Block>>,
     pos: usize,
+    /// Whether `pos` is the entry [`TableIter::advance`] last moved to.
+    on_entry: bool,
     cached: bool,
     done: bool,
 }
@@ -285,26 +330,58 @@ impl TableIter {
         Ok(true)
     }
 
-    fn next_entry(&mut self) -> Result<Option<(Vec<u8>, Slot)>> {
+    /// Moves to the next entry in range (the first, on the first call), reading blocks as it
+    /// goes: the same reads, at the same calls, as [`Iterator::next`], which is built on it.
+    /// False once the walk is over; an error ends it too.
+    pub fn advance(&mut self) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        if self.on_entry {
+            self.pos += 1;
+            self.on_entry = false;
+        }
+        match self.seek_entry() {
+            Ok(true) => {
+                self.on_entry = true;
+                Ok(true)
+            }
+            Ok(false) => {
+                self.done = true;
+                Ok(false)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// The block holding the entry [`TableIter::advance`] moved to, and where in it it is.
+    pub fn current(&self) -> Option<(&Arc<Block>, usize)> {
+        match &self.block {
+            Some(block) if self.on_entry => Some((block, self.pos)),
+            _ => None,
+        }
+    }
+
+    /// Finds the entry at or after `pos` (loading blocks as needed); false past the end.
+    fn seek_entry(&mut self) -> Result<bool> {
         loop {
             if self.block.is_none() && !self.load_block()? {
-                return Ok(None);
+                return Ok(false);
             }
             let Some(block) = &self.block else {
-                return Ok(None);
+                return Ok(false);
             };
             if self.pos < block.len() {
-                let (k, v) = block.entry(self.pos);
+                let k = block.key(self.pos);
                 let past = match &self.upper {
                     Bound::Included(u) => k > u.as_slice(),
                     Bound::Excluded(u) => k >= u.as_slice(),
                     Bound::Unbounded => false,
                 };
-                if past {
-                    return Ok(None);
-                }
-                self.pos += 1;
-                return Ok(Some((k.to_vec(), v.map(<[u8]>::to_vec))));
+                return Ok(!past);
             }
             self.block = None;
             self.block_index += 1;
@@ -316,19 +393,13 @@ impl Iterator for TableIter {
     type Item = Result<(Vec<u8>, Slot)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_entry() {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        match self.advance() {
+            Ok(true) => self.current().map(|(block, pos)| {
+                let (k, v) = block.entry(pos);
+                Ok((k.to_vec(), v.map(<[u8]>::to_vec)))
+            }),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
