@@ -36,15 +36,7 @@ pub const COMMIT_PAYLOAD: &[u8] = &[0];
 
 /// Appends a commit frame (see [`COMMIT_PAYLOAD`]).
 pub fn encode_commit(synced_upto: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(&commit_frame(synced_upto));
-}
-
-/// A commit frame (see [`COMMIT_PAYLOAD`]), built on the stack.
-pub fn commit_frame(synced_upto: u64) -> [u8; HEADER_BYTES + 1] {
-    let mut frame = [0u8; HEADER_BYTES + 1];
-    frame[HEADER_BYTES..].copy_from_slice(COMMIT_PAYLOAD);
-    seal(&mut frame, synced_upto);
-    frame
+    encode(COMMIT_PAYLOAD, synced_upto, out);
 }
 
 /// Appends one frame holding `payload` to `out`.
@@ -201,15 +193,6 @@ mod tests {
             encode(p, *s, &mut out);
         }
         out
-    }
-
-    #[test]
-    fn a_commit_frame_is_the_frame_of_the_commit_payload() {
-        for synced in [0, 17, u64::MAX] {
-            let mut framed = Vec::new();
-            encode(COMMIT_PAYLOAD, synced, &mut framed);
-            assert_eq!(commit_frame(synced).as_slice(), framed.as_slice());
-        }
     }
 
     #[test]

@@ -15,8 +15,6 @@ use crate::log_frame::{self, LogEnd};
 use crate::options::Options;
 use crate::version::{VersionEdit, VersionState};
 
-mod json;
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum ManifestRecord {
@@ -26,6 +24,20 @@ pub enum ManifestRecord {
     },
     Edit {
         edit: VersionEdit,
+    },
+}
+
+/// The writing side of [`ManifestRecord`]: the same JSON, but borrowing the state it encodes so
+/// a snapshot or edit is never cloned just to be written.
+#[derive(Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+enum RecordRef<'a> {
+    Snapshot {
+        options: &'a Options,
+        state: &'a VersionState,
+    },
+    Edit {
+        edit: &'a VersionEdit,
     },
 }
 
@@ -100,25 +112,22 @@ impl ManifestWriter {
             // does not grow the buffer step by step.
             frame: Vec::with_capacity(1024 + 256 * state.all().count()),
         };
-        writer.frame.resize(log_frame::HEADER_BYTES, 0);
-        json::write_snapshot(&mut writer.frame, options, state)
-            .map_err(|e| Error::InvalidArgument(format!("encoding MANIFEST record: {e}")))?;
-        writer.append_frame(sync)?;
+        writer.append(&RecordRef::Snapshot { options, state }, sync)?;
         Ok(writer)
     }
 
     /// Appends an edit record; with `sync`, it is durable on return.
     pub fn append_edit(&mut self, edit: &VersionEdit, sync: bool) -> Result<()> {
-        // The JSON goes straight into the frame after room for its header.
-        self.frame.clear();
-        self.frame.resize(log_frame::HEADER_BYTES, 0);
-        json::write_edit(&mut self.frame, edit);
-        self.append_frame(sync)
+        self.append(&RecordRef::Edit { edit }, sync)
     }
 
-    /// Seals the record encoded in `frame` after its header, and appends it.
-    fn append_frame(&mut self, sync: bool) -> Result<()> {
+    fn append(&mut self, record: &RecordRef<'_>, sync: bool) -> Result<()> {
+        // The JSON goes straight into the frame after room for its header.
         let frame = &mut self.frame;
+        frame.clear();
+        frame.resize(log_frame::HEADER_BYTES, 0);
+        serde_json::to_writer(&mut *frame, record)
+            .map_err(|e| Error::InvalidArgument(format!("encoding MANIFEST record: {e}")))?;
         // Every earlier record was synced before this one is written.
         log_frame::seal(frame, self.len);
         self.file
@@ -129,7 +138,8 @@ impl ManifestWriter {
             // Protects against losing an edit whose consequences (removed WALs and SSTs, files
             // the next edit builds on) happen right after this returns.
             self.file.sync().ctx("syncing", &self.path)?;
-            let commit = log_frame::commit_frame(self.len);
+            let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+            log_frame::encode_commit(self.len, &mut commit);
             self.file
                 .write_at(self.len, &commit)
                 .ctx("appending commit frame to", &self.path)?;
@@ -187,16 +197,10 @@ pub fn replay(
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let payload = &bytes[frame.payload];
-        let record = match json::read_record(payload) {
-            Some(record) => record,
-            // Anything but the exact form the writer makes goes to serde_json, which reads it
-            // or says what is wrong with it.
-            None => serde_json::from_slice::<RawRecord>(payload)
-                .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
-                .into_record()
-                .map_err(|reason| Error::corruption(&path, offset, reason))?,
-        };
+        let record = serde_json::from_slice::<RawRecord>(&bytes[frame.payload])
+            .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
+            .into_record()
+            .map_err(|reason| Error::corruption(&path, offset, reason))?;
         current = Some(match (current, record) {
             (None, ManifestRecord::Snapshot { options, state }) => (options, state),
             (None, ManifestRecord::Edit { .. }) => {
@@ -272,19 +276,22 @@ mod tests {
             log_number: Some(3),
             ..Default::default()
         };
-        let mut snapshot = Vec::new();
-        json::write_snapshot(&mut snapshot, &options, &state).unwrap();
-        let mut edited = Vec::new();
-        json::write_edit(&mut edited, &edit);
         for (written, expected) in [
             (
-                snapshot,
+                serde_json::to_vec(&RecordRef::Snapshot {
+                    options: &options,
+                    state: &state,
+                })
+                .unwrap(),
                 ManifestRecord::Snapshot {
                     options: options.clone(),
                     state: state.clone(),
                 },
             ),
-            (edited, ManifestRecord::Edit { edit: edit.clone() }),
+            (
+                serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap(),
+                ManifestRecord::Edit { edit: edit.clone() },
+            ),
         ] {
             assert_eq!(serde_json::to_vec(&expected).unwrap(), written);
             assert_eq!(read_back(&written), expected);

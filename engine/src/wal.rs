@@ -241,7 +241,8 @@ impl WalWriter {
         }
         result.ctx("syncing WAL", &self.path)?;
         self.synced = self.written;
-        let commit = log_frame::commit_frame(self.synced);
+        let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
+        log_frame::encode_commit(self.synced, &mut commit);
         self.file
             .write_at(self.written, &commit)
             .ctx("appending commit frame to WAL", &self.path)?;
