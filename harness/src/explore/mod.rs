@@ -9,10 +9,13 @@ use faultfs::{CrashPoint, CrashPolicy, DiskImage, EventOp, Phase, SimFs};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Step};
-use crate::checker::{Judgement, Verdict, Violation, ViolationKind, check_recovery, judge};
-use crate::model::{History, State, WriteRecord};
+use crate::checker::{Judgement, Violation, ViolationKind};
+use crate::model::History;
 use crate::runner::{DB_DIR, Runner};
 use crate::store::{Background, DiskAssumptions, Env, Store, StoreError};
+
+mod snapshot;
+use snapshot::{Snapshot, Snapshots};
 
 /// What to explore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,56 +165,6 @@ fn tally(
 /// stood at that point, the disk.
 type Task = (usize, usize, Arc<Snapshot>, DiskImage);
 
-/// The history at a crash point as a worker needs it. Only the window (its base, the writes
-/// since, D) is copied at each change; the writes accepted before it and the origin are shared,
-/// since they change only when the window moves and matter only when the window alone rejects.
-struct Snapshot {
-    /// The history without `accepted`, `origin` and `live`.
-    window: History,
-    before: Arc<Before>,
-}
-
-/// The part of a history that changes only when its window moves.
-struct Before {
-    accepted: Vec<WriteRecord>,
-    origin: State,
-}
-
-impl Snapshot {
-    fn of(history: &History, before: Arc<Before>) -> Snapshot {
-        Snapshot {
-            window: History {
-                base: history.base.clone(),
-                writes: history.writes.clone(),
-                live: State::new(),
-                origin: State::new(),
-                accepted: Vec::new(),
-                ..*history
-            },
-            before,
-        }
-    }
-
-    /// What [`judge`] says of `recovered` against the whole history: it looks at the window
-    /// first and at the writes before it only when the window rejects, so the whole history is
-    /// put together only then.
-    fn judge(&self, recovered: &State) -> Judgement {
-        let lower = self.window.durable;
-        if self.before.accepted.is_empty() {
-            return judge(&self.window, recovered, lower, false);
-        }
-        if let Verdict::Accepted { k } = check_recovery(&self.window, recovered, lower) {
-            return Judgement::Accepted { k };
-        }
-        let whole = History {
-            accepted: self.before.accepted.clone(),
-            origin: self.before.origin.clone(),
-            ..self.window.clone()
-        };
-        judge(&whole, recovered, lower, false)
-    }
-}
-
 /// The points where the workers found a violation, so nobody checks past the last one that can
 /// still be reported.
 struct Found {
@@ -239,53 +192,7 @@ struct Pool {
     next: usize,
     /// Every point with disks, in order, to be tallied once the verdicts are in.
     points: Vec<PointDisks>,
-    /// The history as of the last task, and what it looked like then (see [`revision`]).
-    snapshot: Option<(Revision, Arc<Snapshot>)>,
-    /// The writes before the window as of the last task, and the window move they belong to.
-    before: Option<((u64, usize), Arc<Before>)>,
     found: Arc<Found>,
-}
-
-/// What changes whenever the runner changes its history (it issues a write, settles the last
-/// one, marks writes durable or moves the window), so a snapshot is taken once per change
-/// rather than once per crash point.
-type Revision = (u64, usize, usize, u64, usize, Option<crate::model::Outcome>);
-
-fn revision(h: &History) -> Revision {
-    (
-        h.next_id,
-        h.durable,
-        h.accepted_durable,
-        h.rebases,
-        h.accepted.len(),
-        h.writes.last().map(|w| w.outcome),
-    )
-}
-
-impl Pool {
-    fn history(&mut self, history: &History) -> Arc<Snapshot> {
-        let now = revision(history);
-        if let Some((r, h)) = &self.snapshot
-            && *r == now
-        {
-            return h.clone();
-        }
-        let moved = (history.rebases, history.accepted.len());
-        let before = match &self.before {
-            Some((m, b)) if *m == moved => b.clone(),
-            _ => {
-                let b = Arc::new(Before {
-                    accepted: history.accepted.clone(),
-                    origin: history.origin.clone(),
-                });
-                self.before = Some((moved, b.clone()));
-                b
-            }
-        };
-        let h = Arc::new(Snapshot::of(history, before));
-        self.snapshot = Some((now, h.clone()));
-        h
-    }
 }
 
 /// What the crash-point hook keeps between points.
@@ -296,6 +203,8 @@ struct Visits {
     by_phase: BTreeMap<Phase, u64>,
     /// The workers, when disks are checked off the workload's thread.
     pool: Option<Pool>,
+    /// The history as the disks of the latest points are judged against.
+    snapshots: Snapshots,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -348,12 +257,11 @@ where
         seen: HashSet::new(),
         out: ExploreOutcome::default(),
         by_phase: BTreeMap::new(),
+        snapshots: Snapshots::default(),
         pool: (workers > 0).then(|| Pool {
             tasks: task_tx,
             next: 0,
             points: Vec::new(),
-            snapshot: None,
-            before: None,
             found: found.clone(),
         }),
     }));
@@ -370,8 +278,7 @@ where
                     if found.last().is_some_and(|last| at > last) {
                         continue;
                     }
-                    let judge = |state: &State| history.judge(state);
-                    let verdict = check_caught::<S>(&judge, config, assumptions, &image);
+                    let verdict = check_caught::<S>(&history, config, assumptions, &image);
                     if verdict.is_err() {
                         found.add(at);
                     }
@@ -436,12 +343,12 @@ where
 
 /// [`check_image`], with a panic of the store reported as a violation.
 fn check_caught<S: Store>(
-    judge: &dyn Fn(&State) -> Judgement,
+    history: &Snapshot,
     config: &S::Config,
     assumptions: DiskAssumptions,
     image: &DiskImage,
 ) -> Result<(), Violation> {
-    crate::panics::catch(|| check_image::<S>(judge, config, assumptions, image)).unwrap_or_else(
+    crate::panics::catch(|| check_image::<S>(history, config, assumptions, image)).unwrap_or_else(
         |m| {
             Err(Violation::new(
                 ViolationKind::Panic,
@@ -492,11 +399,11 @@ fn visit<S: Store>(
         op: point.op.clone(),
         disks,
     };
+    let snapshot = v.snapshots.of(history);
     let Visits {
         seen, out, pool, ..
     } = v;
     if let Some(pool) = pool {
-        let snapshot = pool.history(history);
         let first = pool.next;
         for (_, disk) in &mut point.disks {
             if let Disk::Check(n) = disk {
@@ -515,12 +422,12 @@ fn visit<S: Store>(
     let mut extra = ExploreOutcome::default();
     tally(out, opts.max_violations, &point, |n| {
         let image = &images[n];
-        check_caught::<S>(&live_judge(history), config, assumptions, image)?;
+        check_caught::<S>(&snapshot, config, assumptions, image)?;
         if opts.recovery_crashes {
             check_recovery_crashes::<S>(
                 seen,
                 &mut extra,
-                history,
+                &snapshot,
                 config,
                 assumptions,
                 opts,
@@ -539,7 +446,7 @@ fn visit<S: Store>(
 fn check_recovery_crashes<S: Store>(
     seen: &mut HashSet<(u64, usize, u64)>,
     out: &mut ExploreOutcome,
-    history: &History,
+    history: &Snapshot,
     config: &S::Config,
     assumptions: DiskAssumptions,
     opts: &ExploreOptions,
@@ -563,13 +470,13 @@ fn check_recovery_crashes<S: Store>(
     let (points, images) = std::mem::take(&mut *lock(&found));
     out.recovery_points += points;
     for second in images {
-        let key = (second.content_hash(), history.durable, history.rebases);
+        let key = (second.content_hash(), history.durable(), history.rebases());
         if !seen.insert(key) {
             out.disks_skipped += 1;
             continue;
         }
         out.disks_tried += 1;
-        check_image::<S>(&live_judge(history), config, assumptions, &second).map_err(|mut v| {
+        check_image::<S>(history, config, assumptions, &second).map_err(|mut v| {
             v.message = format!("after a second crash inside recovery: {}", v.message);
             v
         })?;
@@ -577,16 +484,11 @@ fn check_recovery_crashes<S: Store>(
     Ok(())
 }
 
-/// The seeded runs' acceptance rule against the whole history, D..N (no damage is applied
-/// here).
-fn live_judge(history: &History) -> impl Fn(&State) -> Judgement + '_ {
-    move |state| judge(history, state, history.durable, false)
-}
-
-/// Recovers one post-crash disk and checks what it holds with `judge`, then the store's
+/// Recovers one post-crash disk, judges what it holds against the history by the seeded runs'
+/// acceptance rule (the whole history, D..N; no damage is applied here), then checks the store's
 /// invariants.
 fn check_image<S: Store>(
-    judge: &dyn Fn(&State) -> Judgement,
+    history: &Snapshot,
     config: &S::Config,
     assumptions: DiskAssumptions,
     image: &DiskImage,
@@ -604,8 +506,7 @@ fn check_image<S: Store>(
     let pairs = store
         .scan(Bound::Unbounded, Bound::Unbounded)
         .map_err(|e| unexpected("scan", e))?;
-    let state: State = crate::model::state_of(pairs);
-    match judge(&state) {
+    match history.judge_scan(pairs) {
         Judgement::Accepted { .. } | Judgement::RolledBack { .. } => {
             store.check_invariants().map_err(|e| {
                 let kind = match e {
