@@ -147,7 +147,6 @@ pub(crate) fn pending_inodes(state: &State) -> impl Iterator<Item = (u64, &Inode
         .inodes
         .iter()
         .filter(|(_, inode)| !inode.pending.is_empty())
-        .map(|(ino, inode)| (*ino, inode))
 }
 
 /// A pending change, or the part of a pending write that falls in one sector.
@@ -339,7 +338,7 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
         let FileFate::Pieces(fills) = fate else {
             continue;
         };
-        let Some(inode) = state.inodes.get_mut(ino) else {
+        let Some(inode) = state.inodes.get_mut(*ino) else {
             continue;
         };
         let pending = std::mem::take(&mut inode.pending);
@@ -386,7 +385,7 @@ fn assemble<'n>(
                     stack.push(path);
                 }
                 Entry::File(ino) => {
-                    let Some(inode) = state.inodes.get(ino) else {
+                    let Some(inode) = state.inodes.get(*ino) else {
                         continue;
                     };
                     let bytes = done

@@ -59,7 +59,7 @@ impl File for SimFile {
         if !st.powered || st.generation != self.generation {
             return Err(crate::power_loss_error());
         }
-        Ok(st.inodes.get(&self.ino).map_or(0, |i| i.live.len() as u64))
+        Ok(st.inodes.get(self.ino).map_or(0, |i| i.live.len() as u64))
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {

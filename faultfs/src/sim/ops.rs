@@ -83,9 +83,7 @@ impl State {
                 "already exists",
             ));
         }
-        let ino = self.next_ino;
-        self.next_ino += 1;
-        self.inodes.insert(ino, Inode::new(Arc::from(rel)));
+        let ino = self.inodes.push(Inode::new(Arc::from(rel)));
         self.bind_live(&dir, &name, Entry::File(ino));
         self.push_ns(NsOp::Bind {
             dir,
@@ -137,7 +135,7 @@ impl State {
             d.live.remove(&from_name);
         }
         self.bind_live(&to_dir, &to_name, Entry::File(ino));
-        if let Some(inode) = self.inodes.get_mut(&ino) {
+        if let Some(inode) = self.inodes.get_mut(ino) {
             // Handles opened by the old name now write, sync and read under the new one.
             inode.name = Arc::from(to);
             inode.label = Arc::from(to.to_string_lossy());
@@ -284,7 +282,7 @@ impl State {
 
     fn inode(&mut self, ino: u64, shown: &Path) -> io::Result<&mut Inode> {
         self.inodes
-            .get_mut(&ino)
+            .get_mut(ino)
             .ok_or_else(|| path_error(ErrorKind::NotFound, shown, "file no longer exists"))
     }
 
@@ -335,7 +333,7 @@ impl State {
         named.insert(ino);
         named
             .iter()
-            .filter_map(|i| self.inodes.get(i))
+            .filter_map(|i| self.inodes.get(*i))
             .map(|inode| inode.live.len() as u64)
             .sum()
     }
@@ -345,7 +343,7 @@ impl State {
         let Some(cap) = capacity(&self.faults) else {
             return Ok(());
         };
-        let old_len = self.inodes.get(&ino).map_or(0, |i| i.live.len() as u64);
+        let old_len = self.inodes.get(ino).map_or(0, |i| i.live.len() as u64);
         if new_len <= old_len {
             return Ok(());
         }

@@ -92,6 +92,70 @@ impl Inode {
     }
 }
 
+/// Every inode, by number. Numbers are handed out in increasing order and inodes are dropped only
+/// all at once (a reboot loads a new disk), so the live ones are a run of consecutive numbers
+/// held in a vector: finding one (which every operation through a handle does) is an index, not
+/// a tree search.
+#[derive(Clone, Debug)]
+pub(crate) struct Inodes {
+    /// The number of `list[0]`.
+    first: u64,
+    list: Vec<Inode>,
+}
+
+impl Inodes {
+    /// No inodes; the first one added gets number `first`.
+    fn starting_at(first: u64) -> Inodes {
+        Inodes {
+            first,
+            list: Vec::new(),
+        }
+    }
+
+    /// The number the next inode added gets.
+    pub fn next(&self) -> u64 {
+        self.first + self.list.len() as u64
+    }
+
+    /// Adds `inode` under the next number, and returns it.
+    pub fn push(&mut self, inode: Inode) -> u64 {
+        let ino = self.next();
+        self.list.push(inode);
+        ino
+    }
+
+    /// Drops every inode; numbers go on from where they were.
+    pub fn clear(&mut self) {
+        *self = Inodes::starting_at(self.next());
+    }
+
+    fn index(&self, ino: u64) -> Option<usize> {
+        usize::try_from(ino.checked_sub(self.first)?).ok()
+    }
+
+    pub fn get(&self, ino: u64) -> Option<&Inode> {
+        self.list.get(self.index(ino)?)
+    }
+
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Inode> {
+        let i = self.index(ino)?;
+        self.list.get_mut(i)
+    }
+
+    /// Every inode with its number, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Inode)> {
+        (self.first..).zip(&self.list)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Inode> {
+        self.list.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
 /// One directory's names.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dir {
@@ -287,8 +351,7 @@ const EVENTS_START: usize = 1024;
 
 /// Everything a [`super::SimFs`] handle shares.
 pub(crate) struct State {
-    pub inodes: BTreeMap<u64, Inode>,
-    pub next_ino: u64,
+    pub inodes: Inodes,
     /// Every directory that exists now, by path (the root is the empty path).
     pub dirs: Dirs,
     /// Namespace operations not yet made durable, oldest first.
@@ -349,8 +412,7 @@ impl State {
     pub fn new(seed: u64) -> State {
         let dirs = Dirs::default();
         State {
-            inodes: BTreeMap::new(),
-            next_ino: 1,
+            inodes: Inodes::starting_at(1),
             dirs,
             ns_pending: Vec::new(),
             ns_seq: Vec::new(),
@@ -382,7 +444,6 @@ impl State {
     pub fn fork(&self) -> State {
         State {
             inodes: self.inodes.clone(),
-            next_ino: self.next_ino,
             dirs: self.dirs.clone(),
             ns_pending: self.ns_pending.clone(),
             ns_seq: self.ns_seq.clone(),
@@ -419,10 +480,8 @@ impl State {
             self.dirs.get_or_default(dir);
         }
         for (path, bytes) in image.file_bytes() {
-            let ino = self.next_ino;
-            self.next_ino += 1;
             let inode = Inode::with_bytes(Arc::from(path), Arc::clone(bytes));
-            self.inodes.insert(ino, inode);
+            let ino = self.inodes.push(inode);
             self.bind_loaded(path, Entry::File(ino));
         }
         self.durable_image = OnceLock::new();
@@ -464,7 +523,7 @@ impl State {
         if generation != self.generation {
             return None;
         }
-        let inode = self.inodes.get(&ino)?;
+        let inode = self.inodes.get(ino)?;
         Some((Arc::clone(&inode.name), String::from(&*inode.label)))
     }
 
