@@ -18,10 +18,20 @@ pub struct DiskImage {
 
 #[derive(Clone, Debug)]
 struct Inner {
-    files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
-    /// Every directory but the root, so empty directories survive a round trip.
-    dirs: BTreeSet<PathBuf>,
+    /// Every file, sorted by path (in `Path` order), each path once. A sorted vector rather
+    /// than a map: a crash image is built in path order already (see [`Sorted`]), and
+    /// inserting into a map would compare paths component by component all over again.
+    files: Vec<(PathBuf, Arc<Vec<u8>>)>,
+    /// Every directory but the root, so empty directories survive a round trip; sorted, each once.
+    dirs: Vec<PathBuf>,
     hash: OnceLock<u64>,
+}
+
+/// Paths and files listed in `Path` order, each path once, as [`DiskImage::from_sorted`] takes
+/// them.
+pub(crate) struct Sorted {
+    pub files: Vec<(PathBuf, Arc<Vec<u8>>)>,
+    pub dirs: Vec<PathBuf>,
 }
 
 impl PartialEq for DiskImage {
@@ -34,14 +44,22 @@ impl PartialEq for DiskImage {
 impl Eq for DiskImage {}
 
 impl DiskImage {
-    pub(crate) fn new(
-        files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
-        dirs: BTreeSet<PathBuf>,
-    ) -> DiskImage {
+    fn new(files: BTreeMap<PathBuf, Arc<Vec<u8>>>, dirs: BTreeSet<PathBuf>) -> DiskImage {
+        DiskImage::from_sorted(Sorted {
+            files: files.into_iter().collect(),
+            dirs: dirs.into_iter().collect(),
+        })
+    }
+
+    /// An image of lists already in `Path` order with no path twice (the caller keeps that
+    /// promise; nothing here sorts or checks).
+    pub(crate) fn from_sorted(sorted: Sorted) -> DiskImage {
+        debug_assert!(sorted.files.is_sorted_by(|a, b| a.0 < b.0));
+        debug_assert!(sorted.dirs.is_sorted_by(|a, b| a < b));
         DiskImage {
             inner: Arc::new(Inner {
-                files,
-                dirs,
+                files: sorted.files,
+                dirs: sorted.dirs,
                 hash: OnceLock::new(),
             }),
         }
@@ -102,12 +120,16 @@ impl DiskImage {
 
     /// The bytes of one file, without copying them.
     pub fn file(&self, path: impl AsRef<Path>) -> Option<&[u8]> {
-        self.inner.files.get(path.as_ref()).map(|b| b.as_slice())
+        let files = &self.inner.files;
+        let i = files
+            .binary_search_by(|(p, _)| p.as_path().cmp(path.as_ref()))
+            .ok()?;
+        Some(files[i].1.as_slice())
     }
 
     /// The paths of the files, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        self.inner.files.keys().map(PathBuf::as_path)
+        self.inner.files.iter().map(|(p, _)| p.as_path())
     }
 
     /// The directories (the root excluded), sorted.
@@ -117,17 +139,17 @@ impl DiskImage {
 
     /// Total bytes of all files.
     pub fn total_bytes(&self) -> u64 {
-        self.inner.files.values().map(|b| b.len() as u64).sum()
+        self.inner.files.iter().map(|(_, b)| b.len() as u64).sum()
     }
 
     pub(crate) fn file_bytes(&self) -> impl Iterator<Item = (&Path, &Arc<Vec<u8>>)> {
         self.inner.files.iter().map(|(p, b)| (p.as_path(), b))
     }
 
-    pub(crate) fn file_bytes_mut(&mut self) -> &mut BTreeMap<PathBuf, Arc<Vec<u8>>> {
+    pub(crate) fn file_bytes_mut(&mut self) -> impl Iterator<Item = (&Path, &mut Arc<Vec<u8>>)> {
         let inner = Arc::make_mut(&mut self.inner);
         inner.hash = OnceLock::new();
-        &mut inner.files
+        inner.files.iter_mut().map(|(p, b)| (p.as_path(), b))
     }
 }
 
