@@ -170,13 +170,15 @@ pub(crate) struct Dir {
 /// operation looks one up, so they sit in a vector searched by comparing bytes (confined paths
 /// are equal exactly when their bytes are) rather than in a map whose every comparison walks
 /// path components. Past [`Dirs::SCAN_MAX`] directories a lookup bisects in `Path` order.
+///
+/// Each path is shared: a pending namespace operation names its directory by a clone of it.
 #[derive(Clone, Debug)]
-pub(crate) struct Dirs(Vec<(PathBuf, Dir)>);
+pub(crate) struct Dirs(Vec<(Arc<Path>, Dir)>);
 
 impl Default for Dirs {
     /// Only the root directory.
     fn default() -> Self {
-        Dirs(vec![(PathBuf::new(), Dir::default())])
+        Dirs(vec![(Arc::from(Path::new("")), Dir::default())])
     }
 }
 
@@ -196,7 +198,22 @@ impl Dirs {
                 return Ok(i);
             }
         }
-        self.0.binary_search_by(|(p, _)| p.as_path().cmp(path))
+        self.0.binary_search_by(|(p, _)| (**p).cmp(path))
+    }
+
+    /// Where the directory at `path` is, for [`Dirs::at`] and [`Dirs::at_mut`].
+    pub fn index_of(&self, path: &Path) -> Option<usize> {
+        self.search(path).ok()
+    }
+
+    /// The directory at an index [`Dirs::index_of`] gave, with its shared path.
+    pub fn at(&self, i: usize) -> (&Arc<Path>, &Dir) {
+        let (path, dir) = &self.0[i];
+        (path, dir)
+    }
+
+    pub fn at_mut(&mut self, i: usize) -> &mut Dir {
+        &mut self.0[i].1
     }
 
     pub fn get(&self, path: &Path) -> Option<&Dir> {
@@ -214,10 +231,10 @@ impl Dirs {
     }
 
     /// Adds (or replaces) the directory at `path`.
-    pub fn insert(&mut self, path: PathBuf, dir: Dir) {
-        match self.search(&path) {
+    pub fn insert(&mut self, path: &Path, dir: Dir) {
+        match self.search(path) {
             Ok(i) => self.0[i].1 = dir,
-            Err(i) => self.0.insert(i, (path, dir)),
+            Err(i) => self.0.insert(i, (Arc::from(path), dir)),
         }
     }
 
@@ -226,7 +243,7 @@ impl Dirs {
         let i = match self.search(path) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (path.to_path_buf(), Dir::default()));
+                self.0.insert(i, (Arc::from(path), Dir::default()));
                 i
             }
         };
@@ -254,21 +271,21 @@ impl Dirs {
 pub(crate) enum NsOp {
     /// `create` or a directory made by `create_dir_all`: binds `name` to `entry`.
     Bind {
-        dir: PathBuf,
+        dir: Arc<Path>,
         name: Name,
         entry: Entry,
     },
     /// `remove`: unbinds `name` if it still names `entry`.
     Unbind {
-        dir: PathBuf,
+        dir: Arc<Path>,
         name: Name,
         entry: Entry,
     },
     /// `rename`: one atomic step that unbinds the source and binds the target to the same inode.
     Rename {
-        from_dir: PathBuf,
+        from_dir: Arc<Path>,
         from_name: Name,
-        to_dir: PathBuf,
+        to_dir: Arc<Path>,
         to_name: Name,
         ino: u64,
     },
@@ -294,16 +311,23 @@ impl NsOp {
     /// nothing is allocated, since a `sync_dir` asks this of every pending operation.
     pub fn dirs(&self) -> impl Iterator<Item = &Path> + Clone {
         let (first, second) = match self {
-            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (dir.as_path(), None),
+            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (&**dir, None),
             NsOp::Rename {
                 from_dir, to_dir, ..
             } => {
-                let other =
-                    (from_dir.as_os_str() != to_dir.as_os_str()).then_some(to_dir.as_path());
-                (from_dir.as_path(), other)
+                let other = (from_dir.as_os_str() != to_dir.as_os_str()).then_some(&**to_dir);
+                (&**from_dir, other)
             }
         };
         std::iter::once(first).chain(second)
+    }
+
+    /// What this operation binds or unbinds (for a rename, the file it moves).
+    pub fn entry(&self) -> Entry {
+        match self {
+            NsOp::Bind { entry, .. } | NsOp::Unbind { entry, .. } => *entry,
+            NsOp::Rename { ino, .. } => Entry::File(*ino),
+        }
     }
 
     /// Replays this operation on `ns`.
@@ -498,7 +522,7 @@ impl State {
         if !self.dirs.contains_key(parent) {
             let parent = parent.to_path_buf();
             self.bind_loaded(&parent, Entry::Dir);
-            self.dirs.insert(parent, Dir::default());
+            self.dirs.insert(&parent, Dir::default());
         }
         if let Some(dir) = self.dirs.get_mut(parent) {
             dir.live.insert(name.clone(), entry);
@@ -540,7 +564,7 @@ impl State {
 
 /// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
 /// come out lossy (so they are bound and found by the same text).
-fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
+pub(crate) fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
     let bytes = path.as_os_str().as_encoded_bytes();
     // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
     // without the component parsing `Path::parent` and `Path::file_name` do, and only the name
@@ -560,10 +584,4 @@ fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
         path.parent().unwrap_or(Path::new("")),
         name.to_string_lossy(),
     ))
-}
-
-/// Splits a confined path into its parent directory and its name; `None` for the root.
-pub(crate) fn split(path: &Path) -> Option<(PathBuf, Name)> {
-    let (parent, name) = parts(path)?;
-    Some((parent.to_path_buf(), Name::from(name)))
 }
