@@ -25,10 +25,10 @@ pub(super) struct SimFile {
 }
 
 impl SimFile {
-    pub(super) fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
+    pub(super) fn new(fs: &SimFs, path: Arc<Path>, ino: u64, generation: u64) -> SimFile {
         SimFile {
             fs: fs.clone(),
-            opened_as: Arc::from(path),
+            opened_as: path,
             ino,
             generation,
         }

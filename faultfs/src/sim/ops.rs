@@ -293,16 +293,16 @@ impl State {
         if !commit.contains(&true) {
             return Ok(());
         }
-        let ops = std::mem::take(&mut self.ns_pending);
-        let seqs = std::mem::take(&mut self.ns_seq);
-        for ((op, seq), commit) in ops.into_iter().zip(seqs).zip(commit) {
-            if commit {
+        for (op, commit) in self.ns_pending.iter().zip(&commit) {
+            if *commit {
                 op.apply(&mut DurableNames(&mut self.dirs));
-            } else {
-                self.ns_pending.push(op);
-                self.ns_seq.push(seq);
             }
         }
+        // Keep the rest in place, so the queues keep their room for the operations to come.
+        let mut keep = commit.iter().map(|c| !c);
+        self.ns_pending.retain(|_| keep.next() == Some(true));
+        let mut keep = commit.iter().map(|c| !c);
+        self.ns_seq.retain(|_| keep.next() == Some(true));
         self.durable_changed();
         Ok(())
     }

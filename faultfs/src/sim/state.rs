@@ -226,10 +226,6 @@ impl Dirs {
         Some(&mut self.0[i].1)
     }
 
-    pub fn contains_key(&self, path: &Path) -> bool {
-        self.search(path).is_ok()
-    }
-
     /// Adds (or replaces) the directory at `path`.
     pub fn insert(&mut self, path: &Path, dir: Dir) {
         match self.search(path) {
@@ -508,25 +504,33 @@ impl State {
             let ino = self.inodes.push(inode);
             self.bind_loaded(path, Entry::File(ino));
         }
+        // Everything was bound live only: the durable names are the same, copied at once
+        // rather than inserted name by name.
+        for dir in &mut self.dirs.0 {
+            dir.1.durable = dir.1.live.clone();
+        }
         self.durable_image = OnceLock::new();
     }
 
-    /// Binds `path` durably, creating missing parent directories (an image lists every directory,
-    /// but a hand-built one might not).
+    /// Binds `path` live, creating missing parent directories (an image lists every directory,
+    /// but a hand-built one might not); [`State::load_image`] makes it durable.
     fn bind_loaded(&mut self, path: &Path, entry: Entry) {
         // Split on bytes like a lookup (a reboot binds every file of the disk again).
         let Some((parent, name)) = parts(path) else {
             return;
         };
         let name = Name::from(name);
-        if !self.dirs.contains_key(parent) {
-            let parent = parent.to_path_buf();
-            self.bind_loaded(&parent, Entry::Dir);
-            self.dirs.insert(&parent, Dir::default());
-        }
-        if let Some(dir) = self.dirs.get_mut(parent) {
-            dir.live.insert(name.clone(), entry);
-            dir.durable.insert(name, entry);
+        let at = match self.dirs.index_of(parent) {
+            Some(i) => Some(i),
+            None => {
+                let parent = parent.to_path_buf();
+                self.bind_loaded(&parent, Entry::Dir);
+                self.dirs.insert(&parent, Dir::default());
+                self.dirs.index_of(&parent)
+            }
+        };
+        if let Some(i) = at {
+            self.dirs.at_mut(i).live.insert(name, entry);
         }
     }
 
@@ -549,6 +553,15 @@ impl State {
         }
         let inode = self.inodes.get(ino)?;
         Some((Arc::clone(&inode.name), String::from(&*inode.label)))
+    }
+
+    /// `rel` (the confined path inode `ino` was just opened or created by) for a handle to keep:
+    /// the inode's own name when it is that path, shared rather than copied.
+    pub fn name_for_handle(&self, ino: u64, rel: &Path) -> Arc<Path> {
+        match self.inodes.get(ino) {
+            Some(inode) if inode.name.as_os_str() == rel.as_os_str() => Arc::clone(&inode.name),
+            _ => Arc::from(rel),
+        }
     }
 
     /// Tells whether a crash now could leave anything but the durable disk.
