@@ -2,7 +2,8 @@
 //! the durable state plus those changes into a [`DiskImage`], and [`sample`] draws a choice for a
 //! crash policy from a seed, with the decisions it made for the log (see [`super::outcome`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::CrashPolicy;
 use super::atomic;
-use super::image::DiskImage;
+use super::image::{DiskImage, Sorted};
 use super::outcome::{RebootOutcome, describe};
 use super::state::{Entry, Inode, Name, Namespace, Pending, State};
 
@@ -147,7 +148,6 @@ pub(crate) fn pending_inodes(state: &State) -> impl Iterator<Item = (u64, &Inode
         .inodes
         .iter()
         .filter(|(_, inode)| !inode.pending.is_empty())
-        .map(|(ino, inode)| (*ino, inode))
 }
 
 /// A pending change, or the part of a pending write that falls in one sector.
@@ -339,7 +339,7 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
         let FileFate::Pieces(fills) = fate else {
             continue;
         };
-        let Some(inode) = state.inodes.get_mut(ino) else {
+        let Some(inode) = state.inodes.get_mut(*ino) else {
             continue;
         };
         let pending = std::mem::take(&mut inode.pending);
@@ -365,40 +365,62 @@ pub(crate) fn durable_image(state: &State) -> &DiskImage {
 }
 
 /// Walks the namespace from the root and collects every reachable directory and file.
+///
+/// The walk is depth first, each directory's names in order, entering a subdirectory where its
+/// name falls: that lists paths in `Path` order (a name's components compare as its bytes do),
+/// so the image is built sorted without comparing a single path.
 fn assemble<'n>(
     state: &State,
     names_of: impl Fn(&Path) -> Option<&'n BTreeMap<Name, Entry>>,
     mut bytes_of: impl FnMut(u64, &Inode) -> Arc<Vec<u8>>,
 ) -> DiskImage {
-    let mut files = BTreeMap::new();
-    let mut dirs = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
     let mut done: BTreeMap<u64, Arc<Vec<u8>>> = BTreeMap::new();
-    let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
-    while let Some(dir) = stack.pop() {
-        let Some(names) = names_of(&dir) else {
+    let mut stack: Vec<(PathBuf, btree_map::Iter<'n, Name, Entry>)> = Vec::new();
+    if let Some(names) = names_of(Path::new("")) {
+        stack.push((PathBuf::new(), names.iter()));
+    }
+    while let Some((dir, names)) = stack.last_mut() {
+        let Some((name, entry)) = names.next() else {
+            stack.pop();
             continue;
         };
-        for (name, entry) in names {
-            let path = dir.join(&**name);
-            match entry {
-                Entry::Dir => {
-                    dirs.insert(path.clone());
-                    stack.push(path);
+        let path = child(dir, name);
+        match entry {
+            Entry::Dir => {
+                dirs.push(path.clone());
+                if let Some(names) = names_of(&path) {
+                    stack.push((path, names.iter()));
                 }
-                Entry::File(ino) => {
-                    let Some(inode) = state.inodes.get(ino) else {
-                        continue;
-                    };
-                    let bytes = done
-                        .entry(*ino)
-                        .or_insert_with(|| bytes_of(*ino, inode))
-                        .clone();
-                    files.insert(path, bytes);
-                }
+            }
+            Entry::File(ino) => {
+                let Some(inode) = state.inodes.get(*ino) else {
+                    continue;
+                };
+                let bytes = done
+                    .entry(*ino)
+                    .or_insert_with(|| bytes_of(*ino, inode))
+                    .clone();
+                files.push((path, bytes));
             }
         }
     }
-    DiskImage::new(files, dirs)
+    DiskImage::from_sorted(Sorted { files, dirs })
+}
+
+/// `dir/name` (`name` alone in the root), as `Path::join` makes it for a confined directory and a
+/// plain name, in one allocation.
+fn child(dir: &Path, name: &str) -> PathBuf {
+    let dir = dir.as_os_str();
+    if dir.is_empty() {
+        return PathBuf::from(name);
+    }
+    let mut path = OsString::with_capacity(dir.len() + 1 + name.len());
+    path.push(dir);
+    path.push("/");
+    path.push(name);
+    PathBuf::from(path)
 }
 
 /// Draws what survives a crash under `policy`, with the decisions for the log.

@@ -18,7 +18,7 @@ use super::crash::{
     pending_inodes, pieces, torn_ns, torn_options,
 };
 use super::image::DiskImage;
-use super::state::State;
+use super::state::{Entry, NsOp, State};
 
 /// How many candidates a walk may build per image it is asked for, so that a case with many
 /// equivalent outcomes cannot spin for long.
@@ -63,9 +63,24 @@ struct Collector {
 
 impl Collector {
     fn new(bound: usize, state: &State) -> Collector {
-        let mut shared: Vec<(usize, Option<u64>)> = state
-            .inodes
+        // Only files a candidate can hold: those named now or on the disk, or by a pending
+        // operation. A long run leaves behind many more inodes (every file it ever removed) that
+        // no image shows; a buffer left out here would only be hashed once per candidate.
+        let mut inos: Vec<u64> = state
+            .dirs
             .values()
+            .flat_map(|dir| dir.live.values().chain(dir.durable.values()).copied())
+            .chain(state.ns_pending.iter().map(NsOp::entry))
+            .filter_map(|entry| match entry {
+                Entry::File(ino) => Some(ino),
+                Entry::Dir => None,
+            })
+            .collect();
+        inos.sort_unstable();
+        inos.dedup();
+        let mut shared: Vec<(usize, Option<u64>)> = inos
+            .into_iter()
+            .filter_map(|ino| state.inodes.get(ino))
             .flat_map(|inode| [&inode.durable, &inode.live])
             .map(|bytes| (Arc::as_ptr(bytes) as usize, None))
             .collect();

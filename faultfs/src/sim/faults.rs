@@ -196,7 +196,7 @@ pub(crate) fn apply_damage(
     faults.retain(|a| !a.fault.is_damage());
     for fault in damage {
         let class = fault.class();
-        for (path, bytes) in image.file_bytes_mut().iter_mut() {
+        for (path, bytes) in image.file_bytes_mut() {
             let Some(what) = damage_one(&fault, path, bytes, rng, kinds) else {
                 continue;
             };

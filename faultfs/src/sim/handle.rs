@@ -25,10 +25,10 @@ pub(super) struct SimFile {
 }
 
 impl SimFile {
-    pub(super) fn new(fs: &SimFs, path: PathBuf, ino: u64, generation: u64) -> SimFile {
+    pub(super) fn new(fs: &SimFs, path: Arc<Path>, ino: u64, generation: u64) -> SimFile {
         SimFile {
             fs: fs.clone(),
-            opened_as: Arc::from(path),
+            opened_as: path,
             ino,
             generation,
         }
@@ -59,7 +59,7 @@ impl File for SimFile {
         if !st.powered || st.generation != self.generation {
             return Err(crate::power_loss_error());
         }
-        Ok(st.inodes.get(&self.ino).map_or(0, |i| i.live.len() as u64))
+        Ok(st.inodes.get(self.ino).map_or(0, |i| i.live.len() as u64))
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {

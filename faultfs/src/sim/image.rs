@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// A frozen post-crash disk: what a reboot would bring back. Cheap to hash and compare.
 ///
@@ -18,10 +18,20 @@ pub struct DiskImage {
 
 #[derive(Clone, Debug)]
 struct Inner {
-    files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
-    /// Every directory but the root, so empty directories survive a round trip.
-    dirs: BTreeSet<PathBuf>,
+    /// Every file, sorted by path (in `Path` order), each path once. A sorted vector rather
+    /// than a map: a crash image is built in path order already (see [`Sorted`]), and
+    /// inserting into a map would compare paths component by component all over again.
+    files: Vec<(PathBuf, Arc<Vec<u8>>)>,
+    /// Every directory but the root, so empty directories survive a round trip; sorted, each once.
+    dirs: Vec<PathBuf>,
     hash: OnceLock<u64>,
+}
+
+/// Paths and files listed in `Path` order, each path once, as [`DiskImage::from_sorted`] takes
+/// them.
+pub(crate) struct Sorted {
+    pub files: Vec<(PathBuf, Arc<Vec<u8>>)>,
+    pub dirs: Vec<PathBuf>,
 }
 
 impl PartialEq for DiskImage {
@@ -34,14 +44,22 @@ impl PartialEq for DiskImage {
 impl Eq for DiskImage {}
 
 impl DiskImage {
-    pub(crate) fn new(
-        files: BTreeMap<PathBuf, Arc<Vec<u8>>>,
-        dirs: BTreeSet<PathBuf>,
-    ) -> DiskImage {
+    fn new(files: BTreeMap<PathBuf, Arc<Vec<u8>>>, dirs: BTreeSet<PathBuf>) -> DiskImage {
+        DiskImage::from_sorted(Sorted {
+            files: files.into_iter().collect(),
+            dirs: dirs.into_iter().collect(),
+        })
+    }
+
+    /// An image of lists already in `Path` order with no path twice (the caller keeps that
+    /// promise; nothing here sorts or checks).
+    pub(crate) fn from_sorted(sorted: Sorted) -> DiskImage {
+        debug_assert!(sorted.files.is_sorted_by(|a, b| a.0 < b.0));
+        debug_assert!(sorted.dirs.is_sorted_by(|a, b| a < b));
         DiskImage {
             inner: Arc::new(Inner {
-                files,
-                dirs,
+                files: sorted.files,
+                dirs: sorted.dirs,
                 hash: OnceLock::new(),
             }),
         }
@@ -76,18 +94,23 @@ impl DiskImage {
     pub(crate) fn content_hash_with(&self, mut file_hash: impl FnMut(&Arc<Vec<u8>>) -> u64) -> u64 {
         let inner = &*self.inner;
         *inner.hash.get_or_init(|| {
-            let mut h = Xxh3::new();
+            // The stream is laid out in one buffer and hashed at once: xxh3 gives the same
+            // digest however its input is cut, and one call costs far less than the several
+            // per file that streaming it took.
+            let mut b = Vec::with_capacity(
+                inner.dirs.len() * 32 + inner.files.len() * 48 + HASH_STREAM_SLACK,
+            );
             for dir in &inner.dirs {
-                h.update(b"D");
-                hash_path(&mut h, dir);
+                b.push(b'D');
+                put_path(&mut b, dir);
             }
             for (path, bytes) in &inner.files {
-                h.update(b"F");
-                hash_path(&mut h, path);
-                h.update(&(bytes.len() as u64).to_le_bytes());
-                h.update(&file_hash(bytes).to_le_bytes());
+                b.push(b'F');
+                put_path(&mut b, path);
+                b.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                b.extend_from_slice(&file_hash(bytes).to_le_bytes());
             }
-            h.digest()
+            xxh3_64(&b)
         })
     }
 
@@ -102,12 +125,16 @@ impl DiskImage {
 
     /// The bytes of one file, without copying them.
     pub fn file(&self, path: impl AsRef<Path>) -> Option<&[u8]> {
-        self.inner.files.get(path.as_ref()).map(|b| b.as_slice())
+        let files = &self.inner.files;
+        let i = files
+            .binary_search_by(|(p, _)| p.as_path().cmp(path.as_ref()))
+            .ok()?;
+        Some(files[i].1.as_slice())
     }
 
     /// The paths of the files, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        self.inner.files.keys().map(PathBuf::as_path)
+        self.inner.files.iter().map(|(p, _)| p.as_path())
     }
 
     /// The directories (the root excluded), sorted.
@@ -117,22 +144,74 @@ impl DiskImage {
 
     /// Total bytes of all files.
     pub fn total_bytes(&self) -> u64 {
-        self.inner.files.values().map(|b| b.len() as u64).sum()
+        self.inner.files.iter().map(|(_, b)| b.len() as u64).sum()
     }
 
     pub(crate) fn file_bytes(&self) -> impl Iterator<Item = (&Path, &Arc<Vec<u8>>)> {
         self.inner.files.iter().map(|(p, b)| (p.as_path(), b))
     }
 
-    pub(crate) fn file_bytes_mut(&mut self) -> &mut BTreeMap<PathBuf, Arc<Vec<u8>>> {
+    pub(crate) fn file_bytes_mut(&mut self) -> impl Iterator<Item = (&Path, &mut Arc<Vec<u8>>)> {
         let inner = Arc::make_mut(&mut self.inner);
         inner.hash = OnceLock::new();
-        &mut inner.files
+        inner.files.iter_mut().map(|(p, b)| (p.as_path(), b))
     }
 }
 
-fn hash_path(h: &mut Xxh3, path: &Path) {
+/// Room for the path bytes beyond the per-entry estimate of a content hash's stream.
+const HASH_STREAM_SLACK: usize = 64;
+
+/// A path in a content hash's stream: its length, then its text.
+fn put_path(b: &mut Vec<u8>, path: &Path) {
     let s = path.to_string_lossy();
-    h.update(&(s.len() as u64).to_le_bytes());
-    h.update(s.as_bytes());
+    b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xxhash_rust::xxh3::Xxh3;
+
+    /// The content hash as it was first written: streamed piece by piece.
+    fn streamed(image: &DiskImage) -> u64 {
+        let mut h = Xxh3::new();
+        let path = |h: &mut Xxh3, path: &Path| {
+            let s = path.to_string_lossy();
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        for dir in image.dir_paths() {
+            h.update(b"D");
+            path(&mut h, dir);
+        }
+        for (p, bytes) in image.file_bytes() {
+            h.update(b"F");
+            path(&mut h, p);
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(&xxh3_64(bytes).to_le_bytes());
+        }
+        h.digest()
+    }
+
+    #[test]
+    fn the_content_hash_is_the_streamed_digest() {
+        let long_name = "n".repeat(300);
+        let many: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| (format!("d{}/f{i}", i % 3), vec![i as u8; i * 7]))
+            .collect();
+        let images = [
+            DiskImage::from_files(Vec::<(&str, Vec<u8>)>::new()),
+            DiskImage::from_files([("a", b"x".to_vec())]),
+            DiskImage::from_files([
+                ("a/b/c", vec![1; 5000]),
+                (long_name.as_str(), Vec::new()),
+                ("é", b"y".to_vec()),
+            ]),
+            DiskImage::from_files(many),
+        ];
+        for image in &images {
+            assert_eq!(image.content_hash(), streamed(image));
+        }
+    }
 }

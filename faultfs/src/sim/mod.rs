@@ -479,7 +479,7 @@ impl Fs for SimFs {
         let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
             let rel = confined(path)?;
             let ino = st.create(&rel, path)?;
-            Ok((rel.into_owned(), ino, st.generation))
+            Ok((st.name_for_handle(ino, &rel), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
@@ -489,7 +489,7 @@ impl Fs for SimFs {
         let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
             let rel = confined(path)?;
             let ino = st.open(&rel, path)?;
-            Ok((rel.into_owned(), ino, st.generation))
+            Ok((st.name_for_handle(ino, &rel), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }

@@ -1,6 +1,7 @@
 //! The file-system operations on the simulated state: each checks its input like the kernel
 //! would, changes the live state, and records what must still become durable.
 
+use std::borrow::Cow;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use rand::RngExt;
 
 use super::crash::{apply_change, write_into};
 use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
-use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, State, split};
+use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, State, parts};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
 /// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
@@ -31,10 +32,28 @@ fn errno_at(err: io::Error, path: &Path) -> io::Error {
     crate::std_fs::with_path(err, path)
 }
 
+/// Where a name is or would be bound: its directory's index in `dirs` (when the directory is
+/// there, as every existing one is), the directory's shared path, and the name.
+struct Slot<'p> {
+    at: Option<usize>,
+    dir: Arc<Path>,
+    name: Cow<'p, str>,
+}
+
 impl State {
-    /// The directory that will hold `path`, or the error the kernel would give.
-    fn parent_of(&self, rel: &Path, shown: &Path) -> io::Result<(PathBuf, Name)> {
-        let Some((parent, name)) = split(rel) else {
+    /// `rel`'s parent directory's index in `dirs` (if there), its name, and what the name binds
+    /// now; `None` for the root. What [`State::lookup`] finds, keeping the way there so the
+    /// caller can change the entry without a second search.
+    fn find<'p>(&self, rel: &'p Path) -> Option<(Option<usize>, Cow<'p, str>, Option<Entry>)> {
+        let (parent, name) = parts(rel)?;
+        let at = self.dirs.index_of(parent);
+        let entry = at.and_then(|i| self.dirs.at(i).1.live.get(&*name).copied());
+        Some((at, name, entry))
+    }
+
+    /// The directory that will hold `rel`, or the error the kernel would give.
+    fn parent_of<'p>(&self, rel: &'p Path, shown: &Path) -> io::Result<Slot<'p>> {
+        let Some((parent, name)) = parts(rel) else {
             return Err(path_error(
                 ErrorKind::AlreadyExists,
                 shown,
@@ -43,11 +62,20 @@ impl State {
         };
         // Every directory that exists is in `dirs` (directories are never removed or renamed),
         // so finding the parent there answers most calls without a second lookup.
-        if self.dirs.contains_key(&parent) {
-            return Ok((parent, name));
+        if let Some(i) = self.dirs.index_of(parent) {
+            let dir = Arc::clone(self.dirs.at(i).0);
+            return Ok(Slot {
+                at: Some(i),
+                dir,
+                name,
+            });
         }
-        match self.lookup(&parent) {
-            Some(Entry::Dir) => Ok((parent, name)),
+        match self.lookup(parent) {
+            Some(Entry::Dir) => Ok(Slot {
+                at: None,
+                dir: Arc::from(parent),
+                name,
+            }),
             Some(Entry::File(_)) => Err(path_error(
                 ErrorKind::NotADirectory,
                 shown,
@@ -61,9 +89,15 @@ impl State {
         }
     }
 
-    fn bind_live(&mut self, dir: &Path, name: &Name, entry: Entry) {
-        if let Some(d) = self.dirs.get_mut(dir) {
-            d.live.insert(Name::clone(name), entry);
+    /// What `slot`'s name binds now.
+    fn entry_at(&self, slot: &Slot<'_>) -> Option<Entry> {
+        let i = slot.at?;
+        self.dirs.at(i).1.live.get(&*slot.name).copied()
+    }
+
+    fn bind_live(&mut self, at: Option<usize>, name: &Name, entry: Entry) {
+        if let Some(i) = at {
+            self.dirs.at_mut(i).live.insert(Name::clone(name), entry);
         }
     }
 
@@ -75,20 +109,19 @@ impl State {
     }
 
     pub(crate) fn create(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
-        let (dir, name) = self.parent_of(rel, shown)?;
-        if self.lookup(rel).is_some() {
+        let slot = self.parent_of(rel, shown)?;
+        if self.entry_at(&slot).is_some() {
             return Err(path_error(
                 ErrorKind::AlreadyExists,
                 shown,
                 "already exists",
             ));
         }
-        let ino = self.next_ino;
-        self.next_ino += 1;
-        self.inodes.insert(ino, Inode::new(Arc::from(rel)));
-        self.bind_live(&dir, &name, Entry::File(ino));
+        let ino = self.inodes.push(Inode::new(Arc::from(rel)));
+        let name = Name::from(slot.name);
+        self.bind_live(slot.at, &name, Entry::File(ino));
         self.push_ns(NsOp::Bind {
-            dir,
+            dir: slot.dir,
             name,
             entry: Entry::File(ino),
         });
@@ -109,19 +142,24 @@ impl State {
         to: &Path,
         shown: (&Path, &Path),
     ) -> io::Result<()> {
-        let ino = match self.lookup(from) {
-            Some(Entry::File(ino)) => ino,
-            Some(Entry::Dir) => {
-                return Err(path_error(
-                    ErrorKind::Unsupported,
-                    shown.0,
-                    "renaming a directory is not simulated",
-                ));
-            }
-            None => return Err(path_error(ErrorKind::NotFound, shown.0, "no such file")),
+        let unsupported = || {
+            path_error(
+                ErrorKind::Unsupported,
+                shown.0,
+                "renaming a directory is not simulated",
+            )
         };
-        let (to_dir, to_name) = self.parent_of(to, shown.1)?;
-        match self.lookup(to) {
+        let not_found = || path_error(ErrorKind::NotFound, shown.0, "no such file");
+        let Some((from_at, from_name, found)) = self.find(from) else {
+            return Err(unsupported());
+        };
+        let ino = match found {
+            Some(Entry::File(ino)) => ino,
+            Some(Entry::Dir) => return Err(unsupported()),
+            None => return Err(not_found()),
+        };
+        let to_slot = self.parent_of(to, shown.1)?;
+        match self.entry_at(&to_slot) {
             Some(Entry::Dir) => {
                 return Err(path_error(
                     ErrorKind::IsADirectory,
@@ -132,12 +170,16 @@ impl State {
             Some(Entry::File(existing)) if existing == ino => return Ok(()),
             _ => {}
         }
-        let (from_dir, from_name) = self.parent_of(from, shown.0)?;
-        if let Some(d) = self.dirs.get_mut(&from_dir) {
-            d.live.remove(&from_name);
-        }
-        self.bind_live(&to_dir, &to_name, Entry::File(ino));
-        if let Some(inode) = self.inodes.get_mut(&ino) {
+        // The source was found, so its directory is in `dirs`.
+        let Some(from_at) = from_at else {
+            return Err(not_found());
+        };
+        let from_dir = Arc::clone(self.dirs.at(from_at).0);
+        let from_name = Name::from(from_name);
+        self.dirs.at_mut(from_at).live.remove(&from_name);
+        let to_name = Name::from(to_slot.name);
+        self.bind_live(to_slot.at, &to_name, Entry::File(ino));
+        if let Some(inode) = self.inodes.get_mut(ino) {
             // Handles opened by the old name now write, sync and read under the new one.
             inode.name = Arc::from(to);
             inode.label = Arc::from(to.to_string_lossy());
@@ -145,7 +187,7 @@ impl State {
         self.push_ns(NsOp::Rename {
             from_dir,
             from_name,
-            to_dir,
+            to_dir: to_slot.dir,
             to_name,
             ino,
         });
@@ -153,17 +195,23 @@ impl State {
     }
 
     pub(crate) fn remove(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
-        let entry = match self.lookup(rel) {
-            Some(Entry::Dir) => {
-                return Err(path_error(ErrorKind::IsADirectory, shown, "is a directory"));
-            }
-            Some(entry) => entry,
-            None => return Err(path_error(ErrorKind::NotFound, shown, "no such file")),
+        let is_dir = || path_error(ErrorKind::IsADirectory, shown, "is a directory");
+        let not_found = || path_error(ErrorKind::NotFound, shown, "no such file");
+        let Some((at, name, found)) = self.find(rel) else {
+            return Err(is_dir());
         };
-        let (dir, name) = self.parent_of(rel, shown)?;
-        if let Some(d) = self.dirs.get_mut(&dir) {
-            d.live.remove(&name);
-        }
+        let entry = match found {
+            Some(Entry::Dir) => return Err(is_dir()),
+            Some(entry) => entry,
+            None => return Err(not_found()),
+        };
+        // The name was found, so its directory is in `dirs`.
+        let Some(at) = at else {
+            return Err(not_found());
+        };
+        let dir = Arc::clone(self.dirs.at(at).0);
+        let name = Name::from(name);
+        self.dirs.at_mut(at).live.remove(&name);
         self.push_ns(NsOp::Unbind { dir, name, entry });
         Ok(())
     }
@@ -199,11 +247,12 @@ impl State {
                 }
                 None => {}
             }
-            let (dir, name) = self.parent_of(&prefix, shown)?;
-            self.bind_live(&dir, &name, Entry::Dir);
-            self.dirs.insert(prefix.clone(), Default::default());
+            let slot = self.parent_of(&prefix, shown)?;
+            let name = Name::from(slot.name);
+            self.bind_live(slot.at, &name, Entry::Dir);
+            self.dirs.insert(&prefix, Default::default());
             self.push_ns(NsOp::Bind {
-                dir,
+                dir: slot.dir,
                 name,
                 entry: Entry::Dir,
             });
@@ -244,16 +293,16 @@ impl State {
         if !commit.contains(&true) {
             return Ok(());
         }
-        let ops = std::mem::take(&mut self.ns_pending);
-        let seqs = std::mem::take(&mut self.ns_seq);
-        for ((op, seq), commit) in ops.into_iter().zip(seqs).zip(commit) {
-            if commit {
+        for (op, commit) in self.ns_pending.iter().zip(&commit) {
+            if *commit {
                 op.apply(&mut DurableNames(&mut self.dirs));
-            } else {
-                self.ns_pending.push(op);
-                self.ns_seq.push(seq);
             }
         }
+        // Keep the rest in place, so the queues keep their room for the operations to come.
+        let mut keep = commit.iter().map(|c| !c);
+        self.ns_pending.retain(|_| keep.next() == Some(true));
+        let mut keep = commit.iter().map(|c| !c);
+        self.ns_seq.retain(|_| keep.next() == Some(true));
         self.durable_changed();
         Ok(())
     }
@@ -284,7 +333,7 @@ impl State {
 
     fn inode(&mut self, ino: u64, shown: &Path) -> io::Result<&mut Inode> {
         self.inodes
-            .get_mut(&ino)
+            .get_mut(ino)
             .ok_or_else(|| path_error(ErrorKind::NotFound, shown, "file no longer exists"))
     }
 
@@ -335,7 +384,7 @@ impl State {
         named.insert(ino);
         named
             .iter()
-            .filter_map(|i| self.inodes.get(i))
+            .filter_map(|i| self.inodes.get(*i))
             .map(|inode| inode.live.len() as u64)
             .sum()
     }
@@ -345,7 +394,7 @@ impl State {
         let Some(cap) = capacity(&self.faults) else {
             return Ok(());
         };
-        let old_len = self.inodes.get(&ino).map_or(0, |i| i.live.len() as u64);
+        let old_len = self.inodes.get(ino).map_or(0, |i| i.live.len() as u64);
         if new_len <= old_len {
             return Ok(());
         }

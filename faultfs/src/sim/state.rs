@@ -92,6 +92,70 @@ impl Inode {
     }
 }
 
+/// Every inode, by number. Numbers are handed out in increasing order and inodes are dropped only
+/// all at once (a reboot loads a new disk), so the live ones are a run of consecutive numbers
+/// held in a vector: finding one (which every operation through a handle does) is an index, not
+/// a tree search.
+#[derive(Clone, Debug)]
+pub(crate) struct Inodes {
+    /// The number of `list[0]`.
+    first: u64,
+    list: Vec<Inode>,
+}
+
+impl Inodes {
+    /// No inodes; the first one added gets number `first`.
+    fn starting_at(first: u64) -> Inodes {
+        Inodes {
+            first,
+            list: Vec::new(),
+        }
+    }
+
+    /// The number the next inode added gets.
+    pub fn next(&self) -> u64 {
+        self.first + self.list.len() as u64
+    }
+
+    /// Adds `inode` under the next number, and returns it.
+    pub fn push(&mut self, inode: Inode) -> u64 {
+        let ino = self.next();
+        self.list.push(inode);
+        ino
+    }
+
+    /// Drops every inode; numbers go on from where they were.
+    pub fn clear(&mut self) {
+        *self = Inodes::starting_at(self.next());
+    }
+
+    fn index(&self, ino: u64) -> Option<usize> {
+        usize::try_from(ino.checked_sub(self.first)?).ok()
+    }
+
+    pub fn get(&self, ino: u64) -> Option<&Inode> {
+        self.list.get(self.index(ino)?)
+    }
+
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Inode> {
+        let i = self.index(ino)?;
+        self.list.get_mut(i)
+    }
+
+    /// Every inode with its number, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Inode)> {
+        (self.first..).zip(&self.list)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Inode> {
+        self.list.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
 /// One directory's names.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dir {
@@ -106,13 +170,15 @@ pub(crate) struct Dir {
 /// operation looks one up, so they sit in a vector searched by comparing bytes (confined paths
 /// are equal exactly when their bytes are) rather than in a map whose every comparison walks
 /// path components. Past [`Dirs::SCAN_MAX`] directories a lookup bisects in `Path` order.
+///
+/// Each path is shared: a pending namespace operation names its directory by a clone of it.
 #[derive(Clone, Debug)]
-pub(crate) struct Dirs(Vec<(PathBuf, Dir)>);
+pub(crate) struct Dirs(Vec<(Arc<Path>, Dir)>);
 
 impl Default for Dirs {
     /// Only the root directory.
     fn default() -> Self {
-        Dirs(vec![(PathBuf::new(), Dir::default())])
+        Dirs(vec![(Arc::from(Path::new("")), Dir::default())])
     }
 }
 
@@ -132,7 +198,22 @@ impl Dirs {
                 return Ok(i);
             }
         }
-        self.0.binary_search_by(|(p, _)| p.as_path().cmp(path))
+        self.0.binary_search_by(|(p, _)| (**p).cmp(path))
+    }
+
+    /// Where the directory at `path` is, for [`Dirs::at`] and [`Dirs::at_mut`].
+    pub fn index_of(&self, path: &Path) -> Option<usize> {
+        self.search(path).ok()
+    }
+
+    /// The directory at an index [`Dirs::index_of`] gave, with its shared path.
+    pub fn at(&self, i: usize) -> (&Arc<Path>, &Dir) {
+        let (path, dir) = &self.0[i];
+        (path, dir)
+    }
+
+    pub fn at_mut(&mut self, i: usize) -> &mut Dir {
+        &mut self.0[i].1
     }
 
     pub fn get(&self, path: &Path) -> Option<&Dir> {
@@ -145,15 +226,11 @@ impl Dirs {
         Some(&mut self.0[i].1)
     }
 
-    pub fn contains_key(&self, path: &Path) -> bool {
-        self.search(path).is_ok()
-    }
-
     /// Adds (or replaces) the directory at `path`.
-    pub fn insert(&mut self, path: PathBuf, dir: Dir) {
-        match self.search(&path) {
+    pub fn insert(&mut self, path: &Path, dir: Dir) {
+        match self.search(path) {
             Ok(i) => self.0[i].1 = dir,
-            Err(i) => self.0.insert(i, (path, dir)),
+            Err(i) => self.0.insert(i, (Arc::from(path), dir)),
         }
     }
 
@@ -162,7 +239,7 @@ impl Dirs {
         let i = match self.search(path) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (path.to_path_buf(), Dir::default()));
+                self.0.insert(i, (Arc::from(path), Dir::default()));
                 i
             }
         };
@@ -190,21 +267,21 @@ impl Dirs {
 pub(crate) enum NsOp {
     /// `create` or a directory made by `create_dir_all`: binds `name` to `entry`.
     Bind {
-        dir: PathBuf,
+        dir: Arc<Path>,
         name: Name,
         entry: Entry,
     },
     /// `remove`: unbinds `name` if it still names `entry`.
     Unbind {
-        dir: PathBuf,
+        dir: Arc<Path>,
         name: Name,
         entry: Entry,
     },
     /// `rename`: one atomic step that unbinds the source and binds the target to the same inode.
     Rename {
-        from_dir: PathBuf,
+        from_dir: Arc<Path>,
         from_name: Name,
-        to_dir: PathBuf,
+        to_dir: Arc<Path>,
         to_name: Name,
         ino: u64,
     },
@@ -230,16 +307,23 @@ impl NsOp {
     /// nothing is allocated, since a `sync_dir` asks this of every pending operation.
     pub fn dirs(&self) -> impl Iterator<Item = &Path> + Clone {
         let (first, second) = match self {
-            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (dir.as_path(), None),
+            NsOp::Bind { dir, .. } | NsOp::Unbind { dir, .. } => (&**dir, None),
             NsOp::Rename {
                 from_dir, to_dir, ..
             } => {
-                let other =
-                    (from_dir.as_os_str() != to_dir.as_os_str()).then_some(to_dir.as_path());
-                (from_dir.as_path(), other)
+                let other = (from_dir.as_os_str() != to_dir.as_os_str()).then_some(&**to_dir);
+                (&**from_dir, other)
             }
         };
         std::iter::once(first).chain(second)
+    }
+
+    /// What this operation binds or unbinds (for a rename, the file it moves).
+    pub fn entry(&self) -> Entry {
+        match self {
+            NsOp::Bind { entry, .. } | NsOp::Unbind { entry, .. } => *entry,
+            NsOp::Rename { ino, .. } => Entry::File(*ino),
+        }
     }
 
     /// Replays this operation on `ns`.
@@ -287,8 +371,7 @@ const EVENTS_START: usize = 1024;
 
 /// Everything a [`super::SimFs`] handle shares.
 pub(crate) struct State {
-    pub inodes: BTreeMap<u64, Inode>,
-    pub next_ino: u64,
+    pub inodes: Inodes,
     /// Every directory that exists now, by path (the root is the empty path).
     pub dirs: Dirs,
     /// Namespace operations not yet made durable, oldest first.
@@ -349,8 +432,7 @@ impl State {
     pub fn new(seed: u64) -> State {
         let dirs = Dirs::default();
         State {
-            inodes: BTreeMap::new(),
-            next_ino: 1,
+            inodes: Inodes::starting_at(1),
             dirs,
             ns_pending: Vec::new(),
             ns_seq: Vec::new(),
@@ -382,7 +464,6 @@ impl State {
     pub fn fork(&self) -> State {
         State {
             inodes: self.inodes.clone(),
-            next_ino: self.next_ino,
             dirs: self.dirs.clone(),
             ns_pending: self.ns_pending.clone(),
             ns_seq: self.ns_seq.clone(),
@@ -419,31 +500,37 @@ impl State {
             self.dirs.get_or_default(dir);
         }
         for (path, bytes) in image.file_bytes() {
-            let ino = self.next_ino;
-            self.next_ino += 1;
             let inode = Inode::with_bytes(Arc::from(path), Arc::clone(bytes));
-            self.inodes.insert(ino, inode);
+            let ino = self.inodes.push(inode);
             self.bind_loaded(path, Entry::File(ino));
+        }
+        // Everything was bound live only: the durable names are the same, copied at once
+        // rather than inserted name by name.
+        for dir in &mut self.dirs.0 {
+            dir.1.durable = dir.1.live.clone();
         }
         self.durable_image = OnceLock::new();
     }
 
-    /// Binds `path` durably, creating missing parent directories (an image lists every directory,
-    /// but a hand-built one might not).
+    /// Binds `path` live, creating missing parent directories (an image lists every directory,
+    /// but a hand-built one might not); [`State::load_image`] makes it durable.
     fn bind_loaded(&mut self, path: &Path, entry: Entry) {
         // Split on bytes like a lookup (a reboot binds every file of the disk again).
         let Some((parent, name)) = parts(path) else {
             return;
         };
         let name = Name::from(name);
-        if !self.dirs.contains_key(parent) {
-            let parent = parent.to_path_buf();
-            self.bind_loaded(&parent, Entry::Dir);
-            self.dirs.insert(parent, Dir::default());
-        }
-        if let Some(dir) = self.dirs.get_mut(parent) {
-            dir.live.insert(name.clone(), entry);
-            dir.durable.insert(name, entry);
+        let at = match self.dirs.index_of(parent) {
+            Some(i) => Some(i),
+            None => {
+                let parent = parent.to_path_buf();
+                self.bind_loaded(&parent, Entry::Dir);
+                self.dirs.insert(&parent, Dir::default());
+                self.dirs.index_of(&parent)
+            }
+        };
+        if let Some(i) = at {
+            self.dirs.at_mut(i).live.insert(name, entry);
         }
     }
 
@@ -464,8 +551,17 @@ impl State {
         if generation != self.generation {
             return None;
         }
-        let inode = self.inodes.get(&ino)?;
+        let inode = self.inodes.get(ino)?;
         Some((Arc::clone(&inode.name), String::from(&*inode.label)))
+    }
+
+    /// `rel` (the confined path inode `ino` was just opened or created by) for a handle to keep:
+    /// the inode's own name when it is that path, shared rather than copied.
+    pub fn name_for_handle(&self, ino: u64, rel: &Path) -> Arc<Path> {
+        match self.inodes.get(ino) {
+            Some(inode) if inode.name.as_os_str() == rel.as_os_str() => Arc::clone(&inode.name),
+            _ => Arc::from(rel),
+        }
     }
 
     /// Tells whether a crash now could leave anything but the durable disk.
@@ -481,7 +577,7 @@ impl State {
 
 /// A path's parent directory and name, borrowed; `None` for the root. Names that are not UTF-8
 /// come out lossy (so they are bound and found by the same text).
-fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
+pub(crate) fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
     let bytes = path.as_os_str().as_encoded_bytes();
     // Confined paths are relative, '/'-separated and normalised, so the last '/' splits them,
     // without the component parsing `Path::parent` and `Path::file_name` do, and only the name
@@ -501,10 +597,4 @@ fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
         path.parent().unwrap_or(Path::new("")),
         name.to_string_lossy(),
     ))
-}
-
-/// Splits a confined path into its parent directory and its name; `None` for the root.
-pub(crate) fn split(path: &Path) -> Option<(PathBuf, Name)> {
-    let (parent, name) = parts(path)?;
-    Some((parent.to_path_buf(), Name::from(name)))
 }
