@@ -12,6 +12,17 @@
 
 use std::time::{Duration, Instant};
 
+/// `println!` that ends the program quietly when stdout is closed (`powercut-bench | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 /// A simulated run allocates for nearly every operation; mimalloc serves that faster than the
 /// system allocator (feature `fast-alloc`, on by default).
 #[cfg(feature = "fast-alloc")]
@@ -72,7 +83,7 @@ fn print_workload(opts: &RunOptions) {
     } else {
         format!("{} classes allowed", opts.faults.len())
     };
-    println!(
+    say!(
         "workload: seed S expands (RunConfig::from_seed) into a {}-step run of the built-in LSM \
          engine on SimFs, one thread, inline background work: the engine's options (memtable, \
          block, SST and MANIFEST sizes, WAL on or off, leveled or tiered) and the step mix \
@@ -80,9 +91,11 @@ fn print_workload(opts: &RunOptions) {
          seed; one crash policy per seed drawn from strict, keepall, torn and reorder (512 or \
          4096-byte sectors); 1 to {} armed power cuts (later ones may fall inside recovery) plus \
          a final power cut; faults: {}.",
-        opts.ops, opts.crashes_max, faults
+        opts.ops,
+        opts.crashes_max,
+        faults
     );
-    println!(
+    say!(
         "cycle: one power cut followed by a reboot of the simulated disk under the policy, a \
          reopen (recovery) of the engine, a scan of what it recovered and its check against the \
          model (a power cut inside a recovery counts as a cycle of its own). Rates are per \
@@ -119,7 +132,7 @@ fn main() {
         seed += 1;
     }
     let secs = elapsed(cpu);
-    println!(
+    say!(
         "per CPU-second of one core: runs: {runs} ({:.0}/s), crash-recover-check cycles: {cycles} ({:.0}/s), steps: {:.0}/s, failed runs: {failed}",
         runs as f64 / secs,
         cycles as f64 / secs,
@@ -138,7 +151,7 @@ fn main() {
         points += out.points;
     }
     let secs = elapsed(cpu);
-    println!(
+    say!(
         "explore, per CPU-second: 100-step workloads: {workloads} ({:.0}/s), crash points: {:.0}/s, \
          post-crash disks recovered and checked: {disks} ({:.0}/s)",
         workloads as f64 / secs,
@@ -166,7 +179,7 @@ fn explore_once(ops: usize, threads: usize) {
         (Some(a), Some(b)) => format!("{:.2} s CPU in all threads", b - a),
         _ => "CPU of all threads unknown".to_string(),
     };
-    println!(
+    say!(
         "explore {ops} ops ({workers}): {:.2?} wall, {:.2} s CPU on the workload's thread, {all}, crash points: {} of {} mutating ops, disks tried: {}, skipped: {}, violations: {}",
         started.elapsed(),
         elapsed(cpu),
@@ -177,7 +190,7 @@ fn explore_once(ops: usize, threads: usize) {
         out.violations.len()
     );
     for (phase, n) in &out.points_by_phase {
-        println!("  {phase}: {n} points");
+        say!("  {phase}: {n} points");
     }
 }
 
@@ -196,7 +209,7 @@ fn fixed_seeds(n: u64) {
         hash ^= o.trace_hash.rotate_left((seed % 64) as u32);
     }
     let secs = elapsed(cpu);
-    println!(
+    say!(
         "seeds 0..{n}: crash-recover-check cycles: {cycles} ({:.0}/s CPU), steps: {steps}, \
          failed runs: {failed}, combined trace hash: {hash:016x}",
         cycles as f64 / secs
