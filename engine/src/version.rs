@@ -82,6 +82,52 @@ impl VersionState {
         Ok(next)
     }
 
+    /// Whether `edit` applies to this state: exactly when [`VersionState::apply`] succeeds, so
+    /// a caller can check an edit, log it, and then apply it in place without a copy.
+    pub fn check_edit(&self, edit: &VersionEdit) -> Result<(), String> {
+        let count =
+            |level: &[SstMeta], number: u64| level.iter().filter(|m| m.number == number).count();
+        for (i, r) in edit.removed.iter().enumerate() {
+            let level = self.levels.get(r.level).ok_or_else(|| {
+                format!(
+                    "edit removes SST {} from missing level {}",
+                    r.number, r.level
+                )
+            })?;
+            // Each earlier removal of the same SST from the same level took one listing.
+            let earlier = edit.removed[..i].iter().filter(|p| *p == r).count();
+            if count(level, r.number) <= earlier {
+                return Err(format!(
+                    "edit removes SST {} not in level {}",
+                    r.number, r.level
+                ));
+            }
+        }
+        for (i, m) in edit.added.iter().enumerate() {
+            let listed: usize = self.levels.iter().map(|l| count(l, m.number)).sum();
+            let removed = edit.removed.iter().filter(|r| r.number == m.number).count();
+            let added_before = edit.added[..i].iter().any(|a| a.number == m.number);
+            if listed > removed || added_before {
+                return Err(format!("edit adds SST {} twice", m.number));
+            }
+            if m.smallest > m.largest {
+                return Err(format!(
+                    "edit adds SST {} with smallest > largest",
+                    m.number
+                ));
+            }
+        }
+        if let Some(seq) = edit.last_sequence
+            && seq < self.last_sequence
+        {
+            return Err(format!(
+                "edit moves the last sequence number back from {} to {seq}",
+                self.last_sequence
+            ));
+        }
+        Ok(())
+    }
+
     /// [`VersionState::apply`] without the copy, for a caller that drops the state if the edit
     /// does not apply (MANIFEST replay refuses the whole MANIFEST then).
     pub fn apply_in_place(&mut self, edit: &VersionEdit) -> Result<(), String> {
@@ -309,6 +355,51 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    /// `check_edit` accepts exactly the edits `apply` accepts, on states with duplicate
+    /// listings and edits that remove, re-add and move the same SSTs.
+    #[test]
+    fn check_edit_agrees_with_apply() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut agreed_ok = 0;
+        for _ in 0..20_000 {
+            let mut state = VersionState::empty(3);
+            for _ in 0..rng.random_range(0..6) {
+                let level = rng.random_range(0..3);
+                state.levels[level].push(meta(rng.random_range(1..6), level, "b", "c", 1));
+            }
+            state.last_sequence = rng.random_range(0..4);
+            let edit = VersionEdit {
+                removed: (0..rng.random_range(0..3))
+                    .map(|_| RemovedSst {
+                        level: rng.random_range(0..4),
+                        number: rng.random_range(1..6),
+                    })
+                    .collect(),
+                added: (0..rng.random_range(0..3))
+                    .map(|_| {
+                        let (lo, hi) = if rng.random_bool(0.9) {
+                            ("a", "b")
+                        } else {
+                            ("b", "a")
+                        };
+                        meta(rng.random_range(1..8), rng.random_range(0..3), lo, hi, 2)
+                    })
+                    .collect(),
+                last_sequence: rng.random_bool(0.5).then(|| rng.random_range(0..4)),
+                ..Default::default()
+            };
+            let applied = state.apply(&edit);
+            assert_eq!(
+                state.check_edit(&edit).is_ok(),
+                applied.is_ok(),
+                "{state:?} {edit:?}"
+            );
+            agreed_ok += usize::from(applied.is_ok());
+        }
+        assert!(agreed_ok > 1000, "{agreed_ok}");
     }
 
     #[test]

@@ -104,10 +104,9 @@ impl Inner {
         phase: Phase,
     ) -> Result<()> {
         edit.next_file_number = Some(v.next_file);
-        let next = v
-            .state
-            .apply(&edit)
-            .map_err(|reason| Error::Invariant(format!("edit does not apply: {reason}")))?;
+        let invalid = |reason| Error::Invariant(format!("edit does not apply: {reason}"));
+        // Checked before it is logged; applied in place (no copy of the state) once logged.
+        v.state.check_edit(&edit).map_err(invalid)?;
         v.manifest.append_edit(&edit, true)?;
         if bug!(self.options, EditBeforeSstSync) {
             // The defect syncs the new SSTs only after the edit that names them.
@@ -116,7 +115,7 @@ impl Inner {
                 file.sync().ctx("late sync of SST", t.path())?;
             }
         }
-        v.state = next;
+        v.state.apply_in_place(&edit).map_err(invalid)?;
         // A trivial move removes and adds the same SST: keep its open table.
         for r in &edit.removed {
             if !edit.added.iter().any(|m| m.number == r.number) {

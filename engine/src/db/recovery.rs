@@ -126,8 +126,9 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     edit.next_file_number = Some(next_file);
     // The recovered SST holds the replayed writes; the new WAL continues after them.
     edit.last_sequence = Some(replayed.last_seq);
-    state = state
-        .apply(&edit)
+    // On failure the open fails and the state is dropped, so it is changed in place.
+    state
+        .apply_in_place(&edit)
         .map_err(|reason| Error::Invariant(format!("recovery edit does not apply: {reason}")))?;
     state.next_file_number = next_file;
     let wal = if options.wal {
