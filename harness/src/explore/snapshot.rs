@@ -121,7 +121,7 @@ impl Snapshot {
     /// What [`judge`] says of `recovered` against the whole history: it looks at the window
     /// first and at the writes before it only when the window rejects, so the whole history is
     /// put together only then.
-    pub(super) fn judge(&self, recovered: &State) -> Judgement {
+    fn judge(&self, recovered: &State) -> Judgement {
         let lower = self.window.durable;
         if self.before.accepted.is_empty() {
             return judge(&self.window, recovered, lower, false);
