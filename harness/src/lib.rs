@@ -37,6 +37,8 @@ pub mod cli;
 pub mod coverage;
 pub mod damage;
 pub mod explore;
+#[cfg(feature = "fast-alloc")]
+pub mod fast_alloc;
 pub mod gate;
 pub mod hints;
 pub mod html;

@@ -27,7 +27,7 @@ macro_rules! say {
 /// system allocator (feature `fast-alloc`, on by default).
 #[cfg(feature = "fast-alloc")]
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: powercut::fast_alloc::Mimalloc = powercut::fast_alloc::Mimalloc;
 
 /// CPU time this thread has run, from `/proc/thread-self/schedstat` (nanoseconds on CPU), so the
 /// rates are per core-second even on a busy machine; falls back to wall time elsewhere.

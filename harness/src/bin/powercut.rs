@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// system allocator (feature `fast-alloc`, on by default).
 #[cfg(feature = "fast-alloc")]
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: powercut::fast_alloc::Mimalloc = powercut::fast_alloc::Mimalloc;
 
 fn main() -> ExitCode {
     ExitCode::from(powercut::cli::shipped_main(std::env::args_os().collect()))
