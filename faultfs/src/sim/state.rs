@@ -366,8 +366,10 @@ pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-/// The events a new disk's log has room for before it grows.
-const EVENTS_START: usize = 1024;
+/// The events a new disk's log has room for before it grows. A seeded run of powercut-bench logs
+/// 600 events at the median, 1,500 at the 95th percentile and up to 3,500; growing a log of
+/// several thousand events copies all of them, while room never used is never touched.
+const EVENTS_START: usize = 4096;
 
 /// Everything a [`super::SimFs`] handle shares.
 pub(crate) struct State {
@@ -443,8 +445,8 @@ impl State {
             countdown: None,
             mutating_ops: 0,
             phase: Phase::default(),
-            // A seeded run logs several hundred events: start there rather than reallocating
-            // (and moving every event) through each smaller size.
+            // A seeded run logs hundreds to thousands of events: start there rather than
+            // reallocating (and moving every event) through each smaller size.
             events: Vec::with_capacity(EVENTS_START),
             trace: TraceHasher::default(),
             locks: BTreeMap::new(),
