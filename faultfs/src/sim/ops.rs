@@ -10,7 +10,7 @@ use rand::RngExt;
 
 use super::crash::{apply_change, write_into};
 use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
-use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, State, parts};
+use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, Rel, State};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
 /// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
@@ -44,16 +44,16 @@ impl State {
     /// `rel`'s parent directory's index in `dirs` (if there), its name, and what the name binds
     /// now; `None` for the root. What [`State::lookup`] finds, keeping the way there so the
     /// caller can change the entry without a second search.
-    fn find<'p>(&self, rel: &'p Path) -> Option<(Option<usize>, Cow<'p, str>, Option<Entry>)> {
-        let (parent, name) = parts(rel)?;
+    fn find<'p>(&self, rel: &'p Rel<'_>) -> Option<(Option<usize>, Cow<'p, str>, Option<Entry>)> {
+        let (parent, name) = rel.parts()?;
         let at = self.dirs.index_of(parent);
         let entry = at.and_then(|i| self.dirs.at(i).1.live.get(&*name).copied());
         Some((at, name, entry))
     }
 
     /// The directory that will hold `rel`, or the error the kernel would give.
-    fn parent_of<'p>(&self, rel: &'p Path, shown: &Path) -> io::Result<Slot<'p>> {
-        let Some((parent, name)) = parts(rel) else {
+    fn parent_of<'p>(&self, rel: &'p Rel<'_>, shown: &Path) -> io::Result<Slot<'p>> {
+        let Some((parent, name)) = rel.parts() else {
             return Err(path_error(
                 ErrorKind::AlreadyExists,
                 shown,
@@ -108,7 +108,7 @@ impl State {
         self.meta_seq += 1;
     }
 
-    pub(crate) fn create(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
+    pub(crate) fn create(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
         let slot = self.parent_of(rel, shown)?;
         if self.entry_at(&slot).is_some() {
             return Err(path_error(
@@ -117,7 +117,7 @@ impl State {
                 "already exists",
             ));
         }
-        let ino = self.inodes.push(Inode::new(Arc::from(rel)));
+        let ino = self.inodes.push(Inode::new(rel));
         let name = Name::from(slot.name);
         self.bind_live(slot.at, &name, Entry::File(ino));
         self.push_ns(NsOp::Bind {
@@ -128,8 +128,8 @@ impl State {
         Ok(ino)
     }
 
-    pub(crate) fn open(&self, rel: &Path, shown: &Path) -> io::Result<u64> {
-        match self.lookup(rel) {
+    pub(crate) fn open(&self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
+        match self.lookup_rel(rel) {
             Some(Entry::File(ino)) => Ok(ino),
             Some(Entry::Dir) => Err(path_error(ErrorKind::IsADirectory, shown, "is a directory")),
             None => Err(path_error(ErrorKind::NotFound, shown, "no such file")),
@@ -138,8 +138,8 @@ impl State {
 
     pub(crate) fn rename(
         &mut self,
-        from: &Path,
-        to: &Path,
+        from: &Rel<'_>,
+        to: &Rel<'_>,
         shown: (&Path, &Path),
     ) -> io::Result<()> {
         let unsupported = || {
@@ -181,8 +181,8 @@ impl State {
         self.bind_live(to_slot.at, &to_name, Entry::File(ino));
         if let Some(inode) = self.inodes.get_mut(ino) {
             // Handles opened by the old name now write, sync and read under the new one.
-            inode.name = Arc::from(to);
-            inode.label = Arc::from(to.to_string_lossy());
+            inode.name = Arc::from(to.path());
+            inode.label = to.label();
         }
         self.push_ns(NsOp::Rename {
             from_dir,
@@ -194,7 +194,7 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn remove(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
+    pub(crate) fn remove(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<()> {
         let is_dir = || path_error(ErrorKind::IsADirectory, shown, "is a directory");
         let not_found = || path_error(ErrorKind::NotFound, shown, "no such file");
         let Some((at, name, found)) = self.find(rel) else {
@@ -216,11 +216,11 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn list(&self, rel: &Path, shown: &Path) -> io::Result<Vec<String>> {
-        match self.lookup(rel) {
+    pub(crate) fn list(&self, rel: &Rel<'_>, shown: &Path) -> io::Result<Vec<String>> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => Ok(self
                 .dirs
-                .get(rel)
+                .get(rel.path())
                 .map(|d| d.live.keys().map(|k| k.to_string()).collect())
                 .unwrap_or_default()),
             Some(Entry::File(_)) => Err(path_error(
@@ -247,7 +247,8 @@ impl State {
                 }
                 None => {}
             }
-            let slot = self.parent_of(&prefix, shown)?;
+            let prefix_rel = Rel::of(&prefix);
+            let slot = self.parent_of(&prefix_rel, shown)?;
             let name = Name::from(slot.name);
             self.bind_live(slot.at, &name, Entry::Dir);
             self.dirs.insert(&prefix, Default::default());
@@ -263,8 +264,8 @@ impl State {
     /// Makes durable every pending namespace operation that touches `dir`, and every earlier one
     /// that shares a directory with those (a rename across directories is one journal entry, so
     /// committing it commits what came before it in the other directory too).
-    pub(crate) fn sync_dir(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
-        match self.lookup(rel) {
+    pub(crate) fn sync_dir(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<()> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => {}
             Some(Entry::File(_)) => {
                 return Err(path_error(
@@ -278,7 +279,7 @@ impl State {
         // Confined paths: equal paths have equal bytes, which compare far cheaper than
         // components.
         let same = |a: &Path, b: &Path| a.as_os_str() == b.as_os_str();
-        let mut wanted: Vec<&Path> = vec![rel];
+        let mut wanted: Vec<&Path> = vec![rel.path()];
         let mut commit = vec![false; self.ns_pending.len()];
         for (i, op) in self.ns_pending.iter().enumerate().rev() {
             if op.dirs().any(|d| wanted.iter().any(|w| same(w, d))) {
@@ -308,8 +309,8 @@ impl State {
     }
 
     /// Takes the lock on `rel` for a new guard id, creating the file like `StdFs` does.
-    pub(crate) fn lock(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
-        match self.lookup(rel) {
+    pub(crate) fn lock(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => {
                 return Err(path_error(ErrorKind::IsADirectory, shown, "is a directory"));
             }
@@ -318,7 +319,7 @@ impl State {
                 self.create(rel, shown)?;
             }
         }
-        if self.locks.contains_key(rel) {
+        if self.locks.contains_key(rel.path()) {
             return Err(path_error(
                 ErrorKind::WouldBlock,
                 shown,
@@ -327,7 +328,7 @@ impl State {
         }
         let id = self.next_lock_id;
         self.next_lock_id += 1;
-        self.locks.insert(rel.to_path_buf(), id);
+        self.locks.insert(rel.path().to_path_buf(), id);
         Ok(id)
     }
 

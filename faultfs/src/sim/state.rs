@@ -72,16 +72,22 @@ pub(crate) struct Inode {
 }
 
 impl Inode {
-    /// An empty file called `name`, with nothing pending.
-    pub fn new(name: Arc<Path>) -> Inode {
-        Inode::with_bytes(name, Arc::default())
+    /// An empty file created by `rel`, with nothing pending.
+    pub fn new(rel: &Rel<'_>) -> Inode {
+        Inode::labelled(Arc::from(rel.path()), rel.label(), Arc::default())
     }
 
     /// A file called `name` holding `bytes`, all durable, nothing pending (live and durable
     /// share the bytes until the first write).
     pub fn with_bytes(name: Arc<Path>, bytes: Arc<Vec<u8>>) -> Inode {
+        let label = Arc::from(name.to_string_lossy());
+        Inode::labelled(name, label, bytes)
+    }
+
+    /// A file called `name`, shown as `label`, holding `bytes` (see [`Inode::with_bytes`]).
+    fn labelled(name: Arc<Path>, label: Arc<str>, bytes: Arc<Vec<u8>>) -> Inode {
         Inode {
-            label: Arc::from(name.to_string_lossy()),
+            label,
             name,
             live: Arc::clone(&bytes),
             durable: bytes,
@@ -538,9 +544,19 @@ impl State {
 
     /// What `path` names now, if anything.
     pub fn lookup(&self, path: &Path) -> Option<Entry> {
+        self.lookup_parts(parts(path))
+    }
+
+    /// What an operation's path names now, if anything.
+    pub fn lookup_rel(&self, rel: &Rel<'_>) -> Option<Entry> {
+        self.lookup_parts(rel.parts())
+    }
+
+    /// What a path split by [`parts`] names now (`None` parts: the root).
+    fn lookup_parts(&self, parts: Option<(&Path, Cow<'_, str>)>) -> Option<Entry> {
         // Borrowed parent and name: a lookup runs for nearly every operation, so it allocates
         // nothing.
-        let Some((parent, name)) = parts(path) else {
+        let Some((parent, name)) = parts else {
             return Some(Entry::Dir);
         };
         self.dirs.get(parent)?.live.get(name.as_ref()).copied()
@@ -574,6 +590,64 @@ impl State {
     /// The durable disk changed: forget the cached image of it.
     pub fn durable_changed(&mut self) {
         self.durable_image = OnceLock::new();
+    }
+}
+
+/// The path an operation was given, confined, with its text when that is the caller's text
+/// unchanged. The operation checks the caller's path for UTF-8 once, for its event; splitting
+/// the path and naming a new file then reuse that text instead of checking the bytes again.
+pub(crate) struct Rel<'p> {
+    path: Cow<'p, Path>,
+    /// `path` as text, known only when `path` is the caller's path itself: then it is plain
+    /// (relative, no empty, `.` or `..` component), since [`crate::confined`] passed it as is.
+    text: Option<&'p str>,
+}
+
+impl<'p> Rel<'p> {
+    /// `path` confined (see [`crate::confined`]); `text` is `path` as UTF-8, if it is that.
+    pub fn confine(path: &'p Path, text: Option<&'p str>) -> std::io::Result<Rel<'p>> {
+        let path = crate::confined(path)?;
+        let text = match path {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(_) => None,
+        };
+        Ok(Rel { path, text })
+    }
+
+    /// A path already confined, without its text.
+    pub fn of(path: &'p Path) -> Rel<'p> {
+        Rel {
+            path: Cow::Borrowed(path),
+            text: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn into_path_buf(self) -> PathBuf {
+        self.path.into_owned()
+    }
+
+    /// The parent directory and the name, like [`parts`].
+    pub fn parts(&self) -> Option<(&Path, Cow<'_, str>)> {
+        let Some(text) = self.text else {
+            return parts(&self.path);
+        };
+        // Plain text: the last '/' splits it, and the name is text already.
+        Some(match text.rsplit_once('/') {
+            Some((parent, name)) => (Path::new(parent), Cow::Borrowed(name)),
+            None => (Path::new(""), Cow::Borrowed(text)),
+        })
+    }
+
+    /// The path as the event log shows a file by it.
+    pub fn label(&self) -> Arc<str> {
+        match self.text {
+            Some(text) => Arc::from(text),
+            None => Arc::from(self.path.to_string_lossy()),
+        }
     }
 }
 
