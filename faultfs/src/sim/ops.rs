@@ -276,9 +276,27 @@ impl State {
             }
             None => return Err(path_error(ErrorKind::NotFound, shown, "no such directory")),
         }
+        if self.ns_pending.is_empty() {
+            return Ok(());
+        }
         // Confined paths: equal paths have equal bytes, which compare far cheaper than
         // components.
         let same = |a: &Path, b: &Path| a.as_os_str() == b.as_os_str();
+        if self
+            .ns_pending
+            .iter()
+            .all(|op| op.dirs().all(|d| same(d, rel.path())))
+        {
+            // Every pending operation is in this directory (a store in one directory): all of
+            // them become durable, as the search below would find, without its bookkeeping.
+            for op in &self.ns_pending {
+                op.apply(&mut DurableNames(&mut self.dirs));
+            }
+            self.ns_pending.clear();
+            self.ns_seq.clear();
+            self.durable_changed();
+            return Ok(());
+        }
         let mut wanted: Vec<&Path> = vec![rel.path()];
         let mut commit = vec![false; self.ns_pending.len()];
         for (i, op) in self.ns_pending.iter().enumerate().rev() {

@@ -2,7 +2,7 @@
 //! and durable namespaces; the pending namespace operations in the order they were made.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 use std::ffi::OsStr;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
@@ -341,10 +341,8 @@ impl NsOp {
                 }
             }
             NsOp::Unbind { dir, name, entry } => {
-                if let Some(names) = ns.names(dir)
-                    && names.get(name) == Some(entry)
-                {
-                    names.remove(name);
+                if let Some(names) = ns.names(dir) {
+                    unbind(names, name, *entry);
                 }
             }
             NsOp::Rename {
@@ -354,16 +352,24 @@ impl NsOp {
                 to_name,
                 ino,
             } => {
-                if let Some(names) = ns.names(from_dir)
-                    && names.get(from_name) == Some(&Entry::File(*ino))
-                {
-                    names.remove(from_name);
+                if let Some(names) = ns.names(from_dir) {
+                    unbind(names, from_name, Entry::File(*ino));
                 }
                 if let Some(names) = ns.names(to_dir) {
                     names.insert(to_name.clone(), Entry::File(*ino));
                 }
             }
         }
+    }
+}
+
+/// Removes `name` if it binds `entry`, with one search of the map (a shared name is cloned by a
+/// reference count, not a copy).
+fn unbind(names: &mut BTreeMap<Name, Entry>, name: &Name, entry: Entry) {
+    if let btree_map::Entry::Occupied(found) = names.entry(Name::clone(name))
+        && *found.get() == entry
+    {
+        found.remove();
     }
 }
 
