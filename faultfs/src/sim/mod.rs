@@ -454,15 +454,17 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 
 /// Appends an event, taking the fault that fired during the operation.
 fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
-    let event = Event {
+    st.events.push(Event {
         index: st.events.len() as u64,
         phase: st.phase,
         op,
         result,
         fault: st.fired.take(),
-    };
-    st.trace.add(&event);
-    st.events.push(event);
+    });
+    // Hashed where it lies in the log, so the event is built once, in place, not moved there.
+    if let Some(event) = st.events.last() {
+        st.trace.add(event);
+    }
 }
 
 /// A path as events show it (the same text as `Path::display`, without the formatting machinery);
