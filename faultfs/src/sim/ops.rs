@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rand::RngExt;
 
-use super::crash::{apply_change, write_into};
+use super::crash::{apply_change, writable, write_into};
 use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
 use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, Rel, State};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
@@ -455,7 +455,7 @@ impl State {
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
         let inode = self.inode(ino, shown)?;
-        write_into(Arc::make_mut(&mut inode.live), offset, data);
+        write_into(writable(&mut inode.live, end as usize), offset, data);
         inode.live_diverged |= landing != offset;
         inode.pending.push(Pending::Write {
             offset: landing,
