@@ -2,6 +2,7 @@
 //! would, changes the live state, and records what must still become durable.
 
 use std::borrow::Cow;
+use std::collections::btree_map;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -110,16 +111,24 @@ impl State {
 
     pub(crate) fn create(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
         let slot = self.parent_of(rel, shown)?;
-        if self.entry_at(&slot).is_some() {
-            return Err(path_error(
-                ErrorKind::AlreadyExists,
-                shown,
-                "already exists",
-            ));
-        }
-        let ino = self.inodes.push(Inode::new(rel));
         let name = Name::from(slot.name);
-        self.bind_live(slot.at, &name, Entry::File(ino));
+        let ino = self.inodes.next();
+        if let Some(i) = slot.at {
+            // One search of the directory both refuses a name taken and binds a free one.
+            match self.dirs.at_mut(i).live.entry(Name::clone(&name)) {
+                btree_map::Entry::Occupied(_) => {
+                    return Err(path_error(
+                        ErrorKind::AlreadyExists,
+                        shown,
+                        "already exists",
+                    ));
+                }
+                btree_map::Entry::Vacant(free) => {
+                    free.insert(Entry::File(ino));
+                }
+            }
+        }
+        self.inodes.push(Inode::new(rel));
         self.push_ns(NsOp::Bind {
             dir: slot.dir,
             name,
@@ -197,21 +206,23 @@ impl State {
     pub(crate) fn remove(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<()> {
         let is_dir = || path_error(ErrorKind::IsADirectory, shown, "is a directory");
         let not_found = || path_error(ErrorKind::NotFound, shown, "no such file");
-        let Some((at, name, found)) = self.find(rel) else {
+        let Some((parent, name)) = rel.parts() else {
             return Err(is_dir());
         };
-        let entry = match found {
-            Some(Entry::Dir) => return Err(is_dir()),
-            Some(entry) => entry,
-            None => return Err(not_found()),
-        };
-        // The name was found, so its directory is in `dirs`.
-        let Some(at) = at else {
+        // Every directory that exists is in `dirs`: a parent not there holds nothing.
+        let Some(at) = self.dirs.index_of(parent) else {
             return Err(not_found());
         };
-        let dir = Arc::clone(self.dirs.at(at).0);
         let name = Name::from(name);
-        self.dirs.at_mut(at).live.remove(&name);
+        // One search of the directory both finds the name and unbinds it.
+        let entry = match self.dirs.at_mut(at).live.entry(Name::clone(&name)) {
+            btree_map::Entry::Occupied(found) if *found.get() == Entry::Dir => {
+                return Err(is_dir());
+            }
+            btree_map::Entry::Occupied(found) => found.remove(),
+            btree_map::Entry::Vacant(_) => return Err(not_found()),
+        };
+        let dir = Arc::clone(self.dirs.at(at).0);
         self.push_ns(NsOp::Unbind { dir, name, entry });
         Ok(())
     }
