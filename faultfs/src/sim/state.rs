@@ -132,7 +132,9 @@ impl Inodes {
 
     /// Drops every inode; numbers go on from where they were.
     pub fn clear(&mut self) {
-        *self = Inodes::starting_at(self.next());
+        // Keep the vector's room: a reboot loads about as many files as the disk held before.
+        self.first = self.next();
+        self.list.clear();
     }
 
     fn index(&self, ino: u64) -> Option<usize> {
