@@ -202,6 +202,31 @@ pub(crate) fn garbage_byte(pos: u64) -> u8 {
 /// The capacity a file's bytes get when they first grow.
 const FILE_BYTES_START: usize = 4 << 10;
 
+/// The capacity `write_into` gives bytes of length `len` that must hold `end`: at least a page,
+/// and doubling, so a file grown by appends is copied a logarithmic number of times.
+fn grown_capacity(len: usize, end: usize) -> usize {
+    end.max(FILE_BYTES_START).max(len.saturating_mul(2))
+}
+
+/// `bytes` to write up to `end` into, copied first if shared (after a reboot or a first sync the
+/// live bytes are shared with the durable ones). The copy gets the room the write needs at
+/// once: `Arc::make_mut` would copy at the current size, and the write would then move every
+/// byte again to grow.
+pub(crate) fn writable(bytes: &mut Arc<Vec<u8>>, end: usize) -> &mut Vec<u8> {
+    if Arc::get_mut(bytes).is_none() {
+        let capacity = if end > bytes.len() {
+            grown_capacity(bytes.len(), end)
+        } else {
+            bytes.len()
+        };
+        let mut copy = Vec::with_capacity(capacity);
+        copy.extend_from_slice(bytes);
+        *bytes = Arc::new(copy);
+    }
+    // Unique now, so this copies nothing.
+    Arc::make_mut(bytes)
+}
+
 /// Writes `data` at `offset`, zero-extending `bytes` as needed.
 pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
     let Ok(start) = usize::try_from(offset) else {
@@ -211,7 +236,7 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
     if bytes.capacity() < end {
         // Logs and manifests grow by small appends: start them at a page, then double, instead
         // of reallocating (and copying) through every small size first.
-        bytes.reserve(end.max(FILE_BYTES_START) - bytes.len());
+        bytes.reserve(grown_capacity(bytes.len(), end) - bytes.len());
     }
     if bytes.len() <= start {
         // An append (or a write past the end): zero only the gap, then copy, instead of zeroing

@@ -47,7 +47,10 @@ impl SimFile {
         // one copy, as it was when the handle kept its own.
         let (name, label) = st
             .name_of_open(self.ino, self.generation)
-            .unwrap_or_else(|| (Arc::clone(&self.opened_as), shown(&self.opened_as)));
+            .unwrap_or_else(|| {
+                let text = self.opened_as.to_str();
+                (Arc::clone(&self.opened_as), shown(&self.opened_as, text))
+            });
         let op = op(label);
         execute(st, op, kind, Some(self.generation), |st| f(st, &name))
     }

@@ -110,7 +110,7 @@ pub use faults::KindFn;
 use handle::{SimFile, SimLock};
 pub use image::DiskImage;
 pub use outcome::{ChangeKind, FilePiece, NamespaceOp, PieceFate, RebootDecision, RebootOutcome};
-use state::State;
+use state::{Rel, State};
 pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 
 /// The state at a crash point, handed to a hook before a mutating operation is applied.
@@ -454,95 +454,132 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 
 /// Appends an event, taking the fault that fired during the operation.
 fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
-    let event = Event {
+    st.events.push(Event {
         index: st.events.len() as u64,
         phase: st.phase,
         op,
         result,
         fault: st.fired.take(),
-    };
-    st.trace.add(&event);
-    st.events.push(event);
+    });
+    // Hashed where it lies in the log, so the event is built once, in place, not moved there.
+    if let Some(event) = st.events.last() {
+        st.trace.add(event);
+    }
 }
 
-/// A path as events show it (the same text as `Path::display`, without the formatting machinery).
-fn shown(path: &Path) -> String {
-    match path.to_str() {
+/// A path as events show it (the same text as `Path::display`, without the formatting machinery);
+/// `text` is `path` as UTF-8, if it is that.
+fn shown(path: &Path, text: Option<&str>) -> String {
+    match text {
         Some(text) => text.to_owned(),
         None => path.to_string_lossy().into_owned(),
     }
 }
 
 impl Fs for SimFs {
+    // Each operation checks its path for UTF-8 once (`to_str`): the text is both the event's
+    // path and, when confining leaves the path as it is, what the simulator splits and names
+    // files by (see `Rel`).
+
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let op = EventOp::Create { path: shown(path) };
+        let text = path.to_str();
+        let op = EventOp::Create {
+            path: shown(path, text),
+        };
         let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
-            let rel = confined(path)?;
+            let rel = Rel::confine(path, text)?;
             let ino = st.create(&rel, path)?;
-            Ok((st.name_for_handle(ino, &rel), ino, st.generation))
+            Ok((st.name_for_handle(ino, rel.path()), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let op = EventOp::Open { path: shown(path) };
+        let text = path.to_str();
+        let op = EventOp::Open {
+            path: shown(path, text),
+        };
         let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = confined(path)?;
+            let rel = Rel::confine(path, text)?;
             let ino = st.open(&rel, path)?;
-            Ok((st.name_for_handle(ino, &rel), ino, st.generation))
+            Ok((st.name_for_handle(ino, rel.path()), ino, st.generation))
         })?;
         Ok(Box::new(SimFile::new(self, rel, ino, generation)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_text, to_text) = (from.to_str(), to.to_str());
         let op = EventOp::Rename {
-            from: shown(from),
-            to: shown(to),
+            from: shown(from, from_text),
+            to: shown(to, to_text),
         };
         self.run(op, Kind::Mutating, None, |st| {
-            st.rename(&confined(from)?, &confined(to)?, (from, to))
+            st.rename(
+                &Rel::confine(from, from_text)?,
+                &Rel::confine(to, to_text)?,
+                (from, to),
+            )
         })
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        let op = EventOp::Remove { path: shown(path) };
+        let text = path.to_str();
+        let op = EventOp::Remove {
+            path: shown(path, text),
+        };
         self.run(op, Kind::Mutating, None, |st| {
-            st.remove(&confined(path)?, path)
+            st.remove(&Rel::confine(path, text)?, path)
         })
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let op = EventOp::List { path: shown(dir) };
-        self.run(op, Kind::ReadOnly, None, |st| st.list(&confined(dir)?, dir))
+        let text = dir.to_str();
+        let op = EventOp::List {
+            path: shown(dir, text),
+        };
+        self.run(op, Kind::ReadOnly, None, |st| {
+            st.list(&Rel::confine(dir, text)?, dir)
+        })
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        let op = EventOp::CreateDir { path: shown(path) };
+        let op = EventOp::CreateDir {
+            path: shown(path, path.to_str()),
+        };
         self.run(op, Kind::Mutating, None, |st| {
             st.create_dir_all(&confined(path)?, path)
         })
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let op = EventOp::SyncDir { path: shown(dir) };
+        let text = dir.to_str();
+        let op = EventOp::SyncDir {
+            path: shown(dir, text),
+        };
         self.run(op, Kind::Mutating, None, |st| {
-            st.sync_dir(&confined(dir)?, dir)
+            st.sync_dir(&Rel::confine(dir, text)?, dir)
         })
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        let op = EventOp::Exists { path: shown(path) };
+        let text = path.to_str();
+        let op = EventOp::Exists {
+            path: shown(path, text),
+        };
         self.run(op, Kind::ReadOnly, None, |st| {
-            Ok(st.lookup(&confined(path)?).is_some())
+            Ok(st.lookup_rel(&Rel::confine(path, text)?).is_some())
         })
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Lock>> {
-        let op = EventOp::Lock { path: shown(path) };
+        let text = path.to_str();
+        let op = EventOp::Lock {
+            path: shown(path, text),
+        };
         let (rel, id) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = confined(path)?;
+            let rel = Rel::confine(path, text)?;
             let id = st.lock(&rel, path)?;
-            Ok((rel.into_owned(), id))
+            Ok((rel.into_path_buf(), id))
         })?;
         Ok(Box::new(SimLock::new(&self.state, rel, id)))
     }

@@ -2,15 +2,16 @@
 //! would, changes the live state, and records what must still become durable.
 
 use std::borrow::Cow;
+use std::collections::btree_map;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::RngExt;
 
-use super::crash::{apply_change, write_into};
+use super::crash::{apply_change, writable, write_into};
 use super::faults::{Trigger, capacity, eio, enospc, fire, fsync_class, io_class};
-use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, State, parts};
+use super::state::{DurableNames, Entry, Inode, Name, NsOp, Pending, Rel, State};
 use super::{Fault, FaultClass, FsyncMode, IoOp};
 
 /// The largest simulated file. Files live in memory and are not sparse, so a stray huge offset
@@ -44,16 +45,16 @@ impl State {
     /// `rel`'s parent directory's index in `dirs` (if there), its name, and what the name binds
     /// now; `None` for the root. What [`State::lookup`] finds, keeping the way there so the
     /// caller can change the entry without a second search.
-    fn find<'p>(&self, rel: &'p Path) -> Option<(Option<usize>, Cow<'p, str>, Option<Entry>)> {
-        let (parent, name) = parts(rel)?;
+    fn find<'p>(&self, rel: &'p Rel<'_>) -> Option<(Option<usize>, Cow<'p, str>, Option<Entry>)> {
+        let (parent, name) = rel.parts()?;
         let at = self.dirs.index_of(parent);
         let entry = at.and_then(|i| self.dirs.at(i).1.live.get(&*name).copied());
         Some((at, name, entry))
     }
 
     /// The directory that will hold `rel`, or the error the kernel would give.
-    fn parent_of<'p>(&self, rel: &'p Path, shown: &Path) -> io::Result<Slot<'p>> {
-        let Some((parent, name)) = parts(rel) else {
+    fn parent_of<'p>(&self, rel: &'p Rel<'_>, shown: &Path) -> io::Result<Slot<'p>> {
+        let Some((parent, name)) = rel.parts() else {
             return Err(path_error(
                 ErrorKind::AlreadyExists,
                 shown,
@@ -108,18 +109,26 @@ impl State {
         self.meta_seq += 1;
     }
 
-    pub(crate) fn create(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
+    pub(crate) fn create(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
         let slot = self.parent_of(rel, shown)?;
-        if self.entry_at(&slot).is_some() {
-            return Err(path_error(
-                ErrorKind::AlreadyExists,
-                shown,
-                "already exists",
-            ));
-        }
-        let ino = self.inodes.push(Inode::new(Arc::from(rel)));
         let name = Name::from(slot.name);
-        self.bind_live(slot.at, &name, Entry::File(ino));
+        let ino = self.inodes.next();
+        if let Some(i) = slot.at {
+            // One search of the directory both refuses a name taken and binds a free one.
+            match self.dirs.at_mut(i).live.entry(Name::clone(&name)) {
+                btree_map::Entry::Occupied(_) => {
+                    return Err(path_error(
+                        ErrorKind::AlreadyExists,
+                        shown,
+                        "already exists",
+                    ));
+                }
+                btree_map::Entry::Vacant(free) => {
+                    free.insert(Entry::File(ino));
+                }
+            }
+        }
+        self.inodes.push(Inode::new(rel));
         self.push_ns(NsOp::Bind {
             dir: slot.dir,
             name,
@@ -128,8 +137,8 @@ impl State {
         Ok(ino)
     }
 
-    pub(crate) fn open(&self, rel: &Path, shown: &Path) -> io::Result<u64> {
-        match self.lookup(rel) {
+    pub(crate) fn open(&self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
+        match self.lookup_rel(rel) {
             Some(Entry::File(ino)) => Ok(ino),
             Some(Entry::Dir) => Err(path_error(ErrorKind::IsADirectory, shown, "is a directory")),
             None => Err(path_error(ErrorKind::NotFound, shown, "no such file")),
@@ -138,8 +147,8 @@ impl State {
 
     pub(crate) fn rename(
         &mut self,
-        from: &Path,
-        to: &Path,
+        from: &Rel<'_>,
+        to: &Rel<'_>,
         shown: (&Path, &Path),
     ) -> io::Result<()> {
         let unsupported = || {
@@ -181,8 +190,8 @@ impl State {
         self.bind_live(to_slot.at, &to_name, Entry::File(ino));
         if let Some(inode) = self.inodes.get_mut(ino) {
             // Handles opened by the old name now write, sync and read under the new one.
-            inode.name = Arc::from(to);
-            inode.label = Arc::from(to.to_string_lossy());
+            inode.name = Arc::from(to.path());
+            inode.label = to.label();
         }
         self.push_ns(NsOp::Rename {
             from_dir,
@@ -194,33 +203,35 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn remove(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
+    pub(crate) fn remove(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<()> {
         let is_dir = || path_error(ErrorKind::IsADirectory, shown, "is a directory");
         let not_found = || path_error(ErrorKind::NotFound, shown, "no such file");
-        let Some((at, name, found)) = self.find(rel) else {
+        let Some((parent, name)) = rel.parts() else {
             return Err(is_dir());
         };
-        let entry = match found {
-            Some(Entry::Dir) => return Err(is_dir()),
-            Some(entry) => entry,
-            None => return Err(not_found()),
-        };
-        // The name was found, so its directory is in `dirs`.
-        let Some(at) = at else {
+        // Every directory that exists is in `dirs`: a parent not there holds nothing.
+        let Some(at) = self.dirs.index_of(parent) else {
             return Err(not_found());
         };
-        let dir = Arc::clone(self.dirs.at(at).0);
         let name = Name::from(name);
-        self.dirs.at_mut(at).live.remove(&name);
+        // One search of the directory both finds the name and unbinds it.
+        let entry = match self.dirs.at_mut(at).live.entry(Name::clone(&name)) {
+            btree_map::Entry::Occupied(found) if *found.get() == Entry::Dir => {
+                return Err(is_dir());
+            }
+            btree_map::Entry::Occupied(found) => found.remove(),
+            btree_map::Entry::Vacant(_) => return Err(not_found()),
+        };
+        let dir = Arc::clone(self.dirs.at(at).0);
         self.push_ns(NsOp::Unbind { dir, name, entry });
         Ok(())
     }
 
-    pub(crate) fn list(&self, rel: &Path, shown: &Path) -> io::Result<Vec<String>> {
-        match self.lookup(rel) {
+    pub(crate) fn list(&self, rel: &Rel<'_>, shown: &Path) -> io::Result<Vec<String>> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => Ok(self
                 .dirs
-                .get(rel)
+                .get(rel.path())
                 .map(|d| d.live.keys().map(|k| k.to_string()).collect())
                 .unwrap_or_default()),
             Some(Entry::File(_)) => Err(path_error(
@@ -247,7 +258,8 @@ impl State {
                 }
                 None => {}
             }
-            let slot = self.parent_of(&prefix, shown)?;
+            let prefix_rel = Rel::of(&prefix);
+            let slot = self.parent_of(&prefix_rel, shown)?;
             let name = Name::from(slot.name);
             self.bind_live(slot.at, &name, Entry::Dir);
             self.dirs.insert(&prefix, Default::default());
@@ -263,8 +275,8 @@ impl State {
     /// Makes durable every pending namespace operation that touches `dir`, and every earlier one
     /// that shares a directory with those (a rename across directories is one journal entry, so
     /// committing it commits what came before it in the other directory too).
-    pub(crate) fn sync_dir(&mut self, rel: &Path, shown: &Path) -> io::Result<()> {
-        match self.lookup(rel) {
+    pub(crate) fn sync_dir(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<()> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => {}
             Some(Entry::File(_)) => {
                 return Err(path_error(
@@ -275,10 +287,28 @@ impl State {
             }
             None => return Err(path_error(ErrorKind::NotFound, shown, "no such directory")),
         }
+        if self.ns_pending.is_empty() {
+            return Ok(());
+        }
         // Confined paths: equal paths have equal bytes, which compare far cheaper than
         // components.
         let same = |a: &Path, b: &Path| a.as_os_str() == b.as_os_str();
-        let mut wanted: Vec<&Path> = vec![rel];
+        if self
+            .ns_pending
+            .iter()
+            .all(|op| op.dirs().all(|d| same(d, rel.path())))
+        {
+            // Every pending operation is in this directory (a store in one directory): all of
+            // them become durable, as the search below would find, without its bookkeeping.
+            for op in &self.ns_pending {
+                op.apply(&mut DurableNames(&mut self.dirs));
+            }
+            self.ns_pending.clear();
+            self.ns_seq.clear();
+            self.durable_changed();
+            return Ok(());
+        }
+        let mut wanted: Vec<&Path> = vec![rel.path()];
         let mut commit = vec![false; self.ns_pending.len()];
         for (i, op) in self.ns_pending.iter().enumerate().rev() {
             if op.dirs().any(|d| wanted.iter().any(|w| same(w, d))) {
@@ -308,8 +338,8 @@ impl State {
     }
 
     /// Takes the lock on `rel` for a new guard id, creating the file like `StdFs` does.
-    pub(crate) fn lock(&mut self, rel: &Path, shown: &Path) -> io::Result<u64> {
-        match self.lookup(rel) {
+    pub(crate) fn lock(&mut self, rel: &Rel<'_>, shown: &Path) -> io::Result<u64> {
+        match self.lookup_rel(rel) {
             Some(Entry::Dir) => {
                 return Err(path_error(ErrorKind::IsADirectory, shown, "is a directory"));
             }
@@ -318,7 +348,7 @@ impl State {
                 self.create(rel, shown)?;
             }
         }
-        if self.locks.contains_key(rel) {
+        if self.locks.contains_key(rel.path()) {
             return Err(path_error(
                 ErrorKind::WouldBlock,
                 shown,
@@ -327,7 +357,7 @@ impl State {
         }
         let id = self.next_lock_id;
         self.next_lock_id += 1;
-        self.locks.insert(rel.to_path_buf(), id);
+        self.locks.insert(rel.path().to_path_buf(), id);
         Ok(id)
     }
 
@@ -436,7 +466,7 @@ impl State {
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
         let inode = self.inode(ino, shown)?;
-        write_into(Arc::make_mut(&mut inode.live), offset, data);
+        write_into(writable(&mut inode.live, end as usize), offset, data);
         inode.live_diverged |= landing != offset;
         inode.pending.push(Pending::Write {
             offset: landing,

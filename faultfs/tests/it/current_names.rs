@@ -137,3 +137,44 @@ fn a_handle_from_before_a_reboot_is_named_by_the_path_it_was_opened_by() {
     assert!(faultfs::is_power_loss(&file.write_at(0, b"x").unwrap_err()));
     assert_eq!(file_ops(&fs), vec![("write", "old".to_string())]);
 }
+
+/// Paths that confining rewrites (`./`, `..` inside the root) or that are not UTF-8 name the same
+/// files as their plain forms, and the log shows them as the caller gave them (lossy if needed).
+#[test]
+fn unnormalised_and_non_utf8_paths_name_the_same_files() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let fs = SimFs::new();
+    fs.create_dir_all(Path::new("d")).unwrap();
+    let file = fs.create(Path::new("./d/../d/a")).unwrap();
+    file.write_at(0, b"x").unwrap();
+    assert!(fs.exists(Path::new("d/a")).unwrap());
+    fs.rename(Path::new("d/./a"), Path::new("d/b")).unwrap();
+    file.sync().unwrap();
+    let odd = Path::new(OsStr::from_bytes(b"d/c\xff"));
+    fs.create(odd).unwrap();
+    assert!(fs.exists(odd).unwrap());
+    fs.sync_dir(Path::new("./d")).unwrap();
+    fs.sync_dir(Path::new(".")).unwrap();
+    assert_eq!(
+        fs.list(Path::new("d")).unwrap(),
+        vec!["b".to_string(), "c\u{fffd}".to_string()]
+    );
+    fs.reboot(CrashPolicy::Strict, 0);
+    assert!(fs.exists(Path::new("d/b")).unwrap());
+    assert!(fs.exists(odd).unwrap());
+    let created: Vec<String> = fs
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.op {
+            EventOp::Create { path } => Some(path),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, vec!["./d/../d/a", "d/c\u{fffd}"]);
+    assert_eq!(
+        file_ops(&fs),
+        vec![("write", "d/a".into()), ("sync", "d/b".into())]
+    );
+}
