@@ -16,7 +16,7 @@ use faultfs::{CrashPolicy, FaultClass, FsyncMode, SimFs};
 use crate::case::{Case, CrashStep, DamageStep, Step};
 use crate::checker::{Judgement, Violation, ViolationKind, judge};
 use crate::damage;
-use crate::model::{History, Outcome};
+use crate::model::{History, Mutation, Outcome};
 use crate::run::{Counts, RecoveryResult, StepTrace};
 use crate::store::{
     Background, Call, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError,
@@ -300,21 +300,34 @@ impl<'a, S: Store> Runner<'a, S> {
         if !self.ensure_open() {
             return;
         }
-        if let Some((mutations, sync)) = step.as_write() {
-            return self.write(mutations, sync);
-        }
-        match step {
-            Step::Get { key } => self.get(key),
-            Step::Scan { start, end } => self.scan(start.as_deref(), end.as_deref()),
-            Step::Sync {} => self.durability_point(|s| s.sync(), Call::Sync),
-            Step::Flush {} => self.durability_point(|s| s.flush(), Call::Flush),
-            Step::Compact {} => self.durability_point(|s| s.compact(), Call::Compact),
-            Step::Reopen {} => self.reopen(),
-            _ => {}
-        }
+        // The store reads a write's mutations in place (a batch step's own, or the one built for
+        // a put or delete); only the history keeps a copy.
+        let single;
+        let (mutations, sync) = match step {
+            Step::Put { key, value, sync } => {
+                single = Mutation::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                };
+                (std::slice::from_ref(&single), *sync)
+            }
+            Step::Delete { key, sync } => {
+                single = Mutation::Delete { key: key.clone() };
+                (std::slice::from_ref(&single), *sync)
+            }
+            Step::Batch { ops, sync } => (&ops[..], *sync),
+            Step::Get { key } => return self.get(key),
+            Step::Scan { start, end } => return self.scan(start.as_deref(), end.as_deref()),
+            Step::Sync {} => return self.durability_point(|s| s.sync(), Call::Sync),
+            Step::Flush {} => return self.durability_point(|s| s.flush(), Call::Flush),
+            Step::Compact {} => return self.durability_point(|s| s.compact(), Call::Compact),
+            Step::Reopen {} => return self.reopen(),
+            _ => return,
+        };
+        self.write(mutations, sync)
     }
 
-    fn write(&mut self, mutations: Vec<crate::model::Mutation>, sync: bool) {
+    fn write(&mut self, mutations: &[Mutation], sync: bool) {
         let fired_before = self.report_later_count();
         if self.store.is_none() {
             return;
@@ -330,14 +343,14 @@ impl<'a, S: Store> Runner<'a, S> {
         } else {
             Vec::new()
         };
-        // The store gets its own copy: the history's lock is never held across a store call.
-        let pos = self.hist().issue(mutations.clone(), sync);
+        // The history gets its own copy: its lock is never held across a store call.
+        let pos = self.hist().issue(mutations.to_vec(), sync);
         self.counts.writes += 1;
         let events_before = self.sim.event_count();
         let Some(store) = self.store.as_mut() else {
             return;
         };
-        let result = store.write(&mutations, sync);
+        let result = store.write(mutations, sync);
         match result {
             Ok(()) => {
                 self.counts.acked += 1;
