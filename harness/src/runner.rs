@@ -690,7 +690,9 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
         // An accepted recovery read back exactly the state after k writes: it becomes the base.
-        self.hist().rebase_onto(k, after_crash, recovered);
+        // The runner's `live` is kept by `issue` alone: only what the lost writes touched
+        // needs putting back.
+        self.hist().rebase_onto_live(k, after_crash, recovered);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
         if after_crash && self.unchecked_damage() {
