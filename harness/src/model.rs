@@ -143,6 +143,13 @@ impl History {
         for m in &mutations {
             m.apply(&mut self.live);
         }
+        self.issue_leaving_live(mutations, sync)
+    }
+
+    /// [`History::issue`] without `live`: the caller applies the write to `live` itself (the
+    /// runner does once the store call is back, moving in the copy the store read with
+    /// [`History::apply_to_live`] instead of cloning the history's).
+    pub(crate) fn issue_leaving_live(&mut self, mutations: Vec<Mutation>, sync: bool) -> usize {
         self.writes.push(WriteRecord {
             id: self.next_id,
             mutations,
@@ -151,6 +158,18 @@ impl History {
         });
         self.next_id += 1;
         self.writes.len() - 1
+    }
+
+    /// Applies a mutation to `live`, taking its key and value as they are.
+    pub(crate) fn apply_to_live(&mut self, m: Mutation) {
+        match m {
+            Mutation::Put { key, value } => {
+                self.live.insert(key, value);
+            }
+            Mutation::Delete { key } => {
+                self.live.remove(&key);
+            }
+        }
     }
 
     /// Sets the outcome of the write at `pos`.

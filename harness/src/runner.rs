@@ -72,6 +72,21 @@ const DAMAGE_CLASSES: [FaultClass; 4] = FaultClass::DAMAGE;
 /// full of bytes that never reached the disk: refusing to open is then the only right answer.
 const REFUSAL_OK: [FaultClass; 1] = [FaultClass::FsyncReportLater];
 
+/// A write step's mutations: the one a put or delete builds, or a batch step's own.
+enum WriteOps<'s> {
+    One(Mutation),
+    Batch(&'s [Mutation]),
+}
+
+impl WriteOps<'_> {
+    fn as_slice(&self) -> &[Mutation] {
+        match self {
+            WriteOps::One(m) => std::slice::from_ref(m),
+            WriteOps::Batch(ms) => ms,
+        }
+    }
+}
+
 pub struct Runner<'a, S: Store> {
     case: &'a Case,
     config: &'a S::Config,
@@ -300,22 +315,20 @@ impl<'a, S: Store> Runner<'a, S> {
         if !self.ensure_open() {
             return;
         }
-        // The store reads a write's mutations in place (a batch step's own, or the one built for
-        // a put or delete); only the history keeps a copy.
-        let single;
-        let (mutations, sync) = match step {
-            Step::Put { key, value, sync } => {
-                single = Mutation::Put {
+        // The store reads a write's mutations in place: a batch step's own, or the one built
+        // for a put or delete (which `live` then takes over, see `write`).
+        let (ops, sync) = match step {
+            Step::Put { key, value, sync } => (
+                WriteOps::One(Mutation::Put {
                     key: key.clone(),
                     value: value.clone(),
-                };
-                (std::slice::from_ref(&single), *sync)
-            }
+                }),
+                *sync,
+            ),
             Step::Delete { key, sync } => {
-                single = Mutation::Delete { key: key.clone() };
-                (std::slice::from_ref(&single), *sync)
+                (WriteOps::One(Mutation::Delete { key: key.clone() }), *sync)
             }
-            Step::Batch { ops, sync } => (&ops[..], *sync),
+            Step::Batch { ops, sync } => (WriteOps::Batch(ops), *sync),
             Step::Get { key } => return self.get(key),
             Step::Scan { start, end } => return self.scan(start.as_deref(), end.as_deref()),
             Step::Sync {} => return self.durability_point(|s| s.sync(), Call::Sync),
@@ -324,14 +337,15 @@ impl<'a, S: Store> Runner<'a, S> {
             Step::Reopen {} => return self.reopen(),
             _ => return,
         };
-        self.write(mutations, sync)
+        self.write(ops, sync)
     }
 
-    fn write(&mut self, mutations: &[Mutation], sync: bool) {
+    fn write(&mut self, ops: WriteOps<'_>, sync: bool) {
         let fired_before = self.report_later_count();
         if self.store.is_none() {
             return;
         }
+        let mutations = ops.as_slice();
         // The written keys' values before the write: only needed to check a failed write, and
         // writes fail only when a fault is armed.
         let before: Vec<(String, Option<String>)> = if self.faults_armed {
@@ -343,14 +357,27 @@ impl<'a, S: Store> Runner<'a, S> {
         } else {
             Vec::new()
         };
-        // The history gets its own copy: its lock is never held across a store call.
-        let pos = self.hist().issue(mutations.to_vec(), sync);
+        // The history gets its own copy (its lock is never held across a store call) and records
+        // the write before the store sees it: a crash inside the call is judged against it.
+        let pos = self.hist().issue_leaving_live(mutations.to_vec(), sync);
         self.counts.writes += 1;
         let events_before = self.sim.event_count();
-        let Some(store) = self.store.as_mut() else {
+        let result = self
+            .store
+            .as_mut()
+            .map(|store| store.write(mutations, sync));
+        // `live` takes the write once the call is back (nothing reads it during the call), a put
+        // or delete by moving in the mutation the store read instead of cloning the history's.
+        {
+            let mut h = self.hist();
+            match ops {
+                WriteOps::One(m) => h.apply_to_live(m),
+                WriteOps::Batch(ms) => ms.iter().for_each(|m| m.apply(&mut h.live)),
+            }
+        }
+        let Some(result) = result else {
             return;
         };
-        let result = store.write(mutations, sync);
         match result {
             Ok(()) => {
                 self.counts.acked += 1;
