@@ -188,7 +188,7 @@ impl<'a, S: Store> Runner<'a, S> {
             counts: Counts::default(),
             durable_mark: 0,
             findings: Vec::new(),
-            steps: Vec::new(),
+            steps: Vec::with_capacity(case.steps.len()),
             durability_points: 0,
         }
     }
@@ -211,23 +211,23 @@ impl<'a, S: Store> Runner<'a, S> {
     /// Runs every step (then a clean close and reopen unless the case ends with a crash),
     /// checking each recovery.
     pub fn run(mut self) -> Finished {
+        // Nothing logs between two steps: where one step's events end, the next one's begin.
+        let mut first_event = self.sim.event_count();
         for step in &self.case.steps {
             if self.stopped {
                 break;
             }
             self.counts.steps += 1;
-            let (first_event, acked, points) = (
-                self.sim.event_count(),
-                self.counts.acked,
-                self.durability_points,
-            );
+            let (acked, points) = (self.counts.acked, self.durability_points);
             self.step(step);
+            let end_event = self.sim.event_count();
             self.steps.push(StepTrace {
                 first_event,
-                end_event: self.sim.event_count(),
+                end_event,
                 acked: self.counts.acked > acked,
                 made_durable: self.durability_points > points,
             });
+            first_event = end_event;
         }
         // A case that ends with a crash has just had its recovery checked; otherwise a clean close
         // and reopen checks that close made everything durable.
