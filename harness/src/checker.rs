@@ -29,32 +29,27 @@ pub enum Verdict {
 pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Verdict {
     let n = history.issued();
     let lower = lower.min(n);
-    let recovered_value = |key: &str| recovered.get(key).map(String::as_str);
-    // The keys where the model after 0 writes (the base) differs from the recovered state, found
-    // in one merge of the two sorted maps. The model itself need not be kept: after a mutation
-    // the model holds exactly the mutation's value at its key, so only that key is compared.
-    let mut mismatch = differing_keys(&history.base, recovered);
+    // The keys where the model after 0 writes (the base) differs from the recovered state. The
+    // model itself need not be kept: after a mutation the model holds exactly the mutation's
+    // value at its key, so only that key is compared.
+    let mut mismatch = Mismatch::new(&history.base, recovered);
     let mut below_lower_match = None;
     let mut closest = (usize::MAX, lower);
     for k in 0..=n {
         if k > 0 {
             for m in &history.writes[k - 1].mutations {
-                let key = m.key();
-                if m.value_after() == recovered_value(key) {
-                    mismatch.remove(key);
-                } else {
-                    mismatch.insert(key);
-                }
+                mismatch.apply(m);
             }
         }
+        let differing = mismatch.len();
         if k >= lower {
-            if mismatch.is_empty() {
+            if differing == 0 {
                 return Verdict::Accepted { k };
             }
-            if mismatch.len() < closest.0 {
-                closest = (mismatch.len(), k);
+            if differing < closest.0 {
+                closest = (differing, k);
             }
-        } else if mismatch.is_empty() {
+        } else if differing == 0 {
             below_lower_match = Some(k);
         }
     }
@@ -67,39 +62,102 @@ pub fn check_recovery(history: &History, recovered: &State, lower: usize) -> Ver
     ))
 }
 
-/// The keys whose values differ between two states (present in one only, or with other values).
-fn differing_keys<'a>(a: &'a State, b: &'a State) -> BTreeSet<&'a str> {
-    let mut out = BTreeSet::new();
-    let (mut x, mut y) = (a.iter().peekable(), b.iter().peekable());
-    loop {
-        match (x.peek(), y.peek()) {
-            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                std::cmp::Ordering::Less => {
-                    out.insert(ka.as_str());
-                    x.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    out.insert(kb.as_str());
-                    y.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if va != vb {
-                        out.insert(ka.as_str());
+/// The set of keys where the model differs from a recovered state, kept up to date as the model
+/// takes one mutation after another.
+///
+/// Shaped for the walk over every write of the window, one look-up per mutation: the keys of the
+/// base and of the recovered state are numbered once (a sorted list, found by binary search),
+/// and only a key outside both goes to a map (the model holds it after a put the recovery does
+/// not show).
+struct Mismatch<'a> {
+    /// Every key of the base or the recovered state, sorted.
+    keys: Vec<&'a str>,
+    /// Per key: its recovered value, and whether the model differs there.
+    recovered: Vec<Option<&'a str>>,
+    differs: Vec<bool>,
+    /// How many of `differs` are set.
+    differing: usize,
+    /// Keys outside `keys` where the model holds a value (the recovered state has none).
+    others: BTreeSet<&'a str>,
+}
+
+impl<'a> Mismatch<'a> {
+    /// The keys where `base` and `recovered` differ (present in one only, or with other values),
+    /// found in one merge of the two sorted maps.
+    fn new(base: &'a State, recovered: &'a State) -> Mismatch<'a> {
+        let cap = base.len().max(recovered.len());
+        let mut m = Mismatch {
+            keys: Vec::with_capacity(cap),
+            recovered: Vec::with_capacity(cap),
+            differs: Vec::with_capacity(cap),
+            differing: 0,
+            others: BTreeSet::new(),
+        };
+        let (mut x, mut y) = (base.iter().peekable(), recovered.iter().peekable());
+        loop {
+            let (key, got, differs) = match (x.peek().copied(), y.peek().copied()) {
+                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                    std::cmp::Ordering::Less => {
+                        x.next();
+                        (ka.as_str(), None, true)
                     }
+                    std::cmp::Ordering::Greater => {
+                        y.next();
+                        (kb.as_str(), Some(vb.as_str()), true)
+                    }
+                    std::cmp::Ordering::Equal => {
+                        let differs = va != vb;
+                        x.next();
+                        y.next();
+                        (kb.as_str(), Some(vb.as_str()), differs)
+                    }
+                },
+                (Some((ka, _)), None) => {
                     x.next();
-                    y.next();
+                    (ka.as_str(), None, true)
                 }
-            },
-            (Some((ka, _)), None) => {
-                out.insert(ka.as_str());
-                x.next();
-            }
-            (None, Some((kb, _))) => {
-                out.insert(kb.as_str());
-                y.next();
-            }
-            (None, None) => return out,
+                (None, Some((kb, vb))) => {
+                    y.next();
+                    (kb.as_str(), Some(vb.as_str()), true)
+                }
+                (None, None) => return m,
+            };
+            m.keys.push(key);
+            m.recovered.push(got);
+            m.differs.push(differs);
+            m.differing += usize::from(differs);
         }
+    }
+
+    /// The model takes mutation `m`: its key now differs iff the recovered value is not the one
+    /// `m` leaves.
+    fn apply(&mut self, m: &'a Mutation) {
+        let key = m.key();
+        let after = m.value_after();
+        match self.keys.binary_search(&key) {
+            Ok(i) => {
+                let differs = after != self.recovered[i];
+                if differs != self.differs[i] {
+                    self.differs[i] = differs;
+                    if differs {
+                        self.differing += 1;
+                    } else {
+                        self.differing -= 1;
+                    }
+                }
+            }
+            Err(_) if after.is_some() => {
+                self.others.insert(key);
+            }
+            Err(_) => {
+                self.others.remove(key);
+            }
+        }
+    }
+
+    /// How many keys differ.
+    fn len(&self) -> usize {
+        self.differing + self.others.len()
     }
 }
 

@@ -110,19 +110,19 @@ pub fn event_path(op: &EventOp) -> &str {
 
 /// The facts of every fault that fired in an event log; `kinds` names each file's role.
 pub fn fault_facts(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<CoverageFact> {
-    let mut facts: Vec<CoverageFact> = events
-        .iter()
-        .filter_map(|e| {
-            let class = e.fault?;
-            let path = event_path(&e.op).to_string();
-            Some(CoverageFact {
-                cause: Cause::Fault(class),
-                file: kinds(Path::new(&path)),
-                path,
-                phase: e.phase,
-            })
-        })
-        .collect();
+    // A plain loop: as a `filter_map` closure the rare fault arm kept the closure out of line,
+    // a call per event of a log that has hundreds of events per run and mostly no fault.
+    let mut facts: Vec<CoverageFact> = Vec::new();
+    for e in events {
+        let Some(class) = e.fault else { continue };
+        let path = event_path(&e.op).to_string();
+        facts.push(CoverageFact {
+            cause: Cause::Fault(class),
+            file: kinds(Path::new(&path)),
+            path,
+            phase: e.phase,
+        });
+    }
     facts.sort();
     facts.dedup();
     facts

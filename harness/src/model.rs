@@ -143,6 +143,13 @@ impl History {
         for m in &mutations {
             m.apply(&mut self.live);
         }
+        self.issue_leaving_live(mutations, sync)
+    }
+
+    /// [`History::issue`] without `live`: the caller applies the write to `live` itself (the
+    /// runner does once the store call is back, moving in the copy the store read with
+    /// [`History::apply_to_live`] instead of cloning the history's).
+    pub(crate) fn issue_leaving_live(&mut self, mutations: Vec<Mutation>, sync: bool) -> usize {
         self.writes.push(WriteRecord {
             id: self.next_id,
             mutations,
@@ -151,6 +158,18 @@ impl History {
         });
         self.next_id += 1;
         self.writes.len() - 1
+    }
+
+    /// Applies a mutation to `live`, taking its key and value as they are.
+    pub(crate) fn apply_to_live(&mut self, m: Mutation) {
+        match m {
+            Mutation::Put { key, value } => {
+                self.live.insert(key, value);
+            }
+            Mutation::Delete { key } => {
+                self.live.remove(&key);
+            }
+        }
     }
 
     /// Sets the outcome of the write at `pos`.
@@ -195,6 +214,34 @@ impl History {
     /// state a recovery was accepted at equals it): it becomes the base as it is, instead of
     /// being rebuilt by applying the accepted writes once more.
     pub fn rebase_onto(&mut self, k: usize, on_disk: bool, state_after_k: State) {
+        self.live = state_after_k.clone();
+        self.move_window(k, on_disk, state_after_k);
+    }
+
+    /// [`History::rebase_onto`] for a history whose `live` is what [`History::issue`] keeps it:
+    /// the state after every issued write. Only the keys the writes after `k` touched are put
+    /// back to their state after `k`, instead of `live` being copied whole from the new base
+    /// (most recoveries lose no write, and then `live` is already right).
+    pub(crate) fn rebase_onto_live(&mut self, k: usize, on_disk: bool, state_after_k: State) {
+        for w in self.writes.get(k..).unwrap_or_default() {
+            for m in &w.mutations {
+                let key = m.key();
+                match state_after_k.get(key) {
+                    Some(value) => {
+                        self.live.insert(key.to_string(), value.clone());
+                    }
+                    None => {
+                        self.live.remove(key);
+                    }
+                }
+            }
+        }
+        self.move_window(k, on_disk, state_after_k);
+    }
+
+    /// Everything of a rebase but `live`: the writes up to `k` join the accepted ones, the rest
+    /// are gone, and `state_after_k` becomes the base.
+    fn move_window(&mut self, k: usize, on_disk: bool, state_after_k: State) {
         let before = self.accepted.len();
         if on_disk {
             self.accepted_durable = before + k;
@@ -205,7 +252,6 @@ impl History {
         writes.truncate(k);
         self.accepted.extend(writes);
         self.base = state_after_k;
-        self.live = self.base.clone();
         self.durable = 0;
         self.rebases += 1;
     }
@@ -258,6 +304,31 @@ mod tests {
             a.rebase_from(2, on_disk);
             b.rebase_onto(2, on_disk, state);
             assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn rebasing_with_the_live_state_kept_equals_rebasing_onto_a_copy() {
+        for k in 0..=4 {
+            for on_disk in [false, true] {
+                let mut a = History::new();
+                a.issue(vec![put("a", "1"), put("b", "1")], false);
+                a.mark_all_durable();
+                a.issue(
+                    vec![put("b", "2"), Mutation::Delete { key: "a".into() }],
+                    false,
+                );
+                a.issue(vec![put("c", "3")], false);
+                a.issue(
+                    vec![put("a", "4"), Mutation::Delete { key: "c".into() }],
+                    false,
+                );
+                let mut b = a.clone();
+                let state = a.state_after(k);
+                a.rebase_onto(k, on_disk, state.clone());
+                b.rebase_onto_live(k, on_disk, state);
+                assert_eq!(a, b, "k {k}");
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use faultfs::{CrashPolicy, FaultClass, FsyncMode, SimFs};
 use crate::case::{Case, CrashStep, DamageStep, Step};
 use crate::checker::{Judgement, Violation, ViolationKind, judge};
 use crate::damage;
-use crate::model::{History, Outcome};
+use crate::model::{History, Mutation, Outcome};
 use crate::run::{Counts, RecoveryResult, StepTrace};
 use crate::store::{
     Background, Call, DamageRule, DiskAssumptions, Durability, Env, Store, StoreError,
@@ -71,6 +71,21 @@ const DAMAGE_CLASSES: [FaultClass; 4] = FaultClass::DAMAGE;
 /// lied (ReportLater) did not advance D (rule (a)), but it can leave a file the MANIFEST names
 /// full of bytes that never reached the disk: refusing to open is then the only right answer.
 const REFUSAL_OK: [FaultClass; 1] = [FaultClass::FsyncReportLater];
+
+/// A write step's mutations: the one a put or delete builds, or a batch step's own.
+enum WriteOps<'s> {
+    One(Mutation),
+    Batch(&'s [Mutation]),
+}
+
+impl WriteOps<'_> {
+    fn as_slice(&self) -> &[Mutation] {
+        match self {
+            WriteOps::One(m) => std::slice::from_ref(m),
+            WriteOps::Batch(ms) => ms,
+        }
+    }
+}
 
 pub struct Runner<'a, S: Store> {
     case: &'a Case,
@@ -173,7 +188,7 @@ impl<'a, S: Store> Runner<'a, S> {
             counts: Counts::default(),
             durable_mark: 0,
             findings: Vec::new(),
-            steps: Vec::new(),
+            steps: Vec::with_capacity(case.steps.len()),
             durability_points: 0,
         }
     }
@@ -196,23 +211,23 @@ impl<'a, S: Store> Runner<'a, S> {
     /// Runs every step (then a clean close and reopen unless the case ends with a crash),
     /// checking each recovery.
     pub fn run(mut self) -> Finished {
+        // Nothing logs between two steps: where one step's events end, the next one's begin.
+        let mut first_event = self.sim.event_count();
         for step in &self.case.steps {
             if self.stopped {
                 break;
             }
             self.counts.steps += 1;
-            let (first_event, acked, points) = (
-                self.sim.event_count(),
-                self.counts.acked,
-                self.durability_points,
-            );
+            let (acked, points) = (self.counts.acked, self.durability_points);
             self.step(step);
+            let end_event = self.sim.event_count();
             self.steps.push(StepTrace {
                 first_event,
-                end_event: self.sim.event_count(),
+                end_event,
                 acked: self.counts.acked > acked,
                 made_durable: self.durability_points > points,
             });
+            first_event = end_event;
         }
         // A case that ends with a crash has just had its recovery checked; otherwise a clean close
         // and reopen checks that close made everything durable.
@@ -300,25 +315,37 @@ impl<'a, S: Store> Runner<'a, S> {
         if !self.ensure_open() {
             return;
         }
-        if let Some((mutations, sync)) = step.as_write() {
-            return self.write(mutations, sync);
-        }
-        match step {
-            Step::Get { key } => self.get(key),
-            Step::Scan { start, end } => self.scan(start.as_deref(), end.as_deref()),
-            Step::Sync {} => self.durability_point(|s| s.sync(), Call::Sync),
-            Step::Flush {} => self.durability_point(|s| s.flush(), Call::Flush),
-            Step::Compact {} => self.durability_point(|s| s.compact(), Call::Compact),
-            Step::Reopen {} => self.reopen(),
-            _ => {}
-        }
+        // The store reads a write's mutations in place: a batch step's own, or the one built
+        // for a put or delete (which `live` then takes over, see `write`).
+        let (ops, sync) = match step {
+            Step::Put { key, value, sync } => (
+                WriteOps::One(Mutation::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                }),
+                *sync,
+            ),
+            Step::Delete { key, sync } => {
+                (WriteOps::One(Mutation::Delete { key: key.clone() }), *sync)
+            }
+            Step::Batch { ops, sync } => (WriteOps::Batch(ops), *sync),
+            Step::Get { key } => return self.get(key),
+            Step::Scan { start, end } => return self.scan(start.as_deref(), end.as_deref()),
+            Step::Sync {} => return self.durability_point(|s| s.sync(), Call::Sync),
+            Step::Flush {} => return self.durability_point(|s| s.flush(), Call::Flush),
+            Step::Compact {} => return self.durability_point(|s| s.compact(), Call::Compact),
+            Step::Reopen {} => return self.reopen(),
+            _ => return,
+        };
+        self.write(ops, sync)
     }
 
-    fn write(&mut self, mutations: Vec<crate::model::Mutation>, sync: bool) {
+    fn write(&mut self, ops: WriteOps<'_>, sync: bool) {
         let fired_before = self.report_later_count();
         if self.store.is_none() {
             return;
         }
+        let mutations = ops.as_slice();
         // The written keys' values before the write: only needed to check a failed write, and
         // writes fail only when a fault is armed.
         let before: Vec<(String, Option<String>)> = if self.faults_armed {
@@ -330,14 +357,27 @@ impl<'a, S: Store> Runner<'a, S> {
         } else {
             Vec::new()
         };
-        // The store gets its own copy: the history's lock is never held across a store call.
-        let pos = self.hist().issue(mutations.clone(), sync);
+        // The history gets its own copy (its lock is never held across a store call) and records
+        // the write before the store sees it: a crash inside the call is judged against it.
+        let pos = self.hist().issue_leaving_live(mutations.to_vec(), sync);
         self.counts.writes += 1;
         let events_before = self.sim.event_count();
-        let Some(store) = self.store.as_mut() else {
+        let result = self
+            .store
+            .as_mut()
+            .map(|store| store.write(mutations, sync));
+        // `live` takes the write once the call is back (nothing reads it during the call), a put
+        // or delete by moving in the mutation the store read instead of cloning the history's.
+        {
+            let mut h = self.hist();
+            match ops {
+                WriteOps::One(m) => h.apply_to_live(m),
+                WriteOps::Batch(ms) => ms.iter().for_each(|m| m.apply(&mut h.live)),
+            }
+        }
+        let Some(result) = result else {
             return;
         };
-        let result = store.write(&mutations, sync);
         match result {
             Ok(()) => {
                 self.counts.acked += 1;
@@ -677,7 +717,9 @@ impl<'a, S: Store> Runner<'a, S> {
             }
         }
         // An accepted recovery read back exactly the state after k writes: it becomes the base.
-        self.hist().rebase_onto(k, after_crash, recovered);
+        // The runner's `live` is kept by `issue` alone: only what the lost writes touched
+        // needs putting back.
+        self.hist().rebase_onto_live(k, after_crash, recovered);
         self.durable_mark = self.sim.mutating_ops();
         self.store = Some(store);
         if after_crash && self.unchecked_damage() {

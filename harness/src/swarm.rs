@@ -240,7 +240,9 @@ impl RunConfig {
     /// final power cut so every run ends with a recovery check.
     pub fn case(&self) -> Case {
         let workload = generate_with(&mut stream(self.seed, "steps"), &self.workload);
-        let mut steps: Vec<Step> = self.crashes.iter().cloned().map(Step::Crash).collect();
+        let mut steps: Vec<Step> =
+            Vec::with_capacity(self.crashes.len() + workload.len() + self.faults.len() + 1);
+        steps.extend(self.crashes.iter().cloned().map(Step::Crash));
         for (i, step) in workload.into_iter().enumerate() {
             steps.extend(
                 self.faults

@@ -108,27 +108,37 @@ fn push_decimal(out: &mut String, n: u64, width: usize) {
     }
 }
 
+/// The alphabet, repeated: long enough that the filler of a swarm value (at most 2,000 bytes)
+/// from any starting letter is one slice of it, copied at once.
+const ALPHABETS: &str = {
+    const LEN: usize = 26 * 80;
+    const BYTES: [u8; LEN] = {
+        let mut b = [0u8; LEN];
+        let mut i = 0;
+        while i < LEN {
+            b[i] = b'a' + (i % 26) as u8;
+            i += 1;
+        }
+        b
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("the alphabet is ASCII"),
+    }
+};
+
 /// A value for write `id` of `len` bytes: the tag `w<id>.` then the alphabet, starting at letter
 /// `id % 26` and repeating.
 pub fn value_for(id: u64, len: usize) -> String {
-    const FILLER: &str = "abcdefghijklmnopqrstuvwxyz";
     let mut v = String::with_capacity(len.max(22));
     v.push('w');
     push_decimal(&mut v, id, 1);
     v.push('.');
-    // The first, partial run of the alphabet.
-    let at = (id as usize) % FILLER.len();
-    let take = (FILLER.len() - at).min(len.saturating_sub(v.len()));
-    v.push_str(&FILLER[at..at + take]);
-    // From here the filler is whole alphabets: double it by copying, which keeps long values
-    // (swarm values reach 2,000 bytes) from costing a push per 26 bytes.
-    let whole = v.len();
-    if v.len() < len {
-        v.push_str(&FILLER[..FILLER.len().min(len - v.len())]);
-    }
+    let mut letter = (id % 26) as usize;
     while v.len() < len {
-        let have = v.len() - whole;
-        v.extend_from_within(whole..whole + have.min(len - v.len()));
+        let take = (len - v.len()).min(ALPHABETS.len() - letter);
+        v.push_str(&ALPHABETS[letter..letter + take]);
+        letter = (letter + take) % 26;
     }
     v
 }
@@ -292,7 +302,9 @@ mod tests {
     fn values_are_the_tag_then_the_alphabet_repeating_from_the_ids_letter() {
         const FILLER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
         for id in [0u64, 1, 7, 25, 26, 27, 42, 999, 123_456] {
-            for len in [0usize, 1, 3, 5, 6, 20, 26, 27, 30, 52, 53, 100, 777, 2000] {
+            for len in [
+                0usize, 1, 3, 5, 6, 20, 26, 27, 30, 52, 53, 100, 777, 2000, 2100, 5000,
+            ] {
                 let tag = format!("w{id}.");
                 let mut want = tag.clone().into_bytes();
                 let mut at = (id as usize) % FILLER.len();
