@@ -42,6 +42,8 @@ pub struct SstBuilder {
     last_key: Vec<u8>,
     entries: u64,
     largest_seq: u64,
+    /// The caller's guess of the SST's size.
+    expected_bytes: u64,
 }
 
 impl SstBuilder {
@@ -87,6 +89,7 @@ impl SstBuilder {
             last_key: Vec::new(),
             entries: 0,
             largest_seq,
+            expected_bytes,
         })
     }
 
@@ -123,6 +126,14 @@ impl SstBuilder {
         let offset = self.written + self.buffer.len() as u64;
         self.block.finish_into(&mut self.buffer);
         let end = self.written + self.buffer.len() as u64;
+        if self.index_entries == 0 {
+            // The first block shows what a block takes in the index and how many keys it
+            // holds: room for as many blocks as the expected size holds (a guess, so capped at
+            // 64 MiB), so neither the index nor the key hashes grow step by step.
+            let blocks = (self.expected_bytes.min(64 << 20) / (end - offset)) as usize + 1;
+            self.index.reserve(blocks * (16 + self.last_key.len()) + 8);
+            self.hashes.reserve(blocks * self.hashes.len());
+        }
         index::encode_entry(
             &mut self.index,
             &self.last_key,

@@ -54,7 +54,19 @@ struct BlockIndex {
 impl BlockIndex {
     /// Verifies and decodes an index block (see [`index::decode_each`]).
     fn decode(bytes: &[u8], data_end: u64) -> std::result::Result<BlockIndex, &'static str> {
-        let mut index = BlockIndex::default();
+        // Sized up front from the entry count in the block's trailer (only a hint until
+        // decode_each has checked it, so bounded by what the bytes can hold: an entry takes 16
+        // bytes besides its key), so the vectors neither grow entry by entry nor need trimming.
+        let body = bytes.len().saturating_sub(8);
+        let count = bytes
+            .get(body..body + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .min(body / 16);
+        let mut index = BlockIndex {
+            ends: Vec::with_capacity(count),
+            keys: Vec::with_capacity(body - 16 * count),
+            key_ends: Vec::with_capacity(count),
+        };
         index::decode_each(bytes, data_end, |last_key, offset, len| {
             index.ends.push(offset + u64::from(len));
             index.keys.extend_from_slice(last_key);
