@@ -70,22 +70,31 @@ impl LiveTable {
 #[derive(Debug)]
 pub(crate) struct SuperVersion {
     pub mems: Vec<Arc<Memtable>>,
+    pub ssts: Arc<LiveLevels>,
+}
+
+/// The SSTs of one version as readers see them: shared by the super versions that differ only
+/// in their memtables, so a memtable switch does not rebuild them.
+#[derive(Debug)]
+pub(crate) struct LiveLevels {
     pub levels: Vec<Vec<Arc<LiveTable>>>,
     /// Per level, the search view of its files' largest keys (used for levels past L0, whose
     /// files are sorted and disjoint).
-    pub level_fences: Vec<Fences>,
+    pub fences: Vec<Fences>,
+    /// The [`Versions::generation`] these were built at (`None`: no version's).
+    generation: Option<u64>,
 }
 
-impl SuperVersion {
-    pub fn new(mems: Vec<Arc<Memtable>>, levels: Vec<Vec<Arc<LiveTable>>>) -> Self {
-        let level_fences = levels
+impl LiveLevels {
+    pub fn new(levels: Vec<Vec<Arc<LiveTable>>>, generation: Option<u64>) -> Self {
+        let fences = levels
             .iter()
             .map(|level| Fences::new(level.len(), |i| &level[i].largest))
             .collect();
-        SuperVersion {
-            mems,
+        LiveLevels {
             levels,
-            level_fences,
+            fences,
+            generation,
         }
     }
 }
@@ -191,18 +200,27 @@ impl Inner {
         let mut mems = Vec::with_capacity(v.imm.len() + 1);
         mems.push(Arc::clone(&v.active));
         mems.extend(v.imm.iter().cloned());
-        let levels = v
-            .state
-            .levels
-            .iter()
-            .map(|level| {
-                level
-                    .iter()
-                    .filter_map(|m| v.tables.get(&m.number).map(Arc::clone))
-                    .collect()
-            })
-            .collect();
-        let sv = Arc::new(SuperVersion::new(mems, levels));
+        // Every edit moves the generation on (the SSTs change only through edits, and every
+        // install happens under the versions lock), so the published SSTs are still current
+        // exactly when their generation is.
+        let published = Arc::clone(&self.sv.read().unwrap_or_else(PoisonError::into_inner).ssts);
+        let ssts = if published.generation == Some(v.generation) {
+            published
+        } else {
+            let levels = v
+                .state
+                .levels
+                .iter()
+                .map(|level| {
+                    level
+                        .iter()
+                        .filter_map(|m| v.tables.get(&m.number).map(Arc::clone))
+                        .collect()
+                })
+                .collect();
+            Arc::new(LiveLevels::new(levels, Some(v.generation)))
+        };
+        let sv = Arc::new(SuperVersion { mems, ssts });
         *self.sv.write().unwrap_or_else(PoisonError::into_inner) = sv;
     }
 

@@ -56,12 +56,12 @@ impl Inner {
             let entries = mem.scan(lower, upper, seq);
             sources.push(Box::new(entries.into_iter().map(Ok)));
         }
-        for live in sv.levels.first().into_iter().flatten() {
+        for live in sv.ssts.levels.first().into_iter().flatten() {
             if overlaps_bounds(live, lower, upper) {
                 sources.push(Box::new(live.table.iter(lower, upper, true)));
             }
         }
-        for level in sv.levels.iter().skip(1) {
+        for level in sv.ssts.levels.iter().skip(1) {
             // A deeper level's files are disjoint and sorted: one source, file after file.
             let iters: Vec<_> = level
                 .iter()
@@ -95,14 +95,14 @@ fn lookup(sv: &SuperVersion, seq: u64, key: &[u8]) -> Result<Option<Slot>> {
             }
         }
     }
-    for live in sv.levels.first().into_iter().flatten() {
+    for live in sv.ssts.levels.first().into_iter().flatten() {
         if in_range(live, key)
             && let Some(slot) = live.table.get(key, hash)?
         {
             return Ok(Some(slot));
         }
     }
-    for (level, fences) in sv.levels.iter().zip(&sv.level_fences).skip(1) {
+    for (level, fences) in sv.ssts.levels.iter().zip(&sv.ssts.fences).skip(1) {
         let at = fences.first_at_or_after(key, |i| &level[i].largest);
         if let Some(live) = level.get(at)
             && in_range(live, key)

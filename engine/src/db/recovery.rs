@@ -22,7 +22,7 @@ use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
-use super::{Inner, LiveTable, SuperVersion, Versions, Writer};
+use super::{Inner, LiveLevels, LiveTable, SuperVersion, Versions, Writer};
 use crate::cache::BlockCache;
 use crate::current;
 use crate::error::{Error, IoContext, Result};
@@ -191,7 +191,10 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         versions: Mutex::new(versions),
         work_cv: Condvar::new(),
         done_cv: Condvar::new(),
-        sv: RwLock::new(Arc::new(SuperVersion::new(Vec::new(), Vec::new()))),
+        sv: RwLock::new(Arc::new(SuperVersion {
+            mems: Vec::new(),
+            ssts: Arc::new(LiveLevels::new(Vec::new(), None)),
+        })),
         visible_seq: AtomicU64::new(replayed.last_seq),
         poisoned: AtomicBool::new(false),
         poison_cause: Mutex::new(None),
