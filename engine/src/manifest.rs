@@ -138,10 +138,12 @@ impl ManifestWriter {
             // Protects against losing an edit whose consequences (removed WALs and SSTs, files
             // the next edit builds on) happen right after this returns.
             self.file.sync().ctx("syncing", &self.path)?;
-            let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
-            log_frame::encode_commit(self.len, &mut commit);
+            // The commit frame reuses the record's buffer (cleared at the next append).
+            let commit = &mut self.frame;
+            commit.clear();
+            log_frame::encode_commit(self.len, commit);
             self.file
-                .write_at(self.len, &commit)
+                .write_at(self.len, commit)
                 .ctx("appending commit frame to", &self.path)?;
             self.len += commit.len() as u64;
             // Protects the edit against damage to it being taken for a torn tail and cut

@@ -184,10 +184,10 @@ impl WalWriter {
             fs.remove(&path).ctx("removing to reuse", &path)?;
         }
         let file = fs.create(&path).ctx("creating WAL", &path)?;
-        let mut buffer = Vec::new();
-        let mut header = Vec::with_capacity(9);
-        encode_header(start_seq, &mut header);
-        log_frame::encode(&header, 0, &mut buffer);
+        // The header is encoded in place after room for its frame header, then sealed.
+        let mut buffer = vec![0; log_frame::HEADER_BYTES];
+        encode_header(start_seq, &mut buffer);
+        log_frame::seal(&mut buffer, 0);
         Ok(WalWriter {
             number,
             path,
@@ -241,12 +241,14 @@ impl WalWriter {
         }
         result.ctx("syncing WAL", &self.path)?;
         self.synced = self.written;
-        let mut commit = Vec::with_capacity(log_frame::HEADER_BYTES + 1);
-        log_frame::encode_commit(self.synced, &mut commit);
-        self.file
-            .write_at(self.written, &commit)
-            .ctx("appending commit frame to WAL", &self.path)?;
-        self.written += commit.len() as u64;
+        // The commit frame goes through the (empty) buffer, whose allocation is reused; the
+        // buffer is emptied again whether or not the write succeeds.
+        log_frame::encode_commit(self.synced, &mut self.buffer);
+        let written = self.file.write_at(self.written, &self.buffer);
+        let commit_len = self.buffer.len() as u64;
+        self.buffer.clear();
+        written.ctx("appending commit frame to WAL", &self.path)?;
+        self.written += commit_len;
         // Protects the batches synced above against damage to the last of them being taken for
         // a torn tail and cut silently: the durable commit frame proves they were durable.
         self.file
