@@ -138,14 +138,15 @@ impl Inner {
     /// Starts a new MANIFEST holding a snapshot, points CURRENT at it, removes the old one.
     pub fn roll_manifest(&self, v: &mut Versions) -> Result<()> {
         let number = v.alloc_file_number();
-        let mut state = v.state.clone();
-        state.next_file_number = v.next_file;
+        // The snapshot records every number handed out so far. A running database reads its
+        // state's next_file_number only to write it here, so it is set in place (no copy).
+        v.state.next_file_number = v.next_file;
         let manifest = ManifestWriter::create(
             &*self.fs,
             &self.dir,
             number,
             &self.options,
-            &state,
+            &v.state,
             !bug!(self.options, CurrentBeforeManifestDurable),
         )?;
         if !bug!(self.options, CurrentBeforeManifestDurable) {
