@@ -31,9 +31,9 @@ pub use append::AppendWriter;
 pub use kind::FileKind;
 
 pub use sim::{
-    ChangeKind, CrashPoint, CrashPolicy, DiskImage, Event, EventOp, Fault, FaultClass, FilePiece,
-    FsyncMode, IoOp, KindFn, MutationHook, NamespaceOp, PathPattern, PieceFate, RebootDecision,
-    RebootOutcome, SimFs,
+    ChangeKind, CrashPoint, CrashPolicy, DiskImage, Event, EventOp, EventPath, Fault, FaultClass,
+    FilePiece, FsyncMode, IoOp, KindFn, MutationHook, NamespaceOp, PathPattern, PieceFate,
+    RebootDecision, RebootOutcome, SimFs,
 };
 use std_fs::confined;
 pub use std_fs::{PathError, StdFs, confine};

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use faultfs::{Event, EventOp, Fault, PathPattern};
+use faultfs::{Event, EventOp, EventPath, Fault, PathPattern};
 
 use crate::case::{DamageClass, DamageStep};
 use crate::store::FileKind;
@@ -35,9 +35,9 @@ struct Track {
     synced_at: Option<u64>,
 }
 
-/// Files written since the last reboot, by their current path.
-fn tracks(events: &[Event]) -> BTreeMap<String, Track> {
-    let mut files: BTreeMap<String, Track> = BTreeMap::new();
+/// Files written since the last reboot, by their current path (shared with the log).
+fn tracks(events: &[Event]) -> BTreeMap<EventPath, Track> {
+    let mut files: BTreeMap<EventPath, Track> = BTreeMap::new();
     for e in events {
         if matches!(e.op, EventOp::Reboot { .. }) {
             files.clear();
@@ -111,7 +111,7 @@ pub fn aim(events: &[Event], step: &DamageStep, kinds: fn(&Path) -> FileKind) ->
                 DamageClass::TornSector => (offset / SECTOR_BYTES + 1) * SECTOR_BYTES,
             };
             let followed = durable.iter().any(|l| l.0 > w.0 && l.1 >= end);
-            eligible.push((path.clone(), offset, len, in_place || followed));
+            eligible.push((path.to_string(), offset, len, in_place || followed));
         }
     }
     if eligible.is_empty() {

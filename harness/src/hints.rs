@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use std::path::Path;
 
-use faultfs::{Event, EventOp, FileKind};
+use faultfs::{Event, EventOp, EventPath, FileKind};
 
 use serde::{Deserialize, Serialize};
 
@@ -74,9 +74,10 @@ impl std::fmt::Display for Hint {
 /// The typed hints behind [`durability_hints`].
 pub fn hints_of(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<Hint> {
     // Names created or renamed into a directory, waiting for a sync_dir of that directory.
-    let mut unsynced_names: BTreeMap<String, u64> = BTreeMap::new();
+    // Keyed by the log's shared paths: a key is a count bump, not a copy.
+    let mut unsynced_names: BTreeMap<EventPath, u64> = BTreeMap::new();
     // Files written since their last successful sync: path -> first unsynced write event.
-    let mut unsynced_data: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unsynced_data: BTreeMap<EventPath, u64> = BTreeMap::new();
     for e in events {
         if e.result != "ok" {
             continue;
@@ -104,9 +105,9 @@ pub fn hints_of(events: &[Event], kinds: fn(&Path) -> FileKind) -> Vec<Hint> {
             _ => {}
         }
     }
-    let hint = |kind, path: &String, at: &u64| Hint {
+    let hint = |kind, path: &EventPath, at: &u64| Hint {
         kind,
-        path: path.clone(),
+        path: path.to_string(),
         role: kinds(Path::new(path)),
         at: *at,
     };

@@ -175,7 +175,7 @@ fn damage_done(events: &[Event]) -> Vec<DamageDone> {
         let Some(class) = e.fault else { continue };
         if let EventOp::Damage { path, offset, .. } = &e.op {
             done.push(DamageDone {
-                path: path.clone(),
+                path: path.to_string(),
                 offset: *offset,
                 class,
             });

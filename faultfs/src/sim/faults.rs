@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::crash::garbage_byte;
 use super::image::DiskImage;
-use super::{EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
+use super::{EventOp, EventPath, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
 use crate::FileKind;
 
 /// A fault and how many matching operations it has seen.
@@ -220,7 +220,7 @@ pub(crate) fn apply_damage(
             let (offset, what) = what;
             events.push((
                 EventOp::Damage {
-                    path: path.display().to_string(),
+                    path: EventPath::from(path.display().to_string()),
                     offset,
                     what,
                 },

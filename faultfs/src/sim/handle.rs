@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::state::State;
-use super::{EventOp, Kind, SimFs, execute, lock, shown};
+use super::{EventOp, EventPath, Kind, SimFs, execute, lock, shown};
 use crate::{File, Lock};
 
 /// An open simulated file. It names its inode, so it keeps working after a rename or remove of
@@ -39,18 +39,15 @@ impl SimFile {
     fn run<T>(
         &self,
         kind: Kind,
-        op: impl FnOnce(String) -> EventOp,
+        op: impl FnOnce(EventPath) -> EventOp,
         f: impl FnOnce(&mut State, &Path) -> io::Result<T>,
     ) -> io::Result<T> {
         let st = self.fs.lock_state();
-        // The name is shared with the inode, so taking it copies nothing; the event's text is the
-        // one copy, as it was when the handle kept its own.
-        let (name, label) = st
-            .name_of_open(self.ino, self.generation)
-            .unwrap_or_else(|| {
-                let text = self.opened_as.to_str();
-                (Arc::clone(&self.opened_as), shown(&self.opened_as, text))
-            });
+        // The name and its text are shared with the inode, so taking them copies nothing.
+        let (name, label) = match st.name_of_open(self.ino, self.generation) {
+            Some((name, label)) => (name, EventPath::from(label)),
+            None => (Arc::clone(&self.opened_as), shown(&self.opened_as).0),
+        };
         let op = op(label);
         execute(st, op, kind, Some(self.generation), |st| f(st, &name))
     }

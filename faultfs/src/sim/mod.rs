@@ -111,7 +111,9 @@ use handle::{SimFile, SimLock};
 pub use image::DiskImage;
 pub use outcome::{ChangeKind, FilePiece, NamespaceOp, PieceFate, RebootDecision, RebootOutcome};
 use state::{Rel, State};
-pub use types::{CrashPolicy, Event, EventOp, Fault, FaultClass, FsyncMode, IoOp, PathPattern};
+pub use types::{
+    CrashPolicy, Event, EventOp, EventPath, Fault, FaultClass, FsyncMode, IoOp, PathPattern,
+};
 
 /// The state at a crash point, handed to a hook before a mutating operation is applied.
 pub struct CrashPoint<'a> {
@@ -467,24 +469,26 @@ fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
     }
 }
 
-/// A path as events show it (the same text as `Path::display`, without the formatting machinery);
-/// `text` is `path` as UTF-8, if it is that.
-fn shown(path: &Path, text: Option<&str>) -> String {
-    match text {
-        Some(text) => text.to_owned(),
-        None => path.to_string_lossy().into_owned(),
+/// A path as events show it (the same text as `Path::display`, without the formatting machinery),
+/// and its text again for [`Rel::confine`] when `path` is UTF-8 (then the event's text is exactly
+/// the path's, and the simulator shares it instead of checking or copying the bytes again).
+fn shown(path: &Path) -> (EventPath, bool) {
+    match path.to_str() {
+        Some(text) => (EventPath::from(text), true),
+        None => (EventPath::from(&*path.to_string_lossy()), false),
     }
 }
 
 impl Fs for SimFs {
-    // Each operation checks its path for UTF-8 once (`to_str`): the text is both the event's
+    // Each operation checks its path for UTF-8 once (`shown`): the text is both the event's
     // path and, when confining leaves the path as it is, what the simulator splits and names
-    // files by (see `Rel`).
+    // files by (see `Rel`), shared rather than copied.
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let text = path.to_str();
+        let (shown, exact) = shown(path);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::Create {
-            path: shown(path, text),
+            path: shown.clone(),
         };
         let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
             let rel = Rel::confine(path, text)?;
@@ -495,9 +499,10 @@ impl Fs for SimFs {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let text = path.to_str();
+        let (shown, exact) = shown(path);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::Open {
-            path: shown(path, text),
+            path: shown.clone(),
         };
         let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
             let rel = Rel::confine(path, text)?;
@@ -508,10 +513,12 @@ impl Fs for SimFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let (from_text, to_text) = (from.to_str(), to.to_str());
+        let ((from_shown, from_exact), (to_shown, to_exact)) = (shown(from), shown(to));
+        let from_text = from_exact.then(|| from_shown.shared());
+        let to_text = to_exact.then(|| to_shown.shared());
         let op = EventOp::Rename {
-            from: shown(from, from_text),
-            to: shown(to, to_text),
+            from: from_shown.clone(),
+            to: to_shown.clone(),
         };
         self.run(op, Kind::Mutating, None, |st| {
             st.rename(
@@ -523,9 +530,10 @@ impl Fs for SimFs {
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        let text = path.to_str();
+        let (shown, exact) = shown(path);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::Remove {
-            path: shown(path, text),
+            path: shown.clone(),
         };
         self.run(op, Kind::Mutating, None, |st| {
             st.remove(&Rel::confine(path, text)?, path)
@@ -533,9 +541,10 @@ impl Fs for SimFs {
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let text = dir.to_str();
+        let (shown, exact) = shown(dir);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::List {
-            path: shown(dir, text),
+            path: shown.clone(),
         };
         self.run(op, Kind::ReadOnly, None, |st| {
             st.list(&Rel::confine(dir, text)?, dir)
@@ -544,7 +553,7 @@ impl Fs for SimFs {
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let op = EventOp::CreateDir {
-            path: shown(path, path.to_str()),
+            path: shown(path).0,
         };
         self.run(op, Kind::Mutating, None, |st| {
             st.create_dir_all(&confined(path)?, path)
@@ -552,9 +561,10 @@ impl Fs for SimFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let text = dir.to_str();
+        let (shown, exact) = shown(dir);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::SyncDir {
-            path: shown(dir, text),
+            path: shown.clone(),
         };
         self.run(op, Kind::Mutating, None, |st| {
             st.sync_dir(&Rel::confine(dir, text)?, dir)
@@ -562,9 +572,10 @@ impl Fs for SimFs {
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        let text = path.to_str();
+        let (shown, exact) = shown(path);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::Exists {
-            path: shown(path, text),
+            path: shown.clone(),
         };
         self.run(op, Kind::ReadOnly, None, |st| {
             Ok(st.lookup_rel(&Rel::confine(path, text)?).is_some())
@@ -572,9 +583,10 @@ impl Fs for SimFs {
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Lock>> {
-        let text = path.to_str();
+        let (shown, exact) = shown(path);
+        let text = exact.then(|| shown.shared());
         let op = EventOp::Lock {
-            path: shown(path, text),
+            path: shown.clone(),
         };
         let (rel, id) = self.run(op, Kind::ReadOnly, None, |st| {
             let rel = Rel::confine(path, text)?;

@@ -54,7 +54,8 @@ pub(crate) struct Inode {
     /// handing it to an operation copies no bytes.
     pub name: Arc<Path>,
     /// `name` as the event log shows it, kept beside it so logging an operation through a
-    /// handle copies text instead of checking the path's UTF-8 again.
+    /// handle shares this text (a count bump) instead of checking the path's UTF-8 again or
+    /// copying it. A file created by a UTF-8 path shares it with the create's event.
     pub label: Arc<str>,
     /// What reads see. Shared with the durable bytes right after a reboot, and copied on the
     /// first write, so a reboot copies no file.
@@ -572,13 +573,13 @@ impl State {
 
     /// The current name of inode `ino`, and its text for the log, if a handle of generation
     /// `generation` may still use it (a handle from before a reboot names an inode of a disk
-    /// that is gone).
-    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<(Arc<Path>, String)> {
+    /// that is gone). Both are shared with the inode: nothing is copied.
+    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<(Arc<Path>, Arc<str>)> {
         if generation != self.generation {
             return None;
         }
         let inode = self.inodes.get(ino)?;
-        Some((Arc::clone(&inode.name), String::from(&*inode.label)))
+        Some((Arc::clone(&inode.name), Arc::clone(&inode.label)))
     }
 
     /// `rel` (the confined path inode `ino` was just opened or created by) for a handle to keep:
@@ -603,17 +604,18 @@ impl State {
 
 /// The path an operation was given, confined, with its text when that is the caller's text
 /// unchanged. The operation checks the caller's path for UTF-8 once, for its event; splitting
-/// the path and naming a new file then reuse that text instead of checking the bytes again.
+/// the path and naming a new file then reuse that text (the event's own shared copy) instead of
+/// checking the bytes again or copying them.
 pub(crate) struct Rel<'p> {
     path: Cow<'p, Path>,
     /// `path` as text, known only when `path` is the caller's path itself: then it is plain
     /// (relative, no empty, `.` or `..` component), since [`crate::confined`] passed it as is.
-    text: Option<&'p str>,
+    text: Option<&'p Arc<str>>,
 }
 
 impl<'p> Rel<'p> {
     /// `path` confined (see [`crate::confined`]); `text` is `path` as UTF-8, if it is that.
-    pub fn confine(path: &'p Path, text: Option<&'p str>) -> std::io::Result<Rel<'p>> {
+    pub fn confine(path: &'p Path, text: Option<&'p Arc<str>>) -> std::io::Result<Rel<'p>> {
         let path = crate::confined(path)?;
         let text = match path {
             Cow::Borrowed(_) => text,
@@ -640,7 +642,7 @@ impl<'p> Rel<'p> {
 
     /// The parent directory and the name, like [`parts`].
     pub fn parts(&self) -> Option<(&Path, Cow<'_, str>)> {
-        let Some(text) = self.text else {
+        let Some(text) = self.text.map(|t| &**t) else {
             return parts(&self.path);
         };
         // Plain text: the last '/' splits it, and the name is text already. A byte loop, not
@@ -651,10 +653,10 @@ impl<'p> Rel<'p> {
         })
     }
 
-    /// The path as the event log shows a file by it.
+    /// The path as the event log shows a file by it (the event's text, shared, when known).
     pub fn label(&self) -> Arc<str> {
         match self.text {
-            Some(text) => Arc::from(text),
+            Some(text) => Arc::clone(text),
             None => Arc::from(self.path.to_string_lossy()),
         }
     }

@@ -1,8 +1,11 @@
 //! The simulator's vocabulary: crash policies, faults, and the event log's records.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::RebootOutcome;
 use crate::Phase;
@@ -201,17 +204,17 @@ pub enum EventOp {
     /// `Fs::create`.
     Create {
         /// The new file.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::open`.
     Open {
         /// The file opened.
-        path: String,
+        path: EventPath,
     },
     /// `File::read_exact_at`.
     Read {
         /// The file read.
-        path: String,
+        path: EventPath,
         /// Where the read starts.
         offset: u64,
         /// How many bytes were asked for.
@@ -220,7 +223,7 @@ pub enum EventOp {
     /// `File::write_at`.
     Write {
         /// The file written.
-        path: String,
+        path: EventPath,
         /// Where the write was aimed.
         offset: u64,
         /// How many bytes.
@@ -229,51 +232,51 @@ pub enum EventOp {
     /// `File::set_len`.
     SetLen {
         /// The file resized.
-        path: String,
+        path: EventPath,
         /// The new length.
         len: u64,
     },
     /// `File::sync`.
     Sync {
         /// The file synced.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::rename`.
     Rename {
         /// The old name.
-        from: String,
+        from: EventPath,
         /// The new name.
-        to: String,
+        to: EventPath,
     },
     /// `Fs::remove`.
     Remove {
         /// The name removed.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::list`.
     List {
         /// The directory listed.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::create_dir_all`.
     CreateDir {
         /// The directory made.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::sync_dir`.
     SyncDir {
         /// The directory synced.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::exists`.
     Exists {
         /// The name asked about.
-        path: String,
+        path: EventPath,
     },
     /// `Fs::lock`.
     Lock {
         /// The lock file.
-        path: String,
+        path: EventPath,
     },
     /// `SimFs::power_off`.
     PowerOff,
@@ -290,10 +293,146 @@ pub enum EventOp {
     /// A damage fault applied to the disk at reboot.
     Damage {
         /// The damaged file.
-        path: String,
+        path: EventPath,
         /// Where the damage starts.
         offset: u64,
         /// What was done (`"bit 3 flipped"`, `"truncated from 100 to 40 bytes"`, ...).
         what: String,
     },
+}
+
+/// A path as the event log shows it: text shared, not copied. The simulator logs every
+/// operation, so its path is one reference-counted string that an operation through a handle
+/// takes from the file's inode (a count bump) and a namespace operation builds once from the
+/// text it checks anyway. It reads, compares, prints, serialises and hashes as the text itself
+/// (a JSON string; `Debug` like a `String`'s).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct EventPath(Arc<str>);
+
+impl EventPath {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared text itself, for the simulator to hand on without copying.
+    pub(crate) fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
+impl Deref for EventPath {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for EventPath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for EventPath {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&*self.0)
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for EventPath {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(&*self.0)
+    }
+}
+
+impl Borrow<str> for EventPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Arc<str>> for EventPath {
+    fn from(text: Arc<str>) -> Self {
+        EventPath(text)
+    }
+}
+
+impl From<&str> for EventPath {
+    fn from(text: &str) -> Self {
+        EventPath(Arc::from(text))
+    }
+}
+
+impl From<String> for EventPath {
+    fn from(text: String) -> Self {
+        EventPath(Arc::from(text))
+    }
+}
+
+impl From<EventPath> for String {
+    fn from(path: EventPath) -> Self {
+        String::from(&*path.0)
+    }
+}
+
+impl fmt::Display for EventPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Debug for EventPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for EventPath {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for EventPath {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for EventPath {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<EventPath> for str {
+    fn eq(&self, other: &EventPath) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<EventPath> for &str {
+    fn eq(&self, other: &EventPath) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<EventPath> for String {
+    fn eq(&self, other: &EventPath) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for EventPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(EventPath::from)
+    }
 }

@@ -23,6 +23,7 @@ fn file_ops(fs: &SimFs) -> Vec<(&'static str, String)> {
             EventOp::SetLen { path, .. } => Some(("set_len", path)),
             _ => None,
         })
+        .map(|(op, path)| (op, String::from(path)))
         .collect()
 }
 
@@ -168,7 +169,7 @@ fn unnormalised_and_non_utf8_paths_name_the_same_files() {
         .events()
         .into_iter()
         .filter_map(|e| match e.op {
-            EventOp::Create { path } => Some(path),
+            EventOp::Create { path } => Some(String::from(path)),
             _ => None,
         })
         .collect();

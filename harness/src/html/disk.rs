@@ -85,40 +85,40 @@ impl Walk {
         }
         match &e.op {
             EventOp::Create { path } => {
-                self.files.insert(path.clone(), FileAtCrash::default());
+                self.files.insert(path.to_string(), FileAtCrash::default());
                 self.name_changed(i, parent(path));
             }
             EventOp::Write { path, offset, len } => {
-                let f = self.files.entry(path.clone()).or_default();
+                let f = self.files.entry(path.to_string()).or_default();
                 f.live_len = f.live_len.max(offset + len);
                 f.pending.push((*offset, offset + len));
-                self.data_open.entry(path.clone()).or_insert(i);
+                self.data_open.entry(path.to_string()).or_insert(i);
             }
             EventOp::SetLen { path, len } => {
-                let f = self.files.entry(path.clone()).or_default();
+                let f = self.files.entry(path.to_string()).or_default();
                 f.live_len = *len;
-                self.data_open.entry(path.clone()).or_insert(i);
+                self.data_open.entry(path.to_string()).or_insert(i);
             }
             EventOp::Sync { path } => {
-                let f = self.files.entry(path.clone()).or_default();
+                let f = self.files.entry(path.to_string()).or_default();
                 f.durable_len = f.live_len;
                 f.pending.clear();
                 self.close_data(path, i);
             }
             EventOp::Rename { from, to } => {
-                let moved = self.files.remove(from).unwrap_or_default();
-                self.files.insert(to.clone(), moved);
+                let moved = self.files.remove(from.as_str()).unwrap_or_default();
+                self.files.insert(to.to_string(), moved);
                 // The bytes' band follows the file to its new name.
-                if let Some(first) = self.data_open.remove(from) {
+                if let Some(first) = self.data_open.remove(from.as_str()) {
                     self.push(from, false, first, i);
-                    self.data_open.insert(to.clone(), i);
+                    self.data_open.insert(to.to_string(), i);
                 }
                 self.name_changed(i, parent(from));
                 self.name_changed(i, parent(to));
             }
             EventOp::Remove { path } => {
-                if let Some(f) = self.files.remove(path) {
-                    self.removed.insert(path.clone(), f);
+                if let Some(f) = self.files.remove(path.as_str()) {
+                    self.removed.insert(path.to_string(), f);
                 }
                 self.close_data(path, i);
                 self.name_changed(i, parent(path));
@@ -144,7 +144,7 @@ impl Walk {
             e.fault,
             Some(FaultClass::FsyncMarkClean | FaultClass::FsyncRevert)
         ) {
-            if let Some(f) = self.files.get_mut(path) {
+            if let Some(f) = self.files.get_mut(path.as_str()) {
                 f.pending.clear();
             }
             self.close_data(path, i);

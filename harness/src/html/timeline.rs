@@ -245,7 +245,7 @@ mod tests {
         let events: Vec<Event> = (0..400)
             .map(|i| {
                 ev(EventOp::Sync {
-                    path: format!("d/f{i}"),
+                    path: format!("d/f{i}").into(),
                 })
             })
             .collect();

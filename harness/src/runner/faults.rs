@@ -203,7 +203,7 @@ impl<S: Store> Runner<'_, S> {
                 counts.faults_fired += 1;
                 *damage_struck |= DAMAGE_CLASSES.contains(&c);
                 // Aimed damage keeps the strict lower bound: it cannot pass for a torn tail.
-                let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if damaged_files.contains(path));
+                let aimed = matches!(&e.op, faultfs::EventOp::Damage { path, .. } if damaged_files.contains(path.as_str()));
                 if !aimed {
                     fired.insert(c);
                 }

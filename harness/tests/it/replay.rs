@@ -92,3 +92,25 @@ fn the_replay_command_prints_the_trace_hash_and_exits_by_verdict() {
         "a configuration the store rejects is bad input"
     );
 }
+
+/// Event paths are shared text in memory, but every outside form shows them as plain strings:
+/// the JSON of reports and traces, `Debug` and `Display`.
+#[test]
+fn event_paths_read_as_plain_strings_in_json_debug_and_display() {
+    let op = faultfs::EventOp::Rename {
+        from: "db/CURRENT.tmp".into(),
+        to: "db/CURRENT".into(),
+    };
+    let json = serde_json::to_string(&op).expect("serialise");
+    assert_eq!(
+        json,
+        r#"{"op":"rename","from":"db/CURRENT.tmp","to":"db/CURRENT"}"#
+    );
+    let back: faultfs::EventOp = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, op);
+    assert_eq!(
+        format!("{op:?}"),
+        r#"Rename { from: "db/CURRENT.tmp", to: "db/CURRENT" }"#
+    );
+    assert_eq!(op.to_string(), "rename db/CURRENT.tmp -> db/CURRENT");
+}

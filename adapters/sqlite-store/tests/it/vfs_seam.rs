@@ -16,7 +16,7 @@ fn touched(fs: &SimFs) -> BTreeSet<String> {
         .into_iter()
         .filter_map(|e| match e.op {
             EventOp::Create { path } | EventOp::Write { path, .. } | EventOp::Sync { path } => {
-                Some(path)
+                Some(String::from(path))
             }
             _ => None,
         })
