@@ -234,9 +234,23 @@ impl VersionState {
 mod hex_bytes {
     // Keys in MANIFEST edits are lowercase hex strings, so the JSON stays readable and exact.
 
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use std::fmt;
+
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
 
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+    /// The two digits of every byte, so encoding a byte is one copy instead of two lookups.
+    const PAIRS: [[u8; 2]; 256] = {
+        let mut pairs = [[0u8; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            pairs[b] = [DIGITS[b >> 4], DIGITS[b & 0x0f]];
+            b += 1;
+        }
+        pairs
+    };
 
     /// Keys up to this long are encoded on the stack instead of in a new String.
     const STACK_KEY_BYTES: usize = 64;
@@ -251,8 +265,7 @@ mod hex_bytes {
             &mut heap
         };
         for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 0x0f)];
+            pair.copy_from_slice(&PAIRS[usize::from(*b)]);
         }
         match std::str::from_utf8(out) {
             Ok(text) => s.serialize_str(text),
@@ -269,21 +282,38 @@ mod hex_bytes {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let digits = s.as_bytes();
-        if digits.len() % 2 != 0 {
-            return Err(D::Error::custom("odd-length hex key"));
+    /// Decodes the key from the string in place: deserializing a `Cow<str>` (or a `String`)
+    /// first copied every key into a new String, only to drop it after decoding.
+    struct HexVisitor;
+
+    impl Visitor<'_> for HexVisitor {
+        type Value = Vec<u8>;
+
+        /// What `String`'s own visitor says, so a key of the wrong type is refused in the same
+        /// words.
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
         }
-        // Sized up front: collecting into a Result would grow the key byte by byte.
-        let mut key = Vec::with_capacity(digits.len() / 2);
-        for pair in digits.chunks_exact(2) {
-            match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(hi), Some(lo)) => key.push(hi << 4 | lo),
-                _ => return Err(D::Error::custom("bad hex digit in key")),
+
+        fn visit_str<E: Error>(self, s: &str) -> Result<Vec<u8>, E> {
+            let digits = s.as_bytes();
+            if !digits.len().is_multiple_of(2) {
+                return Err(E::custom("odd-length hex key"));
             }
+            // Sized up front: collecting into a Result would grow the key byte by byte.
+            let mut key = Vec::with_capacity(digits.len() / 2);
+            for pair in digits.chunks_exact(2) {
+                match (nibble(pair[0]), nibble(pair[1])) {
+                    (Some(hi), Some(lo)) => key.push(hi << 4 | lo),
+                    _ => return Err(E::custom("bad hex digit in key")),
+                }
+            }
+            Ok(key)
         }
-        Ok(key)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_str(HexVisitor)
     }
 }
 
@@ -411,6 +441,31 @@ mod tests {
             })
             .unwrap();
         assert!(s.check_levels().is_err());
+    }
+
+    #[test]
+    fn bad_hex_keys_are_refused_in_serde_words() {
+        let with_smallest = |smallest: &str| {
+            format!(
+                r#"{{"number":1,"level":0,"size":1,"entries":1,"smallest":{smallest},"largest":"61","epoch":1}}"#
+            )
+        };
+        let refused = |smallest: &str| {
+            serde_json::from_str::<SstMeta>(&with_smallest(smallest))
+                .unwrap_err()
+                .to_string()
+        };
+        // The words `String`'s own visitor uses for a value that is not a string.
+        let string_refusal = serde_json::from_str::<String>("5").unwrap_err().to_string();
+        assert!(refused("5").starts_with(string_refusal.split(" at ").next().unwrap()));
+        assert!(refused(r#""616""#).starts_with("odd-length hex key"));
+        assert!(refused(r#""6g""#).starts_with("bad hex digit in key"));
+        assert_eq!(
+            serde_json::from_str::<SstMeta>(&with_smallest(r#""0aFf""#))
+                .unwrap()
+                .smallest,
+            vec![0x0a, 0xff]
+        );
     }
 
     #[test]

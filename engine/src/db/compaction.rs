@@ -99,7 +99,7 @@ impl Inner {
             let path = filename::sst_path(&self.dir, built.number);
             let table = Arc::new(Table::open(
                 &*self.fs,
-                &path,
+                path,
                 built.number,
                 Arc::clone(&self.cache),
             )?);
@@ -327,7 +327,7 @@ mod tests {
                     b.add(k, v.as_deref()).unwrap();
                 }
                 b.finish(false).unwrap();
-                Arc::new(Table::open(fs, &path, number, Arc::clone(&cache)).unwrap())
+                Arc::new(Table::open(fs, path, number, Arc::clone(&cache)).unwrap())
             })
             .collect()
     }

@@ -203,7 +203,7 @@ pub(super) fn write_l0(
         fs.sync_dir(dir)
             .ctx("syncing directory after writing SST in", dir)?;
     }
-    let table = Arc::new(Table::open(fs, &path, number, Arc::clone(cache))?);
+    let table = Arc::new(Table::open(fs, path, number, Arc::clone(cache))?);
     let meta = SstMeta {
         number,
         level: 0,

@@ -276,7 +276,7 @@ fn open_tables(
     }
     let open_one = |m: &SstMeta| -> Result<(u64, Arc<LiveTable>)> {
         let path = filename::sst_path(dir, m.number);
-        let table = Arc::new(Table::open(fs, &path, m.number, Arc::clone(cache))?);
+        let table = Arc::new(Table::open(fs, path, m.number, Arc::clone(cache))?);
         Ok((m.number, LiveTable::new(m, table)))
     };
     // Inline mode opens in order so a simulated run's I/O sequence replays exactly.

@@ -115,26 +115,27 @@ pub struct Table {
 }
 
 impl Table {
-    /// Opens an SST, verifying its footer, index and filter.
-    pub fn open(fs: &dyn Fs, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Table> {
-        let file = fs.open(path).ctx("opening SST", path)?;
-        let (footer, size) = read_footer(&*file, path)?;
+    /// Opens the SST at `path`, verifying its footer, index and filter. The table keeps `path`
+    /// (every caller builds it just for this call, so it is handed over instead of copied).
+    pub fn open(fs: &dyn Fs, path: PathBuf, number: u64, cache: Arc<BlockCache>) -> Result<Table> {
+        let file = fs.open(&path).ctx("opening SST", &path)?;
+        let (footer, size) = read_footer(&*file, &path)?;
         let index = with_range(
             &*file,
-            path,
+            &path,
             footer.index_offset,
             footer.index_len,
             |bytes| {
                 BlockIndex::decode(bytes, footer.index_offset)
-                    .map_err(|r| Error::corruption(path, footer.index_offset, r))
+                    .map_err(|r| Error::corruption(&path, footer.index_offset, r))
             },
         )?;
-        let bloom_bytes = read_range(&*file, path, footer.bloom_offset, footer.bloom_len)?;
+        let bloom_bytes = read_range(&*file, &path, footer.bloom_offset, footer.bloom_len)?;
         let bloom = Bloom::decode(bloom_bytes)
-            .map_err(|r| Error::corruption(path, footer.bloom_offset, r))?;
+            .map_err(|r| Error::corruption(&path, footer.bloom_offset, r))?;
         Ok(Table {
             number,
-            path: path.to_path_buf(),
+            path,
             file,
             fences: Fences::new(index.len(), |i| index.last_key(i)),
             index,
