@@ -4,6 +4,7 @@
 //! later record is a [`VersionEdit`]. A MANIFEST is synced after every record, so at most its
 //! last record can be torn by a crash, and recovery cuts such a tail away.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use faultfs::{File, Fs};
@@ -27,8 +28,9 @@ pub enum ManifestRecord {
     },
 }
 
-/// The writing side of [`ManifestRecord`]: the same JSON, but borrowing the state it encodes so
-/// a snapshot or edit is never cloned just to be written.
+/// The JSON serde writes for a [`ManifestRecord`], borrowing what it encodes: what
+/// [`encode_snapshot`] and [`ManifestWriter::append_edit`] must write byte for byte.
+#[cfg(test)]
 #[derive(Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 enum RecordRef<'a> {
@@ -79,6 +81,64 @@ impl RawRecord {
     }
 }
 
+thread_local! {
+    /// The options the last snapshot on this thread carried, with the opening of a snapshot
+    /// record up to its state: `{"record":"snapshot","options":{...},"state":`.
+    static SNAPSHOT_OPENING: RefCell<Option<(Options, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+fn encoding_error(e: serde_json::Error) -> Error {
+    Error::InvalidArgument(format!("encoding MANIFEST record: {e}"))
+}
+
+/// Encodes a snapshot record into `frame` after room for its header: exactly the bytes of
+/// `RecordRef::Snapshot`, but the options are the same in every snapshot a database writes, so
+/// their JSON (with the record's opening around it) is encoded once per thread and copied
+/// after that.
+fn encode_snapshot(frame: &mut Vec<u8>, options: &Options, state: &VersionState) -> Result<()> {
+    frame.clear();
+    frame.resize(log_frame::HEADER_BYTES, 0);
+    SNAPSHOT_OPENING.with_borrow_mut(|cached| -> Result<()> {
+        let opening = match cached {
+            Some((o, opening)) if o == options => opening,
+            _ => {
+                let mut opening = Vec::with_capacity(512);
+                opening.extend_from_slice(br#"{"record":"snapshot","options":"#);
+                serde_json::to_writer(&mut opening, options).map_err(encoding_error)?;
+                opening.extend_from_slice(br#","state":"#);
+                &mut cached.insert((options.clone(), opening)).1
+            }
+        };
+        frame.extend_from_slice(opening);
+        Ok(())
+    })?;
+    serde_json::to_writer(&mut *frame, state).map_err(encoding_error)?;
+    frame.push(b'}');
+    Ok(())
+}
+
+/// Encodes an edit record into `frame` after room for its header: the bytes of
+/// `RecordRef::Edit`, with the record's fixed opening written directly rather than through
+/// serde's internally tagged enum.
+fn encode_edit(frame: &mut Vec<u8>, edit: &VersionEdit) -> Result<()> {
+    frame.clear();
+    frame.resize(log_frame::HEADER_BYTES, 0);
+    frame.extend_from_slice(br#"{"record":"edit","edit":"#);
+    serde_json::to_writer(&mut *frame, edit).map_err(encoding_error)?;
+    frame.push(b'}');
+    Ok(())
+}
+
+/// Parses one record's JSON. A payload that is UTF-8 as a whole (every one we write) is parsed
+/// as text, so serde_json does not check each string in it for UTF-8 again; any other payload
+/// goes the way it always went, for the same outcome and error.
+fn parse_record(payload: &[u8]) -> serde_json::Result<RawRecord> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(payload),
+    }
+}
+
 /// Appends records to the live MANIFEST.
 #[derive(Debug)]
 pub struct ManifestWriter {
@@ -112,22 +172,21 @@ impl ManifestWriter {
             // does not grow the buffer step by step.
             frame: Vec::with_capacity(1024 + 256 * state.all().count()),
         };
-        writer.append(&RecordRef::Snapshot { options, state }, sync)?;
+        encode_snapshot(&mut writer.frame, options, state)?;
+        writer.write_frame(sync)?;
         Ok(writer)
     }
 
     /// Appends an edit record; with `sync`, it is durable on return.
     pub fn append_edit(&mut self, edit: &VersionEdit, sync: bool) -> Result<()> {
-        self.append(&RecordRef::Edit { edit }, sync)
+        encode_edit(&mut self.frame, edit)?;
+        self.write_frame(sync)
     }
 
-    fn append(&mut self, record: &RecordRef<'_>, sync: bool) -> Result<()> {
-        // The JSON goes straight into the frame after room for its header.
+    /// Seals the record encoded in `frame` after its header room and writes it (and, with
+    /// `sync`, its commit frame).
+    fn write_frame(&mut self, sync: bool) -> Result<()> {
         let frame = &mut self.frame;
-        frame.clear();
-        frame.resize(log_frame::HEADER_BYTES, 0);
-        serde_json::to_writer(&mut *frame, record)
-            .map_err(|e| Error::InvalidArgument(format!("encoding MANIFEST record: {e}")))?;
         // Every earlier record was synced before this one is written.
         log_frame::seal(frame, self.len);
         self.file
@@ -199,7 +258,7 @@ pub fn replay(
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let record = serde_json::from_slice::<RawRecord>(&bytes[frame.payload])
+        let record = parse_record(&bytes[frame.payload])
             .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
             .into_record()
             .map_err(|reason| Error::corruption(&path, offset, reason))?;
@@ -244,6 +303,7 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::SstMeta;
 
     #[test]
     fn every_single_byte_flip_of_a_manifest_frame_is_detected() {
@@ -272,31 +332,53 @@ mod tests {
 
     #[test]
     fn written_records_read_back_the_same_way_serde_reads_them() {
-        let state = VersionState::empty(3);
-        let options = Options::default();
+        let mut state = VersionState::empty(3);
+        state.levels[1].push(SstMeta {
+            number: 4,
+            level: 1,
+            size: 100,
+            entries: 3,
+            smallest: b"\0a".to_vec(),
+            largest: b"z\xff".to_vec(),
+            epoch: 2,
+        });
+        state.last_sequence = 9;
+        let other = Options {
+            wal: false,
+            ..Options::default()
+        };
         let edit = VersionEdit {
             log_number: Some(3),
+            added: state.levels[1].clone(),
             ..Default::default()
         };
-        for (written, expected) in [
-            (
-                serde_json::to_vec(&RecordRef::Snapshot {
+        let mut frame = Vec::new();
+        let body = |frame: &Vec<u8>| frame[log_frame::HEADER_BYTES..].to_vec();
+        // Twice each, and switching back and forth, so a cached opening is checked too.
+        for options in [Options::default(), Options::default(), other.clone(), other] {
+            for state in [VersionState::empty(2), state.clone()] {
+                encode_snapshot(&mut frame, &options, &state).unwrap();
+                let expected = ManifestRecord::Snapshot {
+                    options: options.clone(),
+                    state: state.clone(),
+                };
+                let serde = serde_json::to_vec(&RecordRef::Snapshot {
                     options: &options,
                     state: &state,
                 })
-                .unwrap(),
-                ManifestRecord::Snapshot {
-                    options: options.clone(),
-                    state: state.clone(),
-                },
-            ),
-            (
-                serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap(),
-                ManifestRecord::Edit { edit: edit.clone() },
-            ),
-        ] {
-            assert_eq!(serde_json::to_vec(&expected).unwrap(), written);
-            assert_eq!(read_back(&written), expected);
+                .unwrap();
+                assert_eq!(body(&frame), serde);
+                assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
+                assert_eq!(read_back(&body(&frame)), expected);
+            }
+        }
+        for edit in [VersionEdit::default(), edit] {
+            encode_edit(&mut frame, &edit).unwrap();
+            let expected = ManifestRecord::Edit { edit: edit.clone() };
+            let serde = serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap();
+            assert_eq!(body(&frame), serde);
+            assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
+            assert_eq!(read_back(&body(&frame)), expected);
         }
     }
 
