@@ -5,6 +5,7 @@
 //! last record can be torn by a crash, and recovery cuts such a tail away.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use faultfs::{File, Fs};
@@ -14,7 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::filename;
 use crate::log_frame::{self, LogEnd};
 use crate::options::Options;
-use crate::version::{VersionEdit, VersionState};
+use crate::version::{SstMeta, VersionEdit, VersionState};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -121,7 +122,7 @@ fn encoding_error(e: serde_json::Error) -> Error {
 /// Encodes a snapshot record into `frame` after room for its header: exactly the bytes of
 /// `RecordRef::Snapshot`, but the options are the same in every snapshot a database writes, so
 /// their JSON (with the record's opening around it) is encoded once per thread and copied
-/// after that.
+/// after that; so is each SST's (see [`encode_state`]).
 fn encode_snapshot(frame: &mut Vec<u8>, options: &Options, state: &VersionState) -> Result<()> {
     frame.clear();
     frame.resize(log_frame::HEADER_BYTES, 0);
@@ -139,20 +140,124 @@ fn encode_snapshot(frame: &mut Vec<u8>, options: &Options, state: &VersionState)
         frame.extend_from_slice(opening);
         Ok(())
     })?;
-    serde_json::to_writer(&mut *frame, state).map_err(encoding_error)?;
+    encode_state(frame, state)?;
+    frame.push(b'}');
+    Ok(())
+}
+
+thread_local! {
+    /// The JSON serde_json wrote for each SST of this thread's last snapshot and of the edits
+    /// after it, by SST number, with the SST it encodes and whether the snapshot being written
+    /// has used it: an SST is encoded once, when an edit adds it, and every snapshot that
+    /// still holds it copies its bytes.
+    static SST_JSON: RefCell<SstJson> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// SST number -> (the SST, its JSON, used by the snapshot being written).
+type SstJson = BTreeMap<u64, (SstMeta, Vec<u8>, bool)>;
+
+/// Appends `sst`'s JSON to `frame` (from [`SST_JSON`] when it holds this very SST, else
+/// encoded and kept there), marking it used when `used`.
+fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool) -> Result<()> {
+    match json.get_mut(&sst.number) {
+        Some((known, bytes, mark)) if known == sst => {
+            frame.extend_from_slice(bytes);
+            *mark |= used;
+        }
+        _ => {
+            let start = frame.len();
+            serde_json::to_writer(&mut *frame, sst).map_err(encoding_error)?;
+            json.insert(sst.number, (sst.clone(), frame[start..].to_vec(), used));
+        }
+    }
+    Ok(())
+}
+
+fn encode_u64(frame: &mut Vec<u8>, n: u64) -> Result<()> {
+    serde_json::to_writer(frame, &n).map_err(encoding_error)
+}
+
+/// Appends the JSON serde_json writes for `state`, with each SST's from [`SST_JSON`], which is
+/// left holding exactly the SSTs of this state.
+fn encode_state(frame: &mut Vec<u8>, state: &VersionState) -> Result<()> {
+    SST_JSON.with_borrow_mut(|json| -> Result<()> {
+        frame.extend_from_slice(br#"{"levels":["#);
+        for (i, level) in state.levels.iter().enumerate() {
+            if i > 0 {
+                frame.push(b',');
+            }
+            frame.push(b'[');
+            for (j, sst) in level.iter().enumerate() {
+                if j > 0 {
+                    frame.push(b',');
+                }
+                encode_sst(frame, sst, json, true)?;
+            }
+            frame.push(b']');
+        }
+        // SSTs this snapshot does not hold are gone for good.
+        json.retain(|_, (_, _, used)| std::mem::take(used));
+        Ok(())
+    })?;
+    frame.extend_from_slice(br#"],"log_number":"#);
+    encode_u64(frame, state.log_number)?;
+    frame.extend_from_slice(br#","next_file_number":"#);
+    encode_u64(frame, state.next_file_number)?;
+    frame.extend_from_slice(br#","last_sequence":"#);
+    encode_u64(frame, state.last_sequence)?;
     frame.push(b'}');
     Ok(())
 }
 
 /// Encodes an edit record into `frame` after room for its header: the bytes of
-/// `RecordRef::Edit`, with the record's fixed opening written directly rather than through
-/// serde's internally tagged enum.
+/// `RecordRef::Edit`, with the record's fixed opening and the edit's field names written
+/// directly rather than through serde's internally tagged enum, and each added SST's JSON
+/// kept in [`SST_JSON`] for the snapshots that will hold it.
 fn encode_edit(frame: &mut Vec<u8>, edit: &VersionEdit) -> Result<()> {
     frame.clear();
     frame.resize(log_frame::HEADER_BYTES, 0);
-    frame.extend_from_slice(br#"{"record":"edit","edit":"#);
-    serde_json::to_writer(&mut *frame, edit).map_err(encoding_error)?;
-    frame.push(b'}');
+    frame.extend_from_slice(br#"{"record":"edit","edit":{"#);
+    // The fields serde writes, in order, each only when set (`skip_serializing_if`).
+    let mut first = true;
+    let mut field = |frame: &mut Vec<u8>, name: &[u8]| {
+        if !std::mem::take(&mut first) {
+            frame.push(b',');
+        }
+        frame.push(b'"');
+        frame.extend_from_slice(name);
+        frame.extend_from_slice(b"\":");
+    };
+    if let Some(n) = edit.log_number {
+        field(frame, b"log_number");
+        encode_u64(frame, n)?;
+    }
+    if let Some(n) = edit.next_file_number {
+        field(frame, b"next_file_number");
+        encode_u64(frame, n)?;
+    }
+    if let Some(n) = edit.last_sequence {
+        field(frame, b"last_sequence");
+        encode_u64(frame, n)?;
+    }
+    if !edit.added.is_empty() {
+        field(frame, b"added");
+        frame.push(b'[');
+        SST_JSON.with_borrow_mut(|json| -> Result<()> {
+            for (j, sst) in edit.added.iter().enumerate() {
+                if j > 0 {
+                    frame.push(b',');
+                }
+                encode_sst(frame, sst, json, false)?;
+            }
+            Ok(())
+        })?;
+        frame.push(b']');
+    }
+    if !edit.removed.is_empty() {
+        field(frame, b"removed");
+        serde_json::to_writer(&mut *frame, &edit.removed).map_err(encoding_error)?;
+    }
+    frame.extend_from_slice(b"}}");
     Ok(())
 }
 
@@ -347,7 +452,6 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::SstMeta;
 
     #[test]
     fn every_single_byte_flip_of_a_manifest_frame_is_detected() {
@@ -400,7 +504,17 @@ mod tests {
         let body = |frame: &Vec<u8>| frame[log_frame::HEADER_BYTES..].to_vec();
         // Twice each, and switching back and forth, so a cached opening is checked too.
         for options in [Options::default(), Options::default(), other.clone(), other] {
-            for state in [VersionState::empty(2), state.clone()] {
+            let mut moved = state.clone();
+            let mut sst = moved.levels[1].remove(0);
+            sst.level = 2;
+            moved.levels[2].push(sst.clone());
+            moved.levels[0].push(SstMeta {
+                number: 6,
+                level: 0,
+                ..sst
+            });
+            moved.log_number = 3;
+            for state in [VersionState::empty(2), state.clone(), moved, state.clone()] {
                 encode_snapshot(&mut frame, &options, &state).unwrap();
                 let expected = ManifestRecord::Snapshot {
                     options: options.clone(),
@@ -416,7 +530,29 @@ mod tests {
                 assert_eq!(read_back(&body(&frame)), expected);
             }
         }
-        for edit in [VersionEdit::default(), edit] {
+        let mut moved = state.levels[1][0].clone();
+        moved.level = 2;
+        let full = VersionEdit {
+            log_number: Some(u64::MAX),
+            next_file_number: Some(12),
+            last_sequence: Some(0),
+            added: vec![
+                moved.clone(),
+                SstMeta {
+                    number: 11,
+                    ..moved.clone()
+                },
+            ],
+            removed: vec![crate::version::RemovedSst {
+                level: 1,
+                number: 4,
+            }],
+        };
+        let removed_only = VersionEdit {
+            removed: full.removed.clone(),
+            ..Default::default()
+        };
+        for edit in [VersionEdit::default(), edit, full, removed_only] {
             encode_edit(&mut frame, &edit).unwrap();
             let expected = ManifestRecord::Edit { edit: edit.clone() };
             let serde = serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap();
