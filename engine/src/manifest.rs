@@ -88,33 +88,6 @@ thread_local! {
     static SNAPSHOT_OPENING: RefCell<Option<(Options, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
-thread_local! {
-    /// The records this thread wrote to the MANIFEST it created last, in order, each with its
-    /// JSON. Recovery after a crash replays that MANIFEST, and takes each record whose bytes
-    /// are exactly the ones written from here instead of parsing them again: what serde_json
-    /// reads from given bytes never changes, so the outcome is the same.
-    static WRITTEN: RefCell<Vec<(Vec<u8>, ManifestRecord)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Notes a record just encoded into `frame` (after its header) in [`WRITTEN`]; a snapshot
-/// starts the list afresh.
-fn note_written(frame: &[u8], record: ManifestRecord) {
-    WRITTEN.with_borrow_mut(|written| {
-        if matches!(record, ManifestRecord::Snapshot { .. }) {
-            written.clear();
-        }
-        written.push((frame[log_frame::HEADER_BYTES..].to_vec(), record));
-    });
-}
-
-/// Record `index` of the MANIFEST this thread wrote last, if its JSON is `payload`.
-fn written_record(index: usize, payload: &[u8]) -> Option<ManifestRecord> {
-    WRITTEN.with_borrow(|written| match written.get(index) {
-        Some((json, record)) if json == payload => Some(record.clone()),
-        _ => None,
-    })
-}
-
 fn encoding_error(e: serde_json::Error) -> Error {
     Error::InvalidArgument(format!("encoding MANIFEST record: {e}"))
 }
@@ -305,18 +278,6 @@ impl ManifestWriter {
             frame: Vec::with_capacity(1024 + 256 * state.all().count()),
         };
         encode_snapshot(&mut writer.frame, options, state)?;
-        // What replay would read back: the options without what they do not encode.
-        #[cfg_attr(not(feature = "bugs"), allow(unused_mut))]
-        let mut read_options = options.clone();
-        #[cfg(feature = "bugs")]
-        read_options.bugs.clear();
-        note_written(
-            &writer.frame,
-            ManifestRecord::Snapshot {
-                options: read_options,
-                state: state.clone(),
-            },
-        );
         writer.write_frame(sync)?;
         Ok(writer)
     }
@@ -324,7 +285,6 @@ impl ManifestWriter {
     /// Appends an edit record; with `sync`, it is durable on return.
     pub fn append_edit(&mut self, edit: &VersionEdit, sync: bool) -> Result<()> {
         encode_edit(&mut self.frame, edit)?;
-        note_written(&self.frame, ManifestRecord::Edit { edit: edit.clone() });
         self.write_frame(sync)
     }
 
@@ -401,16 +361,12 @@ pub fn replay(
     let (frames, end) = log_frame::read_log(&bytes, leniency)
         .map_err(|d| Error::corruption(&path, d.offset, d.reason))?;
     let mut current: Option<(Options, VersionState)> = None;
-    for (index, frame) in frames.into_iter().enumerate() {
+    for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let payload = &bytes[frame.payload];
-        let record = match written_record(index, payload) {
-            Some(record) => record,
-            None => parse_record(payload)
-                .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
-                .into_record()
-                .map_err(|reason| Error::corruption(&path, offset, reason))?,
-        };
+        let record = parse_record(&bytes[frame.payload])
+            .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
+            .into_record()
+            .map_err(|reason| Error::corruption(&path, offset, reason))?;
         current = Some(match (current, record) {
             (None, ManifestRecord::Snapshot { options, state }) => (options, state),
             (None, ManifestRecord::Edit { .. }) => {
@@ -560,48 +516,6 @@ mod tests {
             assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
             assert_eq!(read_back(&body(&frame)), expected);
         }
-    }
-
-    /// Replay takes the records this thread wrote, parses any other bytes, and both ways give
-    /// the same state, also for a MANIFEST with a record this thread did not write.
-    #[test]
-    fn replay_of_written_records_equals_replay_by_parsing() {
-        let fs = faultfs::SimFs::new();
-        let dir = Path::new("db");
-        fs.create_dir_all(dir).unwrap();
-        let options = Options::default();
-        let mut state = VersionState::empty(3);
-        let mut writer = ManifestWriter::create(&fs, dir, 5, &options, &state, true).unwrap();
-        for number in [7, 9] {
-            let edit = VersionEdit {
-                log_number: Some(number),
-                added: vec![SstMeta {
-                    number,
-                    level: 0,
-                    size: 10,
-                    entries: 1,
-                    smallest: vec![number as u8],
-                    largest: vec![number as u8, 0xff],
-                    epoch: number,
-                }],
-                ..Default::default()
-            };
-            writer.append_edit(&edit, true).unwrap();
-            state.apply_in_place(&edit).unwrap();
-        }
-        let replay_here = || replay(&fs, dir, 5, log_frame::Leniency::default()).unwrap();
-        let taken = replay_here();
-        assert_eq!(taken.state, state);
-        assert_eq!(taken.options, options);
-        // A fresh thread has no written records, so it parses every one.
-        let parsed = std::thread::scope(|s| s.spawn(replay_here).join().unwrap());
-        assert_eq!(parsed.state, state);
-        assert_eq!(parsed.options, options);
-        // A record whose bytes differ from the ones written is parsed instead.
-        WRITTEN.with_borrow_mut(|written| written[1].0.push(b' '));
-        assert_eq!(replay_here().state, state);
-        WRITTEN.with_borrow_mut(|written| written.clear());
-        assert_eq!(replay_here().state, state);
     }
 
     #[test]
