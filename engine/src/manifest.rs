@@ -129,6 +129,9 @@ thread_local! {
 /// SST number -> (the SST, its JSON, used by the snapshot being written).
 type SstJson = BTreeMap<u64, (SstMeta, Vec<u8>, bool)>;
 
+/// How many SSTs' JSON [`SST_JSON`] keeps at most (a few hundred bytes each).
+const SST_JSON_MAX: usize = 4096;
+
 /// Appends `sst`'s JSON to `frame` (from [`SST_JSON`] when it holds this very SST, else
 /// encoded and kept there), marking it used when `used`.
 fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool) -> Result<()> {
@@ -140,6 +143,12 @@ fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool
         _ => {
             let start = frame.len();
             serde_json::to_writer(&mut *frame, sst).map_err(encoding_error)?;
+            // Only a snapshot drops the SSTs it no longer holds; a thread that adds SSTs in
+            // edits but never writes a snapshot (a background thread, say) would keep them all,
+            // so past a bound the cache starts over: a miss only costs an encoding.
+            if json.len() >= SST_JSON_MAX {
+                json.clear();
+            }
             json.insert(sst.number, (sst.clone(), frame[start..].to_vec(), used));
         }
     }
@@ -432,6 +441,35 @@ mod tests {
             .unwrap()
             .into_record()
             .unwrap()
+    }
+
+    /// A thread that only appends edits never prunes the SST cache through a snapshot; it stays
+    /// bounded, and what is written is still serde's encoding.
+    #[test]
+    fn the_sst_json_cache_of_a_thread_writing_only_edits_stays_bounded() {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut frame = Vec::new();
+                for number in 0..(SST_JSON_MAX as u64 + 10) {
+                    let edit = VersionEdit {
+                        added: vec![SstMeta {
+                            number,
+                            level: 0,
+                            size: 10,
+                            entries: 1,
+                            smallest: number.to_be_bytes().to_vec(),
+                            largest: number.to_be_bytes().to_vec(),
+                            epoch: number,
+                        }],
+                        ..Default::default()
+                    };
+                    encode_edit(&mut frame, &edit).unwrap();
+                    let serde = serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap();
+                    assert_eq!(frame[log_frame::HEADER_BYTES..], serde[..]);
+                    assert!(SST_JSON.with_borrow(|json| json.len()) <= SST_JSON_MAX);
+                }
+            });
+        });
     }
 
     #[test]
