@@ -4,6 +4,8 @@
 //! later record is a [`VersionEdit`]. A MANIFEST is synced after every record, so at most its
 //! last record can be torn by a crash, and recovery cuts such a tail away.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use faultfs::{File, Fs};
@@ -13,7 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::filename;
 use crate::log_frame::{self, LogEnd};
 use crate::options::Options;
-use crate::version::{VersionEdit, VersionState};
+use crate::version::{SstMeta, VersionEdit, VersionState};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -27,8 +29,9 @@ pub enum ManifestRecord {
     },
 }
 
-/// The writing side of [`ManifestRecord`]: the same JSON, but borrowing the state it encodes so
-/// a snapshot or edit is never cloned just to be written.
+/// The JSON serde writes for a [`ManifestRecord`], borrowing what it encodes: what
+/// [`encode_snapshot`] and [`ManifestWriter::append_edit`] must write byte for byte.
+#[cfg(test)]
 #[derive(Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 enum RecordRef<'a> {
@@ -79,6 +82,177 @@ impl RawRecord {
     }
 }
 
+thread_local! {
+    /// The options the last snapshot on this thread carried, with the opening of a snapshot
+    /// record up to its state: `{"record":"snapshot","options":{...},"state":`.
+    static SNAPSHOT_OPENING: RefCell<Option<(Options, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+fn encoding_error(e: serde_json::Error) -> Error {
+    Error::InvalidArgument(format!("encoding MANIFEST record: {e}"))
+}
+
+/// Encodes a snapshot record into `frame` after room for its header: exactly the bytes of
+/// `RecordRef::Snapshot`, but the options are the same in every snapshot a database writes, so
+/// their JSON (with the record's opening around it) is encoded once per thread and copied
+/// after that; so is each SST's (see [`encode_state`]).
+fn encode_snapshot(frame: &mut Vec<u8>, options: &Options, state: &VersionState) -> Result<()> {
+    frame.clear();
+    frame.resize(log_frame::HEADER_BYTES, 0);
+    SNAPSHOT_OPENING.with_borrow_mut(|cached| -> Result<()> {
+        let opening = match cached {
+            Some((o, opening)) if o == options => opening,
+            _ => {
+                let mut opening = Vec::with_capacity(512);
+                opening.extend_from_slice(br#"{"record":"snapshot","options":"#);
+                serde_json::to_writer(&mut opening, options).map_err(encoding_error)?;
+                opening.extend_from_slice(br#","state":"#);
+                &mut cached.insert((options.clone(), opening)).1
+            }
+        };
+        frame.extend_from_slice(opening);
+        Ok(())
+    })?;
+    encode_state(frame, state)?;
+    frame.push(b'}');
+    Ok(())
+}
+
+thread_local! {
+    /// The JSON serde_json wrote for each SST of this thread's last snapshot and of the edits
+    /// after it, by SST number, with the SST it encodes and whether the snapshot being written
+    /// has used it: an SST is encoded once, when an edit adds it, and every snapshot that
+    /// still holds it copies its bytes.
+    static SST_JSON: RefCell<SstJson> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// SST number -> (the SST, its JSON, used by the snapshot being written).
+type SstJson = BTreeMap<u64, (SstMeta, Vec<u8>, bool)>;
+
+/// How many SSTs' JSON [`SST_JSON`] keeps at most (a few hundred bytes each).
+const SST_JSON_MAX: usize = 4096;
+
+/// Appends `sst`'s JSON to `frame` (from [`SST_JSON`] when it holds this very SST, else
+/// encoded and kept there), marking it used when `used`.
+fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool) -> Result<()> {
+    match json.get_mut(&sst.number) {
+        Some((known, bytes, mark)) if known == sst => {
+            frame.extend_from_slice(bytes);
+            *mark |= used;
+        }
+        _ => {
+            let start = frame.len();
+            serde_json::to_writer(&mut *frame, sst).map_err(encoding_error)?;
+            // Only a snapshot drops the SSTs it no longer holds; a thread that adds SSTs in
+            // edits but never writes a snapshot (a background thread, say) would keep them all,
+            // so past a bound the cache starts over: a miss only costs an encoding.
+            if json.len() >= SST_JSON_MAX {
+                json.clear();
+            }
+            json.insert(sst.number, (sst.clone(), frame[start..].to_vec(), used));
+        }
+    }
+    Ok(())
+}
+
+fn encode_u64(frame: &mut Vec<u8>, n: u64) -> Result<()> {
+    serde_json::to_writer(frame, &n).map_err(encoding_error)
+}
+
+/// Appends the JSON serde_json writes for `state`, with each SST's from [`SST_JSON`], which is
+/// left holding exactly the SSTs of this state.
+fn encode_state(frame: &mut Vec<u8>, state: &VersionState) -> Result<()> {
+    SST_JSON.with_borrow_mut(|json| -> Result<()> {
+        frame.extend_from_slice(br#"{"levels":["#);
+        for (i, level) in state.levels.iter().enumerate() {
+            if i > 0 {
+                frame.push(b',');
+            }
+            frame.push(b'[');
+            for (j, sst) in level.iter().enumerate() {
+                if j > 0 {
+                    frame.push(b',');
+                }
+                encode_sst(frame, sst, json, true)?;
+            }
+            frame.push(b']');
+        }
+        // SSTs this snapshot does not hold are gone for good.
+        json.retain(|_, (_, _, used)| std::mem::take(used));
+        Ok(())
+    })?;
+    frame.extend_from_slice(br#"],"log_number":"#);
+    encode_u64(frame, state.log_number)?;
+    frame.extend_from_slice(br#","next_file_number":"#);
+    encode_u64(frame, state.next_file_number)?;
+    frame.extend_from_slice(br#","last_sequence":"#);
+    encode_u64(frame, state.last_sequence)?;
+    frame.push(b'}');
+    Ok(())
+}
+
+/// Encodes an edit record into `frame` after room for its header: the bytes of
+/// `RecordRef::Edit`, with the record's fixed opening and the edit's field names written
+/// directly rather than through serde's internally tagged enum, and each added SST's JSON
+/// kept in [`SST_JSON`] for the snapshots that will hold it.
+fn encode_edit(frame: &mut Vec<u8>, edit: &VersionEdit) -> Result<()> {
+    frame.clear();
+    frame.resize(log_frame::HEADER_BYTES, 0);
+    frame.extend_from_slice(br#"{"record":"edit","edit":{"#);
+    // The fields serde writes, in order, each only when set (`skip_serializing_if`).
+    let mut first = true;
+    let mut field = |frame: &mut Vec<u8>, name: &[u8]| {
+        if !std::mem::take(&mut first) {
+            frame.push(b',');
+        }
+        frame.push(b'"');
+        frame.extend_from_slice(name);
+        frame.extend_from_slice(b"\":");
+    };
+    if let Some(n) = edit.log_number {
+        field(frame, b"log_number");
+        encode_u64(frame, n)?;
+    }
+    if let Some(n) = edit.next_file_number {
+        field(frame, b"next_file_number");
+        encode_u64(frame, n)?;
+    }
+    if let Some(n) = edit.last_sequence {
+        field(frame, b"last_sequence");
+        encode_u64(frame, n)?;
+    }
+    if !edit.added.is_empty() {
+        field(frame, b"added");
+        frame.push(b'[');
+        SST_JSON.with_borrow_mut(|json| -> Result<()> {
+            for (j, sst) in edit.added.iter().enumerate() {
+                if j > 0 {
+                    frame.push(b',');
+                }
+                encode_sst(frame, sst, json, false)?;
+            }
+            Ok(())
+        })?;
+        frame.push(b']');
+    }
+    if !edit.removed.is_empty() {
+        field(frame, b"removed");
+        serde_json::to_writer(&mut *frame, &edit.removed).map_err(encoding_error)?;
+    }
+    frame.extend_from_slice(b"}}");
+    Ok(())
+}
+
+/// Parses one record's JSON. A payload that is UTF-8 as a whole (every one we write) is parsed
+/// as text, so serde_json does not check each string in it for UTF-8 again; any other payload
+/// goes the way it always went, for the same outcome and error.
+fn parse_record(payload: &[u8]) -> serde_json::Result<RawRecord> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(payload),
+    }
+}
+
 /// Appends records to the live MANIFEST.
 #[derive(Debug)]
 pub struct ManifestWriter {
@@ -112,22 +286,21 @@ impl ManifestWriter {
             // does not grow the buffer step by step.
             frame: Vec::with_capacity(1024 + 256 * state.all().count()),
         };
-        writer.append(&RecordRef::Snapshot { options, state }, sync)?;
+        encode_snapshot(&mut writer.frame, options, state)?;
+        writer.write_frame(sync)?;
         Ok(writer)
     }
 
     /// Appends an edit record; with `sync`, it is durable on return.
     pub fn append_edit(&mut self, edit: &VersionEdit, sync: bool) -> Result<()> {
-        self.append(&RecordRef::Edit { edit }, sync)
+        encode_edit(&mut self.frame, edit)?;
+        self.write_frame(sync)
     }
 
-    fn append(&mut self, record: &RecordRef<'_>, sync: bool) -> Result<()> {
-        // The JSON goes straight into the frame after room for its header.
+    /// Seals the record encoded in `frame` after its header room and writes it (and, with
+    /// `sync`, its commit frame).
+    fn write_frame(&mut self, sync: bool) -> Result<()> {
         let frame = &mut self.frame;
-        frame.clear();
-        frame.resize(log_frame::HEADER_BYTES, 0);
-        serde_json::to_writer(&mut *frame, record)
-            .map_err(|e| Error::InvalidArgument(format!("encoding MANIFEST record: {e}")))?;
         // Every earlier record was synced before this one is written.
         log_frame::seal(frame, self.len);
         self.file
@@ -199,7 +372,7 @@ pub fn replay(
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let record = serde_json::from_slice::<RawRecord>(&bytes[frame.payload])
+        let record = parse_record(&bytes[frame.payload])
             .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
             .into_record()
             .map_err(|reason| Error::corruption(&path, offset, reason))?;
@@ -270,33 +443,116 @@ mod tests {
             .unwrap()
     }
 
+    /// A thread that only appends edits never prunes the SST cache through a snapshot; it stays
+    /// bounded, and what is written is still serde's encoding.
+    #[test]
+    fn the_sst_json_cache_of_a_thread_writing_only_edits_stays_bounded() {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut frame = Vec::new();
+                for number in 0..(SST_JSON_MAX as u64 + 10) {
+                    let edit = VersionEdit {
+                        added: vec![SstMeta {
+                            number,
+                            level: 0,
+                            size: 10,
+                            entries: 1,
+                            smallest: number.to_be_bytes().to_vec(),
+                            largest: number.to_be_bytes().to_vec(),
+                            epoch: number,
+                        }],
+                        ..Default::default()
+                    };
+                    encode_edit(&mut frame, &edit).unwrap();
+                    let serde = serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap();
+                    assert_eq!(frame[log_frame::HEADER_BYTES..], serde[..]);
+                    assert!(SST_JSON.with_borrow(|json| json.len()) <= SST_JSON_MAX);
+                }
+            });
+        });
+    }
+
     #[test]
     fn written_records_read_back_the_same_way_serde_reads_them() {
-        let state = VersionState::empty(3);
-        let options = Options::default();
+        let mut state = VersionState::empty(3);
+        state.levels[1].push(SstMeta {
+            number: 4,
+            level: 1,
+            size: 100,
+            entries: 3,
+            smallest: b"\0a".to_vec(),
+            largest: b"z\xff".to_vec(),
+            epoch: 2,
+        });
+        state.last_sequence = 9;
+        let other = Options {
+            wal: false,
+            ..Options::default()
+        };
         let edit = VersionEdit {
             log_number: Some(3),
+            added: state.levels[1].clone(),
             ..Default::default()
         };
-        for (written, expected) in [
-            (
-                serde_json::to_vec(&RecordRef::Snapshot {
+        let mut frame = Vec::new();
+        let body = |frame: &Vec<u8>| frame[log_frame::HEADER_BYTES..].to_vec();
+        // Twice each, and switching back and forth, so a cached opening is checked too.
+        for options in [Options::default(), Options::default(), other.clone(), other] {
+            let mut moved = state.clone();
+            let mut sst = moved.levels[1].remove(0);
+            sst.level = 2;
+            moved.levels[2].push(sst.clone());
+            moved.levels[0].push(SstMeta {
+                number: 6,
+                level: 0,
+                ..sst
+            });
+            moved.log_number = 3;
+            for state in [VersionState::empty(2), state.clone(), moved, state.clone()] {
+                encode_snapshot(&mut frame, &options, &state).unwrap();
+                let expected = ManifestRecord::Snapshot {
+                    options: options.clone(),
+                    state: state.clone(),
+                };
+                let serde = serde_json::to_vec(&RecordRef::Snapshot {
                     options: &options,
                     state: &state,
                 })
-                .unwrap(),
-                ManifestRecord::Snapshot {
-                    options: options.clone(),
-                    state: state.clone(),
+                .unwrap();
+                assert_eq!(body(&frame), serde);
+                assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
+                assert_eq!(read_back(&body(&frame)), expected);
+            }
+        }
+        let mut moved = state.levels[1][0].clone();
+        moved.level = 2;
+        let full = VersionEdit {
+            log_number: Some(u64::MAX),
+            next_file_number: Some(12),
+            last_sequence: Some(0),
+            added: vec![
+                moved.clone(),
+                SstMeta {
+                    number: 11,
+                    ..moved.clone()
                 },
-            ),
-            (
-                serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap(),
-                ManifestRecord::Edit { edit: edit.clone() },
-            ),
-        ] {
-            assert_eq!(serde_json::to_vec(&expected).unwrap(), written);
-            assert_eq!(read_back(&written), expected);
+            ],
+            removed: vec![crate::version::RemovedSst {
+                level: 1,
+                number: 4,
+            }],
+        };
+        let removed_only = VersionEdit {
+            removed: full.removed.clone(),
+            ..Default::default()
+        };
+        for edit in [VersionEdit::default(), edit, full, removed_only] {
+            encode_edit(&mut frame, &edit).unwrap();
+            let expected = ManifestRecord::Edit { edit: edit.clone() };
+            let serde = serde_json::to_vec(&RecordRef::Edit { edit: &edit }).unwrap();
+            assert_eq!(body(&frame), serde);
+            assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
+            assert_eq!(read_back(&body(&frame)), expected);
         }
     }
 
