@@ -57,6 +57,29 @@ impl BlockBuilder {
         self.offsets.is_empty()
     }
 
+    /// The finished block, kept in memory (a snapshot of entries to merge, never written);
+    /// `None` if it holds no entry.
+    pub fn into_block(self) -> Option<Block> {
+        let count = self.offsets.len();
+        if count == 0 {
+            return None;
+        }
+        let mut data = self.data;
+        let offsets_at = data.len();
+        data.reserve(count * 4 + 8);
+        for off in &self.offsets {
+            data.extend_from_slice(&off.to_le_bytes());
+        }
+        data.extend_from_slice(&(count as u32).to_le_bytes());
+        let crc = crc32c::crc32c(&data);
+        data.extend_from_slice(&crc.to_le_bytes());
+        Some(Block {
+            data,
+            offsets_at,
+            count,
+        })
+    }
+
     /// Appends the finished block to `out` and resets the builder.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
@@ -169,6 +192,18 @@ impl Block {
         key_at(&self.data, self.offset(i))
     }
 
+    /// Where the key of entry `i` lies in the block's bytes (see [`Block::bytes`]).
+    pub fn key_span(&self, i: usize) -> (usize, usize) {
+        let at = self.offset(i);
+        let start = at + ENTRY_HEADER_BYTES;
+        (start, start + self.len_at(at + 1))
+    }
+
+    /// The block's bytes from `start` to `end` (a span from [`Block::key_span`]).
+    pub fn bytes(&self, start: usize, end: usize) -> &[u8] {
+        &self.data[start..end]
+    }
+
     /// The key and value (or tombstone) of entry `i`.
     pub fn entry(&self, i: usize) -> (&[u8], Option<&[u8]>) {
         let at = self.offset(i);
@@ -237,6 +272,21 @@ mod tests {
         assert_eq!(block.seek(b"banana"), 1);
         assert_eq!(block.seek(b"z"), 3);
         assert_eq!(block.key(2), b"cherry");
+    }
+
+    #[test]
+    fn a_block_built_in_memory_is_the_block_decoded() {
+        let mut b = BlockBuilder::default();
+        b.add(b"apple", Some(b"red"));
+        b.add(b"banana", None);
+        b.add(b"cherry", Some(b""));
+        let block = b.into_block().unwrap();
+        assert_eq!(block.data, built());
+        assert_eq!(block.len(), 3);
+        assert_eq!(block.entry(1), (&b"banana"[..], None));
+        let (start, end) = block.key_span(2);
+        assert_eq!(block.bytes(start, end), b"cherry");
+        assert!(BlockBuilder::default().into_block().is_none());
     }
 
     #[test]
