@@ -67,40 +67,45 @@ pub fn manifest_path(dir: &Path, number: u64) -> PathBuf {
 /// `dir.join(name)`, allocated once at its final size (`join` copies `dir` and then grows the
 /// copy to append the name).
 pub fn join(dir: &Path, name: &str) -> PathBuf {
-    joined(dir, &[name])
+    joined(dir, &[name.as_bytes()])
 }
 
-/// `dir.join(parts.concat())`, built in one allocation of its final size. For a relative name on
-/// Unix the bytes are put together directly (what `PathBuf::push` does there: a `/` unless `dir`
-/// is empty or already ends in one), without `push`'s parsing of both paths.
-fn joined(dir: &Path, parts: &[&str]) -> PathBuf {
+/// `dir.join(name)` for the name that is the concatenation of `parts` (each valid UTF-8, or
+/// ASCII digits), built in one allocation of its final size. For a relative name on Unix the
+/// bytes are put together directly (what `PathBuf::push` does there: a `/` unless `dir` is
+/// empty or already ends in one), without `push`'s parsing of both paths.
+fn joined(dir: &Path, parts: &[&[u8]]) -> PathBuf {
     let name_len: usize = parts.iter().map(|p| p.len()).sum();
     let dir = dir.as_os_str();
-    let relative = parts
-        .iter()
-        .find(|p| !p.is_empty())
-        .is_none_or(|p| !p.starts_with('/'));
-    if cfg!(unix) && relative {
-        let separator = dir.as_encoded_bytes().last().is_some_and(|&b| b != b'/');
-        let mut path = OsString::with_capacity(dir.len() + usize::from(separator) + name_len);
-        path.push(dir);
-        if separator {
-            path.push("/");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let relative = parts
+            .iter()
+            .find(|p| !p.is_empty())
+            .is_none_or(|p| p[0] != b'/');
+        if relative {
+            let separator = dir.as_bytes().last().is_some_and(|&b| b != b'/');
+            let mut path = OsString::with_capacity(dir.len() + usize::from(separator) + name_len);
+            path.push(dir);
+            if separator {
+                path.push("/");
+            }
+            for part in parts {
+                path.push(std::ffi::OsStr::from_bytes(part));
+            }
+            return PathBuf::from(path);
         }
-        for part in parts {
-            path.push(part);
-        }
-        return PathBuf::from(path);
     }
     let mut path = PathBuf::with_capacity(dir.len() + 1 + name_len);
     // Pushing onto an empty path adds no separator, so this is exactly `dir.join(name)`.
     path.push(dir);
-    path.push(parts.concat());
+    path.push(String::from_utf8_lossy(&parts.concat()).as_ref());
     path
 }
 
 /// The decimal digits of `number`, zero-padded to at least six, written at the end of `buf`.
-fn digits(number: u64, buf: &mut [u8; 20]) -> &str {
+fn digits(number: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     let mut n = number;
     loop {
@@ -115,8 +120,7 @@ fn digits(number: u64, buf: &mut [u8; 20]) -> &str {
         at -= 1;
         buf[at] = b'0';
     }
-    // Only ASCII digits were written, so this never falls back.
-    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+    &buf[at..]
 }
 
 /// `format!("{prefix}{number:06}{suffix}")` without the formatting machinery, which cost more
@@ -126,7 +130,7 @@ fn numbered(prefix: &str, number: u64, suffix: &str) -> String {
     let digits = digits(number, &mut buf);
     let mut name = String::with_capacity(prefix.len() + digits.len() + suffix.len());
     name.push_str(prefix);
-    name.push_str(digits);
+    name.extend(digits.iter().map(|&d| char::from(d)));
     name.push_str(suffix);
     name
 }
@@ -134,7 +138,8 @@ fn numbered(prefix: &str, number: u64, suffix: &str) -> String {
 /// `join(dir, &numbered(prefix, number, suffix))` without the intermediate name.
 fn numbered_path(dir: &Path, prefix: &str, number: u64, suffix: &str) -> PathBuf {
     let mut buf = [0u8; 20];
-    joined(dir, &[prefix, digits(number, &mut buf), suffix])
+    let digits = digits(number, &mut buf);
+    joined(dir, &[prefix.as_bytes(), digits, suffix.as_bytes()])
 }
 
 /// Classifies a directory entry; `None` for names the engine does not own.

@@ -96,10 +96,9 @@ impl Inner {
         let mut added = Vec::with_capacity(outputs.len());
         let mut tables = Vec::with_capacity(outputs.len());
         for built in outputs {
-            let path = filename::sst_path(&self.dir, built.number);
             let table = Arc::new(Table::open(
                 &*self.fs,
-                path,
+                built.path,
                 built.number,
                 Arc::clone(&self.cache),
             )?);

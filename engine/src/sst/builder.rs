@@ -17,6 +17,8 @@ const WRITE_CHUNK_BYTES: usize = 256 << 10;
 #[derive(Clone, Debug)]
 pub struct BuiltSst {
     pub number: u64,
+    /// Where it was written (the path it was created with).
+    pub path: PathBuf,
     pub size: u64,
     pub entries: u64,
     pub smallest: Vec<u8>,
@@ -198,6 +200,7 @@ impl SstBuilder {
         }
         Ok(BuiltSst {
             number: self.number,
+            path: self.path,
             size: self.written,
             entries: self.entries,
             smallest: self.smallest.unwrap_or_default(),
