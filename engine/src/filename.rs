@@ -11,6 +11,7 @@
 //!
 //! WALs, SSTs and MANIFESTs share one counter of file numbers, so a number names one file ever.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub const LOCK: &str = "LOCK";
@@ -52,50 +53,93 @@ pub fn manifest_name(number: u64) -> String {
 }
 
 pub fn wal_path(dir: &Path, number: u64) -> PathBuf {
-    join(dir, &wal_name(number))
+    numbered_path(dir, "", number, ".wal")
 }
 
 pub fn sst_path(dir: &Path, number: u64) -> PathBuf {
-    join(dir, &sst_name(number))
+    numbered_path(dir, "", number, ".sst")
 }
 
 pub fn manifest_path(dir: &Path, number: u64) -> PathBuf {
-    join(dir, &manifest_name(number))
+    numbered_path(dir, MANIFEST_PREFIX, number, "")
 }
 
 /// `dir.join(name)`, allocated once at its final size (`join` copies `dir` and then grows the
 /// copy to append the name).
 pub fn join(dir: &Path, name: &str) -> PathBuf {
-    let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+    joined(dir, &[name.as_bytes()])
+}
+
+/// `dir.join(name)` for the name that is the concatenation of `parts` (each valid UTF-8, or
+/// ASCII digits), built in one allocation of its final size. For a relative name on Unix the
+/// bytes are put together directly (what `PathBuf::push` does there: a `/` unless `dir` is
+/// empty or already ends in one), without `push`'s parsing of both paths.
+fn joined(dir: &Path, parts: &[&[u8]]) -> PathBuf {
+    let name_len: usize = parts.iter().map(|p| p.len()).sum();
+    let dir = dir.as_os_str();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let relative = parts
+            .iter()
+            .find(|p| !p.is_empty())
+            .is_none_or(|p| p[0] != b'/');
+        if relative {
+            let separator = dir.as_bytes().last().is_some_and(|&b| b != b'/');
+            let mut path = OsString::with_capacity(dir.len() + usize::from(separator) + name_len);
+            path.push(dir);
+            if separator {
+                path.push("/");
+            }
+            for part in parts {
+                path.push(std::ffi::OsStr::from_bytes(part));
+            }
+            return PathBuf::from(path);
+        }
+    }
+    let mut path = PathBuf::with_capacity(dir.len() + 1 + name_len);
     // Pushing onto an empty path adds no separator, so this is exactly `dir.join(name)`.
     path.push(dir);
-    path.push(name);
+    path.push(String::from_utf8_lossy(&parts.concat()).as_ref());
     path
 }
 
-/// `format!("{prefix}{number:06}{suffix}")` without the formatting machinery, which cost more
-/// than the rest of building a path.
-fn numbered(prefix: &str, number: u64, suffix: &str) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+/// The decimal digits of `number`, zero-padded to at least six, written at the end of `buf`.
+fn digits(number: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
     let mut n = number;
     loop {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    while digits.len() - at < 6 {
+    while buf.len() - at < 6 {
         at -= 1;
-        digits[at] = b'0';
+        buf[at] = b'0';
     }
-    let mut name = String::with_capacity(prefix.len() + (digits.len() - at) + suffix.len());
+    &buf[at..]
+}
+
+/// `format!("{prefix}{number:06}{suffix}")` without the formatting machinery, which cost more
+/// than the rest of building a path.
+fn numbered(prefix: &str, number: u64, suffix: &str) -> String {
+    let mut buf = [0u8; 20];
+    let digits = digits(number, &mut buf);
+    let mut name = String::with_capacity(prefix.len() + digits.len() + suffix.len());
     name.push_str(prefix);
-    name.extend(digits[at..].iter().map(|&d| char::from(d)));
+    name.extend(digits.iter().map(|&d| char::from(d)));
     name.push_str(suffix);
     name
+}
+
+/// `join(dir, &numbered(prefix, number, suffix))` without the intermediate name.
+fn numbered_path(dir: &Path, prefix: &str, number: u64, suffix: &str) -> PathBuf {
+    let mut buf = [0u8; 20];
+    let digits = digits(number, &mut buf);
+    joined(dir, &[prefix.as_bytes(), digits, suffix.as_bytes()])
 }
 
 /// Classifies a directory entry; `None` for names the engine does not own.
@@ -155,6 +199,8 @@ mod tests {
                 same(sst_path(dir, n), format!("{n:06}.sst"));
                 same(manifest_path(dir, n), format!("MANIFEST-{n:06}"));
                 same(join(dir, CURRENT), CURRENT.to_string());
+                same(join(dir, "/abs"), "/abs".to_string());
+                same(join(dir, ""), String::new());
             }
         }
     }

@@ -1,127 +1,222 @@
-//! Merging sorted sources, newest first, into one sorted stream with one entry per key.
+//! Merging sorted inputs, newest first, into one sorted stream with one entry per key.
+//!
+//! Used by range scans (memtables, L0 tables, deeper levels) and by compactions (their input
+//! tables). Every input is read as blocks, and entries are handed out where they lie in them,
+//! so nothing is copied before it is known to be the visible entry.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::memtable::Slot;
+use crate::sst::TableIter;
+use crate::sst::block::Block;
 
-/// A sorted source of entries.
-pub type Source = Box<dyn Iterator<Item = Result<(Vec<u8>, Slot)>> + Send>;
+/// An entry where it lies: its key and its value (`None`: a tombstone).
+pub type EntryRef<'a> = (&'a [u8], Option<&'a [u8]>);
 
+/// One sorted input of a [`Merge`].
+pub enum Input {
+    /// A walk over one table.
+    Table(TableIter),
+    /// Walks over the disjoint, sorted tables of one level, one after the other.
+    Level(VecDeque<TableIter>),
+    /// A block held in memory (a memtable's entries), with how many entries the input has moved
+    /// past (the current one is the one before).
+    Block(Arc<Block>, usize),
+}
+
+impl Input {
+    /// A block of entries held in memory.
+    pub fn block(block: Block) -> Input {
+        Input::Block(Arc::new(block), 0)
+    }
+
+    /// Moves to the next entry (the first, on the first call) and returns where it lies, or
+    /// `None` at the end.
+    fn next_head(&mut self, input: usize) -> Result<Option<Head>> {
+        let walk = match self {
+            Input::Table(walk) => {
+                if !walk.advance()? {
+                    return Ok(None);
+                }
+                &*walk
+            }
+            Input::Level(walks) => loop {
+                // As `Iterator::flatten` walks them: a finished walk is dropped, and the next one
+                // starts within the same step.
+                let Some(walk) = walks.front_mut() else {
+                    return Ok(None);
+                };
+                if walk.advance()? {
+                    break &*walk;
+                }
+                walks.pop_front();
+            },
+            Input::Block(block, next) => {
+                if *next >= block.len() {
+                    return Ok(None);
+                }
+                *next += 1;
+                return Ok(Some(Head::new(input, Arc::clone(block), *next - 1)));
+            }
+        };
+        Ok(walk
+            .current()
+            .map(|(block, pos)| Head::new(input, Arc::clone(block), pos)))
+    }
+}
+
+/// The entry an unfinished input is on.
 struct Head {
-    key: Vec<u8>,
-    slot: Slot,
-    source: usize,
+    input: usize,
+    block: Arc<Block>,
+    pos: usize,
+    /// Where its key lies in the block's bytes.
+    key_start: usize,
+    key_end: usize,
 }
 
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+impl Head {
+    fn new(input: usize, block: Arc<Block>, pos: usize) -> Head {
+        let (key_start, key_end) = block.key_span(pos);
+        Head {
+            input,
+            block,
+            pos,
+            key_start,
+            key_end,
+        }
     }
-}
-impl Eq for Head {}
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Head {
-    /// Reversed, so the max-heap pops the smallest key, and for equal keys the newest source.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .key
-            .cmp(&self.key)
-            .then(other.source.cmp(&self.source))
+
+    fn key(&self) -> &[u8] {
+        self.block.bytes(self.key_start, self.key_end)
     }
 }
 
-/// Yields each key once, with the entry of the newest source that has it (tombstones included).
-pub struct MergeIter {
-    sources: Vec<Source>,
-    heap: BinaryHeap<Head>,
-    failed: bool,
+/// Yields each key once, with the entry of the newest input that has it (tombstones included),
+/// reading the inputs in the order the heap merge of boxed iterators it replaces did: every
+/// input once at the start, in input order; then, for each key handed out, every input on that
+/// key, newest first.
+pub struct Merge {
+    /// `inputs[0]` is the newest.
+    inputs: Vec<Input>,
+    /// The entry each unfinished input is on, in input order.
+    heads: Vec<Head>,
+    /// Scratch: the positions in `heads`, after the top one, of the others on its key.
+    shadowed: Vec<usize>,
+    /// The entry last handed out: its block and its index there.
+    emitted: Option<(Arc<Block>, usize)>,
     started: bool,
+    failed: bool,
 }
 
-impl MergeIter {
-    /// `sources[0]` is the newest.
-    pub fn new(sources: Vec<Source>) -> MergeIter {
-        MergeIter {
-            sources,
-            heap: BinaryHeap::new(),
-            failed: false,
+impl Merge {
+    /// `inputs[0]` is the newest.
+    pub fn new(inputs: Vec<Input>) -> Merge {
+        Merge {
+            heads: Vec::with_capacity(inputs.len()),
+            shadowed: Vec::new(),
+            inputs,
+            emitted: None,
             started: false,
+            failed: false,
         }
     }
 
-    fn pull(&mut self, source: usize) -> Result<()> {
-        if let Some(item) = self.sources[source].next() {
-            let (key, slot) = item?;
-            self.heap.push(Head { key, slot, source });
+    /// The next entry: its key and its value (`None`: a tombstone). After an error, `None`.
+    pub fn next_entry(&mut self) -> Result<Option<EntryRef<'_>>> {
+        if self.failed {
+            return Ok(None);
         }
-        Ok(())
+        if let Err(e) = self.step() {
+            self.failed = true;
+            return Err(e);
+        }
+        Ok(self.emitted.as_ref().map(|(block, pos)| block.entry(*pos)))
     }
 
-    fn step(&mut self) -> Result<Option<(Vec<u8>, Slot)>> {
+    /// Moves on to the next entry (`emitted`; `None` at the end).
+    fn step(&mut self) -> Result<()> {
+        self.emitted = None;
         if !self.started {
             self.started = true;
-            for i in 0..self.sources.len() {
-                self.pull(i)?;
+            for input in 0..self.inputs.len() {
+                if let Some(head) = self.inputs[input].next_head(input)? {
+                    self.heads.push(head);
+                }
             }
         }
-        let Some(top) = self.heap.pop() else {
-            return Ok(None);
+        // The smallest key; among equal keys the first head, the newest input.
+        let mut top = 0;
+        self.shadowed.clear();
+        if self.heads.len() > 1 {
+            let mut top_key = self.heads[0].key();
+            for (i, head) in self.heads.iter().enumerate().skip(1) {
+                let key = head.key();
+                if key < top_key {
+                    top = i;
+                    top_key = key;
+                }
+            }
+            for (i, head) in self.heads.iter().enumerate().skip(top + 1) {
+                if head.key() == top_key {
+                    self.shadowed.push(i);
+                }
+            }
+        }
+        let Some(head) = self.heads.get(top) else {
+            return Ok(());
         };
-        self.pull(top.source)?;
-        // Older sources' entries for the same key are shadowed.
-        while self.heap.peek().is_some_and(|h| h.key == top.key) {
-            if let Some(shadowed) = self.heap.pop() {
-                self.pull(shadowed.source)?;
+        // Every input on the key moves on, newest first: the top one, then the shadowed ones.
+        let input = head.input;
+        let (emitted, mut removed) = match self.inputs[input].next_head(input)? {
+            Some(next) => (std::mem::replace(&mut self.heads[top], next), 0),
+            None => (self.heads.remove(top), 1),
+        };
+        self.emitted = Some((emitted.block, emitted.pos));
+        for n in 0..self.shadowed.len() {
+            let at = self.shadowed[n] - removed;
+            let input = self.heads[at].input;
+            match self.inputs[input].next_head(input)? {
+                Some(next) => self.heads[at] = next,
+                None => {
+                    self.heads.remove(at);
+                    removed += 1;
+                }
             }
         }
-        Ok(Some((top.key, top.slot)))
-    }
-}
-
-impl Iterator for MergeIter {
-    type Item = Result<(Vec<u8>, Slot)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        match self.step() {
-            Ok(e) => e.map(Ok),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sst::block::BlockBuilder;
 
-    fn src(entries: &[(&str, Option<&str>)]) -> Source {
-        let v: Vec<_> = entries
-            .iter()
-            .map(|(k, v)| Ok((k.as_bytes().to_vec(), v.map(|s| s.as_bytes().to_vec()))))
-            .collect();
-        Box::new(v.into_iter())
+    fn src(entries: &[(&str, Option<&str>)]) -> Input {
+        let mut b = BlockBuilder::default();
+        for (k, v) in entries {
+            b.add(k.as_bytes(), v.map(str::as_bytes));
+        }
+        match b.into_block() {
+            Some(block) => Input::block(block),
+            None => Input::Level(VecDeque::new()),
+        }
     }
 
     #[test]
-    fn newest_source_wins_and_keys_come_once_in_order() {
-        let merged: Vec<_> = MergeIter::new(vec![
+    fn newest_input_wins_and_keys_come_once_in_order() {
+        let mut merge = Merge::new(vec![
             src(&[("b", None), ("d", Some("new"))]),
             src(&[("a", Some("1")), ("b", Some("old")), ("d", Some("old"))]),
+            src(&[]),
             src(&[("c", Some("3")), ("d", Some("oldest"))]),
-        ])
-        .map(Result::unwrap)
-        .collect();
+        ]);
+        let mut merged = Vec::new();
+        while let Some((k, v)) = merge.next_entry().unwrap() {
+            merged.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+        }
         let expect = vec![
             (b"a".to_vec(), Some(b"1".to_vec())),
             (b"b".to_vec(), None),
@@ -129,5 +224,6 @@ mod tests {
             (b"d".to_vec(), Some(b"new".to_vec())),
         ];
         assert_eq!(merged, expect);
+        assert!(merge.next_entry().unwrap().is_none());
     }
 }

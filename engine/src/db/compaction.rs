@@ -9,9 +9,9 @@ use faultfs::Phase;
 use super::{Inner, LiveTable, lock};
 use crate::error::{Error, IoContext, Result};
 use crate::filename;
+use crate::merge::{Input, Merge};
 use crate::picker::{self, CompactionTask};
-use crate::sst::block::Block;
-use crate::sst::{BuiltSst, SstBuilder, Table, TableIter};
+use crate::sst::{BuiltSst, SstBuilder, Table};
 use crate::version::{RemovedSst, SstMeta, VersionEdit};
 
 impl Inner {
@@ -96,10 +96,9 @@ impl Inner {
         let mut added = Vec::with_capacity(outputs.len());
         let mut tables = Vec::with_capacity(outputs.len());
         for built in outputs {
-            let path = filename::sst_path(&self.dir, built.number);
             let table = Arc::new(Table::open(
                 &*self.fs,
-                path,
+                built.path,
                 built.number,
                 Arc::clone(&self.cache),
             )?);
@@ -154,10 +153,10 @@ impl Inner {
                 })
                 .collect::<Result<_>>()?
         };
-        let mut merge = TableMerge::new(
+        let mut merge = Merge::new(
             tables
                 .iter()
-                .map(|t| t.iter(Bound::Unbounded, Bound::Unbounded, false))
+                .map(|t| Input::Table(t.iter(Bound::Unbounded, Bound::Unbounded, false)))
                 .collect(),
         );
         // The outputs hold no write newer than the newest input holds.
@@ -173,8 +172,7 @@ impl Inner {
         };
         let mut outputs = Vec::new();
         let mut builder: Option<SstBuilder> = None;
-        while let Some((block, pos)) = merge.next()? {
-            let (key, value) = block.entry(pos);
+        while let Some((key, value)) = merge.next_entry()? {
             if value.is_none() && drop_tombstones {
                 continue;
             }
@@ -211,98 +209,9 @@ impl Inner {
     }
 }
 
-/// The compaction inputs' entries in key order, one per key, from the newest input that has
-/// it: what [`crate::merge::MergeIter`] yields over the same walks, with the same reads in the
-/// same order, but handing out where each entry lies instead of copies of it.
-struct TableMerge {
-    /// `inputs[0]` is the newest.
-    inputs: Vec<TableIter>,
-    /// The entry each unfinished input is on, in input order.
-    heads: Vec<Head>,
-    started: bool,
-}
-
-struct Head {
-    input: usize,
-    block: Arc<Block>,
-    pos: usize,
-}
-
-impl Head {
-    fn key(&self) -> &[u8] {
-        self.block.key(self.pos)
-    }
-}
-
-impl TableMerge {
-    fn new(inputs: Vec<TableIter>) -> TableMerge {
-        TableMerge {
-            heads: Vec::with_capacity(inputs.len()),
-            inputs,
-            started: false,
-        }
-    }
-
-    /// Moves input `input` on; its head is then its next entry, or `None` at its end.
-    fn advance(&mut self, input: usize) -> Result<Option<Head>> {
-        let walk = &mut self.inputs[input];
-        if !walk.advance()? {
-            return Ok(None);
-        }
-        Ok(walk.current().map(|(block, pos)| Head {
-            input,
-            block: Arc::clone(block),
-            pos,
-        }))
-    }
-
-    /// The next entry: its block and its index there.
-    fn next(&mut self) -> Result<Option<(Arc<Block>, usize)>> {
-        if !self.started {
-            self.started = true;
-            for input in 0..self.inputs.len() {
-                if let Some(head) = self.advance(input)? {
-                    self.heads.push(head);
-                }
-            }
-        }
-        // The smallest key; among equal keys the first head, the newest input.
-        let mut top = 0;
-        for i in 1..self.heads.len() {
-            if self.heads[i].key() < self.heads[top].key() {
-                top = i;
-            }
-        }
-        let Some(head) = self.heads.get(top) else {
-            return Ok(None);
-        };
-        let emitted = (Arc::clone(&head.block), head.pos);
-        let key = emitted.0.key(emitted.1);
-        // Every input on this key moves on, newest first (the top one is the first of them),
-        // as MergeIter pulls the top input and then the shadowed ones.
-        let mut i = top;
-        while i < self.heads.len() {
-            if self.heads[i].key() != key {
-                i += 1;
-                continue;
-            }
-            match self.advance(self.heads[i].input)? {
-                Some(head) => {
-                    self.heads[i] = head;
-                    i += 1;
-                }
-                None => {
-                    self.heads.remove(i);
-                }
-            }
-        }
-        Ok(Some(emitted))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, VecDeque};
     use std::path::Path;
 
     use faultfs::{Fs, StdFs};
@@ -310,16 +219,17 @@ mod tests {
 
     use super::*;
     use crate::cache::BlockCache;
-    use crate::merge::{MergeIter, Source};
+
+    type Entries = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
     /// Writes one SST per map (small blocks, so walks cross many) and opens them.
-    fn tables(fs: &StdFs, inputs: &[BTreeMap<Vec<u8>, Option<Vec<u8>>>]) -> Vec<Arc<Table>> {
+    fn tables(fs: &StdFs, first: u64, inputs: &[Entries]) -> Vec<Arc<Table>> {
         let cache = Arc::new(BlockCache::new(1 << 20));
         inputs
             .iter()
             .enumerate()
-            .map(|(number, entries)| {
-                let number = number as u64 + 1;
+            .map(|(i, entries)| {
+                let number = first + i as u64;
                 let path = filename::sst_path(Path::new("db"), number);
                 let mut b =
                     SstBuilder::create(fs, path.clone(), number, 64, 10, 1, false, 0).unwrap();
@@ -332,9 +242,17 @@ mod tests {
             .collect()
     }
 
+    fn drain(mut merge: Merge) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let mut got = Vec::new();
+        while let Some((k, v)) = merge.next_entry().unwrap() {
+            got.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+        }
+        got
+    }
+
     proptest! {
         #[test]
-        fn table_merge_yields_what_merge_iter_yields(
+        fn merge_yields_each_key_once_from_its_newest_input(
             inputs in prop::collection::vec(
                 prop::collection::btree_map(
                     prop::collection::vec(0u8..4, 1..4),
@@ -343,26 +261,37 @@ mod tests {
                 ),
                 1..5,
             ),
+            level in prop::collection::btree_map(
+                prop::collection::vec(0u8..4, 1..4),
+                prop::option::of(prop::collection::vec(any::<u8>(), 0..20)),
+                0..40,
+            ),
+            cuts in 1usize..4,
         ) {
             let dir = tempfile::tempdir().unwrap();
             let fs = StdFs::new(dir.path()).unwrap();
             fs.create_dir_all(Path::new("db")).unwrap();
-            let tables = tables(&fs, &inputs);
-            let walks = || {
-                tables
-                    .iter()
-                    .map(|t| t.iter(Bound::Unbounded, Bound::Unbounded, false))
-            };
-            let expected: Vec<_> = MergeIter::new(walks().map(|w| Box::new(w) as Source).collect())
-                .map(Result::unwrap)
-                .collect();
-            let mut merge = TableMerge::new(walks().collect());
-            let mut got = Vec::new();
-            while let Some((block, pos)) = merge.next().unwrap() {
-                let (k, v) = block.entry(pos);
-                got.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+            // The oldest input is a level: `level` cut into disjoint tables.
+            let entries: Vec<_> = level.clone().into_iter().collect();
+            let per = entries.len().div_ceil(cuts).max(1);
+            let parts: Vec<Entries> =
+                entries.chunks(per).map(|c| c.iter().cloned().collect()).collect();
+            let level_tables = tables(&fs, 100, &parts);
+            let newest = tables(&fs, 1, &inputs);
+            let mut expected = level;
+            for entries in inputs.iter().rev() {
+                expected.extend(entries.clone());
             }
-            prop_assert_eq!(got, expected);
+            let expected: Vec<_> = expected.into_iter().collect();
+            let walk = |t: &Arc<Table>, cached| t.iter(Bound::Unbounded, Bound::Unbounded, cached);
+            for cached in [false, true] {
+                let mut merge_inputs: Vec<Input> =
+                    newest.iter().map(|t| Input::Table(walk(t, cached))).collect();
+                merge_inputs.push(Input::Level(
+                    level_tables.iter().map(|t| walk(t, cached)).collect::<VecDeque<_>>(),
+                ));
+                prop_assert_eq!(&drain(Merge::new(merge_inputs)), &expected);
+            }
         }
     }
 }

@@ -183,10 +183,9 @@ pub(super) fn write_l0(
     epoch: u64,
     sync_dir: bool,
 ) -> Result<(SstMeta, Arc<Table>)> {
-    let path = filename::sst_path(dir, number);
     let mut builder = SstBuilder::create(
         fs,
-        path.clone(),
+        filename::sst_path(dir, number),
         number,
         options.block_bytes,
         options.bloom_bits_per_key,
@@ -203,7 +202,7 @@ pub(super) fn write_l0(
         fs.sync_dir(dir)
             .ctx("syncing directory after writing SST in", dir)?;
     }
-    let table = Arc::new(Table::open(fs, path, number, Arc::clone(cache))?);
+    let table = Arc::new(Table::open(fs, built.path, number, Arc::clone(cache))?);
     let meta = SstMeta {
         number,
         level: 0,

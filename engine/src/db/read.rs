@@ -1,5 +1,6 @@
 //! Reads: point lookups and range scans over one consistent snapshot.
 
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -7,7 +8,7 @@ use std::sync::{Arc, PoisonError};
 use super::{Inner, LiveTable, SuperVersion};
 use crate::error::Result;
 use crate::memtable::{Lookup, Slot};
-use crate::merge::{MergeIter, Source};
+use crate::merge::{Input, Merge};
 use crate::sst::bloom::key_hash;
 
 fn in_range(meta: &LiveTable, key: &[u8]) -> bool {
@@ -51,31 +52,33 @@ impl Inner {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.check_open()?;
         let (sv, seq) = self.snapshot();
-        let mut sources: Vec<Source> = Vec::new();
+        let mut inputs: Vec<Input> = Vec::new();
         for mem in &sv.mems {
-            let entries = mem.scan(lower, upper, seq);
-            sources.push(Box::new(entries.into_iter().map(Ok)));
+            if let Some(block) = mem.scan_block(lower, upper, seq) {
+                inputs.push(Input::block(block));
+            }
         }
         for live in sv.ssts.levels.first().into_iter().flatten() {
             if overlaps_bounds(live, lower, upper) {
-                sources.push(Box::new(live.table.iter(lower, upper, true)));
+                inputs.push(Input::Table(live.table.iter(lower, upper, true)));
             }
         }
         for level in sv.ssts.levels.iter().skip(1) {
-            // A deeper level's files are disjoint and sorted: one source, file after file.
-            let iters: Vec<_> = level
+            // A deeper level's files are disjoint and sorted: one input, file after file.
+            let walks: VecDeque<_> = level
                 .iter()
                 .filter(|live| overlaps_bounds(live, lower, upper))
                 .map(|live| live.table.iter(lower, upper, true))
                 .collect();
-            if !iters.is_empty() {
-                sources.push(Box::new(iters.into_iter().flatten()));
+            if !walks.is_empty() {
+                inputs.push(Input::Level(walks));
             }
         }
+        let mut merge = Merge::new(inputs);
         let mut out = Vec::new();
-        for item in MergeIter::new(sources) {
-            if let (key, Some(value)) = item? {
-                out.push((key, value));
+        while let Some((key, value)) = merge.next_entry()? {
+            if let Some(value) = value {
+                out.push((key.to_vec(), value.to_vec()));
             }
         }
         Ok(out)

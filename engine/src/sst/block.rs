@@ -23,29 +23,10 @@ pub struct BlockBuilder {
 }
 
 impl BlockBuilder {
-    /// A builder with room for a block of about `block_bytes`, so filling the first block does
-    /// not grow its buffers step by step.
-    pub fn with_capacity(block_bytes: usize) -> BlockBuilder {
-        BlockBuilder {
-            data: Vec::with_capacity(block_bytes + 64),
-            offsets: Vec::with_capacity(block_bytes / 32 + 1),
-        }
-    }
-
     /// Appends an entry (`None`: a tombstone).
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.offsets.push(self.data.len() as u32);
-        let (kind, value): (u8, &[u8]) = match value {
-            Some(v) => (KIND_VALUE, v),
-            None => (KIND_TOMBSTONE, &[]),
-        };
-        self.data.push(kind);
-        self.data
-            .extend_from_slice(&(key.len() as u32).to_le_bytes());
-        self.data
-            .extend_from_slice(&(value.len() as u32).to_le_bytes());
-        self.data.extend_from_slice(key);
-        self.data.extend_from_slice(value);
+        put_entry(&mut self.data, key, value);
     }
 
     /// Size the finished block would have.
@@ -57,18 +38,127 @@ impl BlockBuilder {
         self.offsets.is_empty()
     }
 
+    /// The finished block, kept in memory (a snapshot of entries to merge, never written);
+    /// `None` if it holds no entry.
+    pub fn into_block(self) -> Option<Block> {
+        let count = self.offsets.len();
+        if count == 0 {
+            return None;
+        }
+        let mut data = self.data;
+        let offsets_at = data.len();
+        data.reserve(count * 4 + 8);
+        for off in &self.offsets {
+            data.extend_from_slice(&off.to_le_bytes());
+        }
+        data.extend_from_slice(&(count as u32).to_le_bytes());
+        let crc = crc32c::crc32c(&data);
+        data.extend_from_slice(&crc.to_le_bytes());
+        Some(Block {
+            data,
+            offsets_at,
+            count,
+        })
+    }
+
     /// Appends the finished block to `out` and resets the builder.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         out.reserve(self.estimated_bytes());
         out.extend_from_slice(&self.data);
-        for off in &self.offsets {
-            out.extend_from_slice(&off.to_le_bytes());
-        }
-        out.extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
-        let crc = crc32c::crc32c(&out[start..]);
-        out.extend_from_slice(&crc.to_le_bytes());
+        put_trailer(out, start, &self.offsets);
         self.data.clear();
+        self.offsets.clear();
+    }
+}
+
+/// Appends an entry (`None`: a tombstone) to a block's bytes.
+fn put_entry(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+    let (kind, value): (u8, &[u8]) = match value {
+        Some(v) => (KIND_VALUE, v),
+        None => (KIND_TOMBSTONE, &[]),
+    };
+    out.reserve(ENTRY_HEADER_BYTES + key.len() + value.len());
+    out.push(kind);
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+}
+
+/// Ends the block whose entries are `out[start..]` (starting at `offsets`, counted from
+/// `start`): appends the offsets, the count and the checksum.
+fn put_trailer(out: &mut Vec<u8>, start: usize, offsets: &[u32]) {
+    out.reserve(offsets.len() * 4 + 8);
+    for off in offsets {
+        out.extend_from_slice(&off.to_le_bytes());
+    }
+    out.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
+    let crc = crc32c::crc32c(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Builds blocks in place at the end of the caller's buffer (an SST's write buffer), so their
+/// bytes are written once, not built aside and copied over. Between `add`s of one block the
+/// caller appends nothing else to the buffer.
+#[derive(Debug, Default)]
+pub struct BlockWriter {
+    /// Where the block being built starts in the buffer (once it has an entry).
+    start: usize,
+    offsets: Vec<u32>,
+}
+
+impl BlockWriter {
+    /// A writer with room for the offsets of a block of about `block_bytes`.
+    pub fn with_capacity(block_bytes: usize) -> BlockWriter {
+        BlockWriter {
+            start: 0,
+            offsets: Vec::with_capacity(block_bytes / 32 + 1),
+        }
+    }
+
+    /// Appends an entry (`None`: a tombstone) to `out`.
+    pub fn add(&mut self, out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+        if self.offsets.is_empty() {
+            self.start = out.len();
+        }
+        self.offsets.push((out.len() - self.start) as u32);
+        put_entry(out, key, value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Where the block being built starts in the buffer (meaningful once it has an entry).
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Size the finished block would have, its entries being `out[self.start()..]`.
+    pub fn estimated_bytes(&self, out: &[u8]) -> usize {
+        let data = if self.offsets.is_empty() {
+            0
+        } else {
+            out.len() - self.start
+        };
+        data + self.trailer_bytes()
+    }
+
+    /// What finishing the block adds to the buffer.
+    pub fn trailer_bytes(&self) -> usize {
+        self.offsets.len() * 4 + 8
+    }
+
+    /// The key of the block's last entry, in `out`.
+    pub fn last_key<'a>(&self, out: &'a [u8]) -> Option<&'a [u8]> {
+        let last = *self.offsets.last()? as usize;
+        Some(key_at(out, self.start + last))
+    }
+
+    /// Finishes the block in `out` and starts the next.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        put_trailer(out, self.start, &self.offsets);
         self.offsets.clear();
     }
 }
@@ -169,6 +259,18 @@ impl Block {
         key_at(&self.data, self.offset(i))
     }
 
+    /// Where the key of entry `i` lies in the block's bytes (see [`Block::bytes`]).
+    pub fn key_span(&self, i: usize) -> (usize, usize) {
+        let at = self.offset(i);
+        let start = at + ENTRY_HEADER_BYTES;
+        (start, start + self.len_at(at + 1))
+    }
+
+    /// The block's bytes from `start` to `end` (a span from [`Block::key_span`]).
+    pub fn bytes(&self, start: usize, end: usize) -> &[u8] {
+        &self.data[start..end]
+    }
+
     /// The key and value (or tombstone) of entry `i`.
     pub fn entry(&self, i: usize) -> (&[u8], Option<&[u8]>) {
         let at = self.offset(i);
@@ -237,6 +339,38 @@ mod tests {
         assert_eq!(block.seek(b"banana"), 1);
         assert_eq!(block.seek(b"z"), 3);
         assert_eq!(block.key(2), b"cherry");
+    }
+
+    #[test]
+    fn a_block_written_in_place_is_the_block_built() {
+        let mut out = b"earlier bytes".to_vec();
+        let mut w = BlockWriter::default();
+        assert_eq!(w.estimated_bytes(&out), 8);
+        w.add(&mut out, b"apple", Some(b"red"));
+        w.add(&mut out, b"banana", None);
+        w.add(&mut out, b"cherry", Some(b""));
+        assert_eq!(w.last_key(&out), Some(&b"cherry"[..]));
+        let expected = built();
+        assert_eq!(w.estimated_bytes(&out), expected.len());
+        w.finish(&mut out);
+        assert_eq!(&out[..13], b"earlier bytes");
+        assert_eq!(&out[13..], expected.as_slice());
+        assert!(w.is_empty() && w.last_key(&out).is_none());
+    }
+
+    #[test]
+    fn a_block_built_in_memory_is_the_block_decoded() {
+        let mut b = BlockBuilder::default();
+        b.add(b"apple", Some(b"red"));
+        b.add(b"banana", None);
+        b.add(b"cherry", Some(b""));
+        let block = b.into_block().unwrap();
+        assert_eq!(block.data, built());
+        assert_eq!(block.len(), 3);
+        assert_eq!(block.entry(1), (&b"banana"[..], None));
+        let (start, end) = block.key_span(2);
+        assert_eq!(block.bytes(start, end), b"cherry");
+        assert!(BlockBuilder::default().into_block().is_none());
     }
 
     #[test]

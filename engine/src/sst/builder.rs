@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use faultfs::{File, Fs};
 
-use super::block::BlockBuilder;
+use super::block::BlockWriter;
 use super::bloom::{Bloom, key_hash};
 use super::footer::{FOOTER_BYTES, Footer};
 use super::index;
@@ -17,6 +17,8 @@ const WRITE_CHUNK_BYTES: usize = 256 << 10;
 #[derive(Clone, Debug)]
 pub struct BuiltSst {
     pub number: u64,
+    /// Where it was written (the path it was created with).
+    pub path: PathBuf,
     pub size: u64,
     pub entries: u64,
     pub smallest: Vec<u8>,
@@ -31,7 +33,8 @@ pub struct SstBuilder {
     file: Box<dyn File>,
     block_bytes: usize,
     bloom_bits_per_key: u32,
-    block: BlockBuilder,
+    /// The data block being built, at the end of `buffer`.
+    block: BlockWriter,
     buffer: Vec<u8>,
     written: u64,
     /// The index block so far: one entry per finished data block (see [`index::encode_entry`]).
@@ -39,6 +42,7 @@ pub struct SstBuilder {
     index_entries: usize,
     hashes: Vec<u64>,
     smallest: Option<Vec<u8>>,
+    /// The last key of the last finished block.
     last_key: Vec<u8>,
     entries: u64,
     largest_seq: u64,
@@ -71,7 +75,7 @@ impl SstBuilder {
             file,
             block_bytes,
             bloom_bits_per_key,
-            block: BlockBuilder::with_capacity(block_bytes),
+            block: BlockWriter::with_capacity(block_bytes),
             // Sized by the caller's guess, not a whole chunk: reserving the whole chunk up front
             // cost every SST, however small, an allocation of a quarter MiB (a fresh mapping, or
             // heap growth and trimming, each time), which dominated allocation in crash runs
@@ -95,24 +99,30 @@ impl SstBuilder {
 
     /// Adds an entry; keys must arrive in strictly increasing order.
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        debug_assert!(self.smallest.is_none() || key > self.last_key.as_slice());
+        debug_assert!(self.previous_key().is_none_or(|last| key > last));
         if self.smallest.is_none() {
             self.smallest = Some(key.to_vec());
         }
-        self.block.add(key, value);
+        self.block.add(&mut self.buffer, key, value);
         self.hashes.push(key_hash(key));
-        self.last_key.clear();
-        self.last_key.extend_from_slice(key);
         self.entries += 1;
-        if self.block.estimated_bytes() >= self.block_bytes {
+        if self.block.estimated_bytes(&self.buffer) >= self.block_bytes {
             self.finish_block()?;
         }
         Ok(())
     }
 
+    /// The key added last, if any.
+    fn previous_key(&self) -> Option<&[u8]> {
+        self.block
+            .last_key(&self.buffer)
+            .or_else(|| self.smallest.as_ref().map(|_| self.last_key.as_slice()))
+    }
+
     /// Bytes the file would have if finished now (roughly).
     pub fn estimated_bytes(&self) -> u64 {
-        self.written + (self.buffer.len() + self.block.estimated_bytes()) as u64
+        // The block being built is in the buffer already, all but its trailer.
+        self.written + (self.buffer.len() + self.block.trailer_bytes()) as u64
     }
 
     pub fn entries(&self) -> u64 {
@@ -120,11 +130,13 @@ impl SstBuilder {
     }
 
     fn finish_block(&mut self) -> Result<()> {
-        if self.block.is_empty() {
+        let Some(last_key) = self.block.last_key(&self.buffer) else {
             return Ok(());
-        }
-        let offset = self.written + self.buffer.len() as u64;
-        self.block.finish_into(&mut self.buffer);
+        };
+        self.last_key.clear();
+        self.last_key.extend_from_slice(last_key);
+        let offset = self.written + self.block.start() as u64;
+        self.block.finish(&mut self.buffer);
         let end = self.written + self.buffer.len() as u64;
         if self.index_entries == 0 {
             // The first block shows what a block takes in the index and how many keys it
@@ -188,6 +200,7 @@ impl SstBuilder {
         }
         Ok(BuiltSst {
             number: self.number,
+            path: self.path,
             size: self.written,
             entries: self.entries,
             smallest: self.smallest.unwrap_or_default(),
