@@ -381,6 +381,51 @@ pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
+/// Paths recently given to operations that were UTF-8 and plain (confined as they are), each as
+/// the text its events showed. An engine names the same few paths over and over (its directory
+/// at every `sync_dir`, a file it just made when it opens or removes it), so finding the path
+/// here spares checking its UTF-8 and its components again and copying its text for the event:
+/// the event shares this text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecentPaths {
+    /// Per slot, a cheap digest of the path's bytes (see [`RecentPaths::key`]), scanned first.
+    keys: [u64; RecentPaths::SLOTS],
+    texts: [Option<Arc<str>>; RecentPaths::SLOTS],
+    /// The slot the next path remembered replaces.
+    next: usize,
+}
+
+impl RecentPaths {
+    const SLOTS: usize = 16;
+
+    /// The length and the last eight bytes (where paths of one directory differ: their numbers
+    /// and extensions) in one word; equal paths have equal keys.
+    fn key(bytes: &[u8]) -> u64 {
+        let tail = &bytes[bytes.len().saturating_sub(8)..];
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(word) ^ (bytes.len() as u64).rotate_right(8)
+    }
+
+    /// The text remembered for a path with these bytes.
+    pub fn find(&self, bytes: &[u8]) -> Option<&Arc<str>> {
+        let key = RecentPaths::key(bytes);
+        self.keys
+            .iter()
+            .zip(&self.texts)
+            .filter(|(k, _)| **k == key)
+            .find_map(|(_, t)| t.as_ref().filter(|t| t.as_bytes() == bytes))
+    }
+
+    /// Remembers `text`, a plain path's text, in place of the oldest one remembered.
+    pub fn remember(&mut self, text: &Arc<str>) {
+        let slot = self.next;
+        self.keys[slot] = RecentPaths::key(text.as_bytes());
+        self.texts[slot] = Some(Arc::clone(text));
+        self.next = (slot + 1) % RecentPaths::SLOTS;
+    }
+}
+
 /// The events a new disk's log has room for before it grows. A seeded run of powercut-bench logs
 /// 600 events at the median, 1,500 at the 95th percentile and up to 3,500; growing a log of
 /// several thousand events copies all of them, while room never used is never touched.
@@ -428,6 +473,8 @@ pub(crate) struct State {
     pub rng: ChaCha8Rng,
     /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
     pub durable_image: OnceLock<DiskImage>,
+    /// Plain paths operations were given lately, with their events' text.
+    pub recent: RecentPaths,
 }
 
 impl fmt::Debug for State {
@@ -474,6 +521,7 @@ impl State {
             atomic_sectors: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
+            recent: RecentPaths::default(),
         }
     }
 
@@ -503,6 +551,7 @@ impl State {
             atomic_sectors: self.atomic_sectors,
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
+            recent: self.recent.clone(),
         }
     }
 
@@ -622,6 +671,19 @@ impl<'p> Rel<'p> {
             Cow::Owned(_) => None,
         };
         Ok(Rel { path, text })
+    }
+
+    /// A path known plain (see [`crate::std_fs::is_plain`]), with its text.
+    pub fn plain(path: &'p Path, text: &'p Arc<str>) -> Rel<'p> {
+        Rel {
+            path: Cow::Borrowed(path),
+            text: Some(text),
+        }
+    }
+
+    /// The path's text, when it is the caller's path unchanged (see [`Rel::confine`]).
+    pub fn text(&self) -> Option<&'p Arc<str>> {
+        self.text
     }
 
     /// A path already confined, without its text.
