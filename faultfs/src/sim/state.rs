@@ -33,16 +33,19 @@ pub(crate) enum Entry {
 /// next successful `sync` of the file, or at a crash if the crash policy lets it survive.
 #[derive(Clone, Debug)]
 pub(crate) enum Pending {
+    /// `len` bytes written at `offset`. Their copy is `data`, or, when `None`, the file's live
+    /// bytes at `offset..offset + len`: a write is not copied a second time while nothing has
+    /// changed those live bytes since (most writes are appends, synced before anything
+    /// overwrites them). Whatever is about to change them copies them out first (see
+    /// [`Inode::keep_pending`]).
     Write {
         offset: u64,
-        data: Vec<u8>,
+        len: u64,
+        data: Option<Box<[u8]>>,
     },
     /// A new length; `seq` orders it among the metadata operations (see
     /// [`State::meta_seq`]).
-    SetLen {
-        len: u64,
-        seq: u64,
-    },
+    SetLen { len: u64, seq: u64 },
 }
 
 /// One file's content.
@@ -95,6 +98,48 @@ impl Inode {
             pending: Vec::new(),
             report_later: false,
             live_diverged: false,
+        }
+    }
+}
+
+impl Pending {
+    /// The bytes of a write (`live`: the file's live bytes, where a write with no copy of its
+    /// own finds them); nothing for a `set_len`.
+    pub fn bytes<'a>(&'a self, live: &'a [u8]) -> &'a [u8] {
+        match self {
+            Pending::Write {
+                data: Some(data), ..
+            } => data,
+            Pending::Write { offset, len, .. } => {
+                let start = usize::try_from(*offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(usize::try_from(*len).unwrap_or(usize::MAX));
+                live.get(start..end).unwrap_or(&[])
+            }
+            Pending::SetLen { .. } => &[],
+        }
+    }
+}
+
+impl Inode {
+    /// Copies out of the live bytes every pending write that still finds its bytes there and
+    /// that a change of the live bytes from `from` on (a write there, or a cut) would touch.
+    /// Pending writes without a copy lie inside the live bytes, so a change past their end
+    /// (an append) copies nothing.
+    pub fn keep_pending(&mut self, from: u64, to: u64) {
+        if from >= self.live.len() as u64 {
+            return;
+        }
+        let live = &self.live;
+        for change in &mut self.pending {
+            if let Pending::Write { offset, len, data } = change
+                && data.is_none()
+                && *offset < to
+                && from < *offset + *len
+            {
+                let start = usize::try_from(*offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(usize::try_from(*len).unwrap_or(usize::MAX));
+                *data = Some(Box::from(live.get(start..end).unwrap_or(&[])));
+            }
         }
     }
 }
