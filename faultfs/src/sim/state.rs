@@ -20,7 +20,81 @@ use crate::Phase;
 
 /// A name in a directory. Shared: the live and durable namespaces and the pending operation that
 /// binds it hold one copy between them.
-pub(crate) type Name = Arc<str>;
+///
+/// Ordered like its text, but compared first by its first eight bytes, kept beside the text as
+/// one integer: a directory's names (a store's numbered files) nearly always differ there, so
+/// placing a name in a directory's map costs an integer comparison per name passed, not a call
+/// to compare bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Name {
+    /// The first eight bytes, big-endian, zero-padded: when two names' prefixes differ, they
+    /// order the names as their texts do (a zero pad sorts a name before every longer one that
+    /// starts with it, as text order does); equal prefixes leave the rest to compare.
+    prefix: u64,
+    text: Arc<str>,
+}
+
+impl Name {
+    fn new(text: Arc<str>) -> Name {
+        let bytes = text.as_bytes();
+        let prefix = match bytes.first_chunk::<8>() {
+            Some(head) => u64::from_be_bytes(*head),
+            None => bytes
+                .iter()
+                .enumerate()
+                .fold(0, |word, (i, b)| word | (u64::from(*b) << (56 - 8 * i))),
+        };
+        Name { prefix, text }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.prefix == other.prefix && self.text == other.text
+    }
+}
+
+impl Eq for Name {}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| self.text.cmp(&other.text))
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<Cow<'_, str>> for Name {
+    fn from(text: Cow<'_, str>) -> Name {
+        Name::new(Arc::from(text))
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Name {
+        Name::new(Arc::from(text))
+    }
+}
 
 /// What a directory entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -791,4 +865,42 @@ pub(crate) fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
         path.parent().unwrap_or(Path::new("")),
         name.to_string_lossy(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Name;
+
+    #[test]
+    fn names_order_like_their_text() {
+        let texts = [
+            "",
+            "\0",
+            "a",
+            "a\0",
+            "ab",
+            "abc",
+            "000001.sst",
+            "000001.log",
+            "000010.sst",
+            "00000",
+            "000001",
+            "CURRENT",
+            "CURRENT.tmp",
+            "LOCK",
+            "MANIFEST-000002",
+            "é",
+            "\u{ff}x",
+            "abcdefgh",
+            "abcdefg",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgi",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(Name::from(a).cmp(&Name::from(b)), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
 }
