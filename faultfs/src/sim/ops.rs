@@ -128,7 +128,7 @@ impl State {
                 }
             }
         }
-        self.inodes.push(Inode::new(rel));
+        self.inodes.push(Inode::new(rel, &self.empty));
         self.push_ns(NsOp::Bind {
             dir: slot.dir,
             name,

@@ -150,9 +150,19 @@ pub(crate) struct Inode {
 }
 
 impl Inode {
-    /// An empty file created by `rel`, with nothing pending.
-    pub fn new(rel: &Rel<'_>) -> Inode {
-        Inode::labelled(Arc::from(rel.path()), rel.label(), Arc::default())
+    /// An empty file created by `rel`, with nothing pending. Its durable bytes are `empty`
+    /// (shared by every new file), and its live bytes its own from the start, so its first write
+    /// grows them in place instead of copying them away from the durable bytes first.
+    pub fn new(rel: &Rel<'_>, empty: &Arc<Vec<u8>>) -> Inode {
+        Inode {
+            label: rel.label(),
+            name: Arc::from(rel.path()),
+            live: Arc::default(),
+            durable: Arc::clone(empty),
+            pending: Vec::new(),
+            report_later: false,
+            live_diverged: false,
+        }
     }
 
     /// A file called `name` holding `bytes`, all durable, nothing pending (live and durable
@@ -318,10 +328,17 @@ impl Dirs {
     fn search(&self, path: &Path) -> Result<usize, usize> {
         if self.0.len() <= Self::SCAN_MAX {
             let bytes = path.as_os_str().as_encoded_bytes();
+            // A directory's path is short, and often the very text kept here (a pending
+            // operation names its directory by a clone of it): compare in place, not by a call.
+            let same = |p: &[u8]| {
+                p.len() == bytes.len()
+                    && (std::ptr::eq(p.as_ptr(), bytes.as_ptr())
+                        || p.iter().zip(bytes).all(|(a, b)| a == b))
+            };
             let found = self
                 .0
                 .iter()
-                .position(|(p, _)| p.as_os_str().as_encoded_bytes() == bytes);
+                .position(|(p, _)| same(p.as_os_str().as_encoded_bytes()));
             if let Some(i) = found {
                 return Ok(i);
             }
@@ -594,6 +611,9 @@ pub(crate) struct State {
     pub durable_image: OnceLock<DiskImage>,
     /// Plain paths operations were given lately, with their events' text.
     pub recent: RecentPaths,
+    /// No bytes: the durable bytes of every file created since the last reboot, until its
+    /// first sync.
+    pub empty: Arc<Vec<u8>>,
 }
 
 impl fmt::Debug for State {
@@ -641,6 +661,7 @@ impl State {
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
             recent: RecentPaths::default(),
+            empty: Arc::default(),
         }
     }
 
@@ -671,6 +692,7 @@ impl State {
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
             recent: self.recent.clone(),
+            empty: Arc::clone(&self.empty),
         }
     }
 
