@@ -412,7 +412,10 @@ fn execute<T>(
     st.fired = None;
     st.note = None;
     let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
-    let mut result_text = events::result_name(&result);
+    let mut result_text = match &result {
+        Ok(_) => Cow::Borrowed("ok"),
+        Err(_) => events::result_name(&result),
+    };
     if let Some(note) = st.note.take() {
         result_text = Cow::Owned(format!("{result_text} ({note})"));
     }
@@ -425,6 +428,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Decides whether an operation may run; cuts the power when the countdown runs out.
+#[inline]
 fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> io::Result<()> {
     if !st.powered || generation.is_some_and(|g| g != st.generation) {
         return Err(crate::power_loss_error());
