@@ -428,7 +428,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Decides whether an operation may run; cuts the power when the countdown runs out.
-#[inline]
+#[inline(always)]
 fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> io::Result<()> {
     if !st.powered || generation.is_some_and(|g| g != st.generation) {
         return Err(crate::power_loss_error());
