@@ -459,6 +459,7 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 }
 
 /// Appends an event, taking the fault that fired during the operation.
+#[inline(always)]
 fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
     st.events.push(Event {
         index: st.events.len() as u64,
