@@ -48,12 +48,7 @@ pub fn confine(path: &Path) -> io::Result<PathBuf> {
 /// empty, `.` or `..` component): the common case, checked on its bytes, so the simulator's
 /// per-operation cost does not include building a `PathBuf` component by component.
 pub(crate) fn confined(path: &Path) -> io::Result<Cow<'_, Path>> {
-    let bytes = path.as_os_str().as_encoded_bytes();
-    let plain = !bytes.is_empty()
-        && bytes
-            .split(|b| *b == b'/')
-            .all(|c| !matches!(c, b"" | b"." | b".."));
-    if plain {
+    if is_plain(path.as_os_str().as_encoded_bytes()) {
         return Ok(Cow::Borrowed(path));
     }
     let mut out = PathBuf::new();
@@ -70,6 +65,28 @@ pub(crate) fn confined(path: &Path) -> io::Result<Cow<'_, Path>> {
         }
     }
     Ok(Cow::Owned(out))
+}
+
+/// Tells whether a path's bytes are plain: not empty, and no component empty, `.` or `..`. One
+/// pass over the bytes, counting each component's length and whether it holds only dots.
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    // A component is refused when it is empty or one or two dots.
+    let refused = |len: usize, dots: bool| len == 0 || (dots && len <= 2);
+    let mut len = 0;
+    let mut dots = true;
+    for &b in bytes {
+        if b == b'/' {
+            if refused(len, dots) {
+                return false;
+            }
+            len = 0;
+            dots = true;
+        } else {
+            len += 1;
+            dots &= b == b'.';
+        }
+    }
+    !refused(len, dots)
 }
 
 fn escape_error(path: &Path) -> io::Error {
@@ -273,3 +290,43 @@ struct StdLock {
 }
 
 impl Lock for StdLock {}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn plain_paths_are_those_with_no_empty_or_dot_component() {
+        let by_components = |bytes: &[u8]| {
+            !bytes.is_empty()
+                && bytes
+                    .split(|b| *b == b'/')
+                    .all(|c| !matches!(c, b"" | b"." | b".."))
+        };
+        let cases: [&[u8]; 20] = [
+            b"",
+            b"/",
+            b"a",
+            b"db/000001.sst",
+            b"/db",
+            b"db/",
+            b"db//x",
+            b".",
+            b"..",
+            b"...",
+            b"./a",
+            b"a/.",
+            b"a/..",
+            b"a/../b",
+            b".a/b.",
+            b"..a/a..",
+            b"a/.../b",
+            b"db/CURRENT.tmp",
+            b"x/./y",
+            b"//",
+        ];
+        for case in cases {
+            assert_eq!(is_plain(case), by_components(case), "{case:?}");
+        }
+    }
+}

@@ -171,8 +171,8 @@ pub(crate) fn pieces(pending: &[Pending], sector: u64) -> Vec<Piece> {
                 start: *len,
                 end: *len,
             }),
-            Pending::Write { offset, data } => {
-                let end = offset + data.len() as u64;
+            Pending::Write { offset, len, .. } => {
+                let end = offset + len;
                 let mut start = *offset;
                 while start < end {
                     let next = ((start / sector) + 1) * sector;
@@ -251,10 +251,11 @@ pub(crate) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
     bytes[start..end].copy_from_slice(data);
 }
 
-/// Applies one pending change to `bytes`.
-pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending) {
+/// Applies one pending change to `bytes` (`live`: the file's live bytes, where a pending write
+/// may find its bytes, see [`Pending::bytes`]).
+pub(crate) fn apply_change(bytes: &mut Vec<u8>, change: &Pending, live: &[u8]) {
     match change {
-        Pending::Write { offset, data } => write_into(bytes, *offset, data),
+        Pending::Write { offset, .. } => write_into(bytes, *offset, change.bytes(live)),
         // Lengths were checked against FILE_BYTES_MAX when the change was made.
         Pending::SetLen { len, .. } => bytes.resize(usize::try_from(*len).unwrap_or(0), 0),
     }
@@ -268,30 +269,36 @@ pub(crate) fn file_after(inode: &Inode, fate: &FileFate, sector: u64) -> Arc<Vec
         FileFate::KeepAll => {
             let mut bytes = inode.durable.as_ref().clone();
             for change in &inode.pending {
-                apply_change(&mut bytes, change);
+                apply_change(&mut bytes, change, &inode.live);
             }
             Arc::new(bytes)
         }
         FileFate::Pieces(fills) => {
             let mut bytes = inode.durable.as_ref().clone();
             for (piece, fill) in pieces(&inode.pending, sector).iter().zip(fills) {
-                apply_piece(&mut bytes, &inode.pending[piece.op], piece, *fill);
+                apply_piece(
+                    &mut bytes,
+                    &inode.pending[piece.op],
+                    &inode.live,
+                    piece,
+                    *fill,
+                );
             }
             Arc::new(bytes)
         }
     }
 }
 
-fn apply_piece(bytes: &mut Vec<u8>, change: &Pending, piece: &Piece, fill: Fill) {
+fn apply_piece(bytes: &mut Vec<u8>, change: &Pending, live: &[u8], piece: &Piece, fill: Fill) {
     let (start, end) = (piece.start, piece.end);
     match (change, fill) {
         (_, Fill::Drop) => {}
-        (Pending::SetLen { .. }, Fill::Keep) => apply_change(bytes, change),
+        (Pending::SetLen { .. }, Fill::Keep) => apply_change(bytes, change, live),
         (Pending::SetLen { .. }, _) => {}
-        (Pending::Write { offset, data }, Fill::Keep) => {
+        (Pending::Write { offset, .. }, Fill::Keep) => {
             let from = (start - offset) as usize;
             let to = (end - offset) as usize;
-            write_into(bytes, start, &data[from..to]);
+            write_into(bytes, start, &change.bytes(live)[from..to]);
         }
         (Pending::Write { .. }, Fill::Zero) => {
             write_into(bytes, start, &vec![0; (end - start) as usize]);
@@ -370,7 +377,7 @@ pub(crate) fn build_image_consuming(state: &mut State, mut choice: Choice) -> Di
         let pending = std::mem::take(&mut inode.pending);
         let bytes = Arc::make_mut(&mut inode.durable);
         for (piece, fill) in pieces(&pending, choice.sector).iter().zip(fills.iter()) {
-            apply_piece(bytes, &pending[piece.op], piece, *fill);
+            apply_piece(bytes, &pending[piece.op], &inode.live, piece, *fill);
         }
         // The durable bytes now hold what survived.
         *fate = FileFate::DropAll;

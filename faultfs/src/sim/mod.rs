@@ -412,7 +412,10 @@ fn execute<T>(
     st.fired = None;
     st.note = None;
     let result = admit(&mut st, &op, kind, generation).and_then(|()| f(&mut st));
-    let mut result_text = events::result_name(&result);
+    let mut result_text = match &result {
+        Ok(_) => Cow::Borrowed("ok"),
+        Err(_) => events::result_name(&result),
+    };
     if let Some(note) = st.note.take() {
         result_text = Cow::Owned(format!("{result_text} ({note})"));
     }
@@ -425,6 +428,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Decides whether an operation may run; cuts the power when the countdown runs out.
+#[inline(always)]
 fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> io::Result<()> {
     if !st.powered || generation.is_some_and(|g| g != st.generation) {
         return Err(crate::power_loss_error());
@@ -455,6 +459,7 @@ fn admit(st: &mut State, op: &EventOp, kind: Kind, generation: Option<u64>) -> i
 }
 
 /// Appends an event, taking the fault that fired during the operation.
+#[inline(always)]
 fn log(st: &mut State, op: EventOp, result: Cow<'static, str>) {
     st.events.push(Event {
         index: st.events.len() as u64,
@@ -479,19 +484,61 @@ fn shown(path: &Path) -> (EventPath, bool) {
     }
 }
 
+/// An operation's path as its event shows it, and what is known of it.
+struct Shown {
+    path: EventPath,
+    /// The text is the path's own (the path is UTF-8).
+    exact: bool,
+    /// The path was found among [`State::recent`]: UTF-8 and plain, so confining it leaves it
+    /// as it is.
+    plain: bool,
+}
+
+/// Shows `path` for an event: a path given lately shares the text its events showed, with no
+/// check and no copy.
+fn show(st: &State, path: &Path) -> Shown {
+    if let Some(text) = st.recent.find(path.as_os_str().as_encoded_bytes()) {
+        return Shown {
+            path: EventPath::from(Arc::clone(text)),
+            exact: true,
+            plain: true,
+        };
+    }
+    let (path, exact) = shown(path);
+    Shown {
+        path,
+        exact,
+        plain: false,
+    }
+}
+
+/// `path` confined (see [`Rel::confine`]), its text shared with the event; a plain UTF-8 path is
+/// remembered among [`State::recent`], so the next operation on it finds it there.
+fn confine<'p>(st: &mut State, path: &'p Path, shown: &'p Shown) -> io::Result<Rel<'p>> {
+    let text = shown.path.shared();
+    if shown.plain {
+        return Ok(Rel::plain(path, text));
+    }
+    let rel = Rel::confine(path, shown.exact.then_some(text))?;
+    if let Some(text) = rel.text() {
+        st.recent.remember(text);
+    }
+    Ok(rel)
+}
+
 impl Fs for SimFs {
-    // Each operation checks its path for UTF-8 once (`shown`): the text is both the event's
-    // path and, when confining leaves the path as it is, what the simulator splits and names
-    // files by (see `Rel`), shared rather than copied.
+    // Each operation shows its path once (`show`): the text is both the event's path and, when
+    // confining leaves the path as it is, what the simulator splits and names files by (see
+    // `Rel`), shared rather than copied.
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let (shown, exact) = shown(path);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, path);
         let op = EventOp::Create {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        let (rel, ino, generation) = self.run(op, Kind::Mutating, None, |st| {
-            let rel = Rel::confine(path, text)?;
+        let (rel, ino, generation) = execute(st, op, Kind::Mutating, None, |st| {
+            let rel = confine(st, path, &shown)?;
             let ino = st.create(&rel, path)?;
             Ok((st.name_for_handle(ino, rel.path()), ino, st.generation))
         })?;
@@ -499,13 +546,13 @@ impl Fs for SimFs {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let (shown, exact) = shown(path);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, path);
         let op = EventOp::Open {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        let (rel, ino, generation) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = Rel::confine(path, text)?;
+        let (rel, ino, generation) = execute(st, op, Kind::ReadOnly, None, |st| {
+            let rel = confine(st, path, &shown)?;
             let ino = st.open(&rel, path)?;
             Ok((st.name_for_handle(ino, rel.path()), ino, st.generation))
         })?;
@@ -513,41 +560,40 @@ impl Fs for SimFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let ((from_shown, from_exact), (to_shown, to_exact)) = (shown(from), shown(to));
-        let from_text = from_exact.then(|| from_shown.shared());
-        let to_text = to_exact.then(|| to_shown.shared());
+        let st = self.lock_state();
+        let (from_shown, to_shown) = (show(&st, from), show(&st, to));
         let op = EventOp::Rename {
-            from: from_shown.clone(),
-            to: to_shown.clone(),
+            from: from_shown.path.clone(),
+            to: to_shown.path.clone(),
         };
-        self.run(op, Kind::Mutating, None, |st| {
-            st.rename(
-                &Rel::confine(from, from_text)?,
-                &Rel::confine(to, to_text)?,
-                (from, to),
-            )
+        execute(st, op, Kind::Mutating, None, |st| {
+            let from_rel = confine(st, from, &from_shown)?;
+            let to_rel = confine(st, to, &to_shown)?;
+            st.rename(&from_rel, &to_rel, (from, to))
         })
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        let (shown, exact) = shown(path);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, path);
         let op = EventOp::Remove {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        self.run(op, Kind::Mutating, None, |st| {
-            st.remove(&Rel::confine(path, text)?, path)
+        execute(st, op, Kind::Mutating, None, |st| {
+            let rel = confine(st, path, &shown)?;
+            st.remove(&rel, path)
         })
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let (shown, exact) = shown(dir);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, dir);
         let op = EventOp::List {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        self.run(op, Kind::ReadOnly, None, |st| {
-            st.list(&Rel::confine(dir, text)?, dir)
+        execute(st, op, Kind::ReadOnly, None, |st| {
+            let rel = confine(st, dir, &shown)?;
+            st.list(&rel, dir)
         })
     }
 
@@ -561,35 +607,37 @@ impl Fs for SimFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let (shown, exact) = shown(dir);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, dir);
         let op = EventOp::SyncDir {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        self.run(op, Kind::Mutating, None, |st| {
-            st.sync_dir(&Rel::confine(dir, text)?, dir)
+        execute(st, op, Kind::Mutating, None, |st| {
+            let rel = confine(st, dir, &shown)?;
+            st.sync_dir(&rel, dir)
         })
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
-        let (shown, exact) = shown(path);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, path);
         let op = EventOp::Exists {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        self.run(op, Kind::ReadOnly, None, |st| {
-            Ok(st.lookup_rel(&Rel::confine(path, text)?).is_some())
+        execute(st, op, Kind::ReadOnly, None, |st| {
+            let rel = confine(st, path, &shown)?;
+            Ok(st.lookup_rel(&rel).is_some())
         })
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Lock>> {
-        let (shown, exact) = shown(path);
-        let text = exact.then(|| shown.shared());
+        let st = self.lock_state();
+        let shown = show(&st, path);
         let op = EventOp::Lock {
-            path: shown.clone(),
+            path: shown.path.clone(),
         };
-        let (rel, id) = self.run(op, Kind::ReadOnly, None, |st| {
-            let rel = Rel::confine(path, text)?;
+        let (rel, id) = execute(st, op, Kind::ReadOnly, None, |st| {
+            let rel = confine(st, path, &shown)?;
             let id = st.lock(&rel, path)?;
             Ok((rel.into_path_buf(), id))
         })?;

@@ -128,7 +128,7 @@ impl State {
                 }
             }
         }
-        self.inodes.push(Inode::new(rel));
+        self.inodes.push(Inode::new(rel, &self.empty));
         self.push_ns(NsOp::Bind {
             dir: slot.dir,
             name,
@@ -466,11 +466,16 @@ impl State {
         self.check_space(ino, end.max(live_len), shown)?;
         let landing = self.misdirect(offset, end.max(live_len), shown);
         let inode = self.inode(ino, shown)?;
+        inode.keep_pending(offset, end);
         write_into(writable(&mut inode.live, end as usize), offset, data);
         inode.live_diverged |= landing != offset;
+        // The bytes stay where the write put them in the live bytes; only a write that lands
+        // elsewhere on the disk keeps its own copy.
+        let data = (landing != offset).then(|| Box::from(data));
         inode.pending.push(Pending::Write {
             offset: landing,
-            data: data.to_vec(),
+            len: end - offset,
+            data,
         });
         Ok(())
     }
@@ -505,7 +510,8 @@ impl State {
         };
         self.meta_seq += 1;
         let inode = self.inode(ino, shown)?;
-        apply_change(Arc::make_mut(&mut inode.live), &change);
+        inode.keep_pending(len, u64::MAX);
+        Arc::make_mut(&mut inode.live).resize(usize::try_from(len).unwrap_or(0), 0);
         inode.pending.push(change);
         Ok(())
     }
@@ -585,6 +591,6 @@ fn commit(inode: &mut Inode) {
     }
     let durable = Arc::make_mut(&mut inode.durable);
     for change in inode.pending.drain(..) {
-        apply_change(durable, &change);
+        apply_change(durable, &change, &inode.live);
     }
 }

@@ -281,8 +281,8 @@ fn piece(change: &Pending, range: Option<(u64, u64)>, fate: PieceFate) -> FilePi
                 PieceFate::Dropped
             },
         },
-        Pending::Write { offset, data } => {
-            let (start, end) = range.unwrap_or((*offset, offset + data.len() as u64));
+        Pending::Write { offset, len, .. } => {
+            let (start, end) = range.unwrap_or((*offset, offset + len));
             FilePiece {
                 offset: start,
                 len: end - start,

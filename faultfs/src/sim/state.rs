@@ -20,7 +20,81 @@ use crate::Phase;
 
 /// A name in a directory. Shared: the live and durable namespaces and the pending operation that
 /// binds it hold one copy between them.
-pub(crate) type Name = Arc<str>;
+///
+/// Ordered like its text, but compared first by its first eight bytes, kept beside the text as
+/// one integer: a directory's names (a store's numbered files) nearly always differ there, so
+/// placing a name in a directory's map costs an integer comparison per name passed, not a call
+/// to compare bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Name {
+    /// The first eight bytes, big-endian, zero-padded: when two names' prefixes differ, they
+    /// order the names as their texts do (a zero pad sorts a name before every longer one that
+    /// starts with it, as text order does); equal prefixes leave the rest to compare.
+    prefix: u64,
+    text: Arc<str>,
+}
+
+impl Name {
+    fn new(text: Arc<str>) -> Name {
+        let bytes = text.as_bytes();
+        let prefix = match bytes.first_chunk::<8>() {
+            Some(head) => u64::from_be_bytes(*head),
+            None => bytes
+                .iter()
+                .enumerate()
+                .fold(0, |word, (i, b)| word | (u64::from(*b) << (56 - 8 * i))),
+        };
+        Name { prefix, text }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.prefix == other.prefix && self.text == other.text
+    }
+}
+
+impl Eq for Name {}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| self.text.cmp(&other.text))
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<Cow<'_, str>> for Name {
+    fn from(text: Cow<'_, str>) -> Name {
+        Name::new(Arc::from(text))
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Name {
+        Name::new(Arc::from(text))
+    }
+}
 
 /// What a directory entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,16 +107,19 @@ pub(crate) enum Entry {
 /// next successful `sync` of the file, or at a crash if the crash policy lets it survive.
 #[derive(Clone, Debug)]
 pub(crate) enum Pending {
+    /// `len` bytes written at `offset`. Their copy is `data`, or, when `None`, the file's live
+    /// bytes at `offset..offset + len`: a write is not copied a second time while nothing has
+    /// changed those live bytes since (most writes are appends, synced before anything
+    /// overwrites them). Whatever is about to change them copies them out first (see
+    /// [`Inode::keep_pending`]).
     Write {
         offset: u64,
-        data: Vec<u8>,
+        len: u64,
+        data: Option<Box<[u8]>>,
     },
     /// A new length; `seq` orders it among the metadata operations (see
     /// [`State::meta_seq`]).
-    SetLen {
-        len: u64,
-        seq: u64,
-    },
+    SetLen { len: u64, seq: u64 },
 }
 
 /// One file's content.
@@ -73,9 +150,19 @@ pub(crate) struct Inode {
 }
 
 impl Inode {
-    /// An empty file created by `rel`, with nothing pending.
-    pub fn new(rel: &Rel<'_>) -> Inode {
-        Inode::labelled(Arc::from(rel.path()), rel.label(), Arc::default())
+    /// An empty file created by `rel`, with nothing pending. Its durable bytes are `empty`
+    /// (shared by every new file), and its live bytes its own from the start, so its first write
+    /// grows them in place instead of copying them away from the durable bytes first.
+    pub fn new(rel: &Rel<'_>, empty: &Arc<Vec<u8>>) -> Inode {
+        Inode {
+            label: rel.label(),
+            name: Arc::from(rel.path()),
+            live: Arc::default(),
+            durable: Arc::clone(empty),
+            pending: Vec::new(),
+            report_later: false,
+            live_diverged: false,
+        }
     }
 
     /// A file called `name` holding `bytes`, all durable, nothing pending (live and durable
@@ -95,6 +182,48 @@ impl Inode {
             pending: Vec::new(),
             report_later: false,
             live_diverged: false,
+        }
+    }
+}
+
+impl Pending {
+    /// The bytes of a write (`live`: the file's live bytes, where a write with no copy of its
+    /// own finds them); nothing for a `set_len`.
+    pub fn bytes<'a>(&'a self, live: &'a [u8]) -> &'a [u8] {
+        match self {
+            Pending::Write {
+                data: Some(data), ..
+            } => data,
+            Pending::Write { offset, len, .. } => {
+                let start = usize::try_from(*offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(usize::try_from(*len).unwrap_or(usize::MAX));
+                live.get(start..end).unwrap_or(&[])
+            }
+            Pending::SetLen { .. } => &[],
+        }
+    }
+}
+
+impl Inode {
+    /// Copies out of the live bytes every pending write that still finds its bytes there and
+    /// that a change of the live bytes from `from` on (a write there, or a cut) would touch.
+    /// Pending writes without a copy lie inside the live bytes, so a change past their end
+    /// (an append) copies nothing.
+    pub fn keep_pending(&mut self, from: u64, to: u64) {
+        if from >= self.live.len() as u64 {
+            return;
+        }
+        let live = &self.live;
+        for change in &mut self.pending {
+            if let Pending::Write { offset, len, data } = change
+                && data.is_none()
+                && *offset < to
+                && from < *offset + *len
+            {
+                let start = usize::try_from(*offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(usize::try_from(*len).unwrap_or(usize::MAX));
+                *data = Some(Box::from(live.get(start..end).unwrap_or(&[])));
+            }
         }
     }
 }
@@ -199,10 +328,17 @@ impl Dirs {
     fn search(&self, path: &Path) -> Result<usize, usize> {
         if self.0.len() <= Self::SCAN_MAX {
             let bytes = path.as_os_str().as_encoded_bytes();
+            // A directory's path is short, and often the very text kept here (a pending
+            // operation names its directory by a clone of it): compare in place, not by a call.
+            let same = |p: &[u8]| {
+                p.len() == bytes.len()
+                    && (std::ptr::eq(p.as_ptr(), bytes.as_ptr())
+                        || p.iter().zip(bytes).all(|(a, b)| a == b))
+            };
             let found = self
                 .0
                 .iter()
-                .position(|(p, _)| p.as_os_str().as_encoded_bytes() == bytes);
+                .position(|(p, _)| same(p.as_os_str().as_encoded_bytes()));
             if let Some(i) = found {
                 return Ok(i);
             }
@@ -381,6 +517,51 @@ pub(crate) fn join(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
+/// Paths recently given to operations that were UTF-8 and plain (confined as they are), each as
+/// the text its events showed. An engine names the same few paths over and over (its directory
+/// at every `sync_dir`, a file it just made when it opens or removes it), so finding the path
+/// here spares checking its UTF-8 and its components again and copying its text for the event:
+/// the event shares this text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecentPaths {
+    /// Per slot, a cheap digest of the path's bytes (see [`RecentPaths::key`]), scanned first.
+    keys: [u64; RecentPaths::SLOTS],
+    texts: [Option<Arc<str>>; RecentPaths::SLOTS],
+    /// The slot the next path remembered replaces.
+    next: usize,
+}
+
+impl RecentPaths {
+    const SLOTS: usize = 16;
+
+    /// The length and the last eight bytes (where paths of one directory differ: their numbers
+    /// and extensions) in one word; equal paths have equal keys.
+    fn key(bytes: &[u8]) -> u64 {
+        let tail = &bytes[bytes.len().saturating_sub(8)..];
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(word) ^ (bytes.len() as u64).rotate_right(8)
+    }
+
+    /// The text remembered for a path with these bytes.
+    pub fn find(&self, bytes: &[u8]) -> Option<&Arc<str>> {
+        let key = RecentPaths::key(bytes);
+        self.keys
+            .iter()
+            .zip(&self.texts)
+            .filter(|(k, _)| **k == key)
+            .find_map(|(_, t)| t.as_ref().filter(|t| t.as_bytes() == bytes))
+    }
+
+    /// Remembers `text`, a plain path's text, in place of the oldest one remembered.
+    pub fn remember(&mut self, text: &Arc<str>) {
+        let slot = self.next;
+        self.keys[slot] = RecentPaths::key(text.as_bytes());
+        self.texts[slot] = Some(Arc::clone(text));
+        self.next = (slot + 1) % RecentPaths::SLOTS;
+    }
+}
+
 /// The events a new disk's log has room for before it grows. A seeded run of powercut-bench logs
 /// 600 events at the median, 1,500 at the 95th percentile and up to 3,500; growing a log of
 /// several thousand events copies all of them, while room never used is never touched.
@@ -428,6 +609,11 @@ pub(crate) struct State {
     pub rng: ChaCha8Rng,
     /// The durable disk (what `Strict` keeps), built on demand and dropped when it changes.
     pub durable_image: OnceLock<DiskImage>,
+    /// Plain paths operations were given lately, with their events' text.
+    pub recent: RecentPaths,
+    /// No bytes: the durable bytes of every file created since the last reboot, until its
+    /// first sync.
+    pub empty: Arc<Vec<u8>>,
 }
 
 impl fmt::Debug for State {
@@ -474,6 +660,8 @@ impl State {
             atomic_sectors: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
             durable_image: OnceLock::new(),
+            recent: RecentPaths::default(),
+            empty: Arc::default(),
         }
     }
 
@@ -503,6 +691,8 @@ impl State {
             atomic_sectors: self.atomic_sectors,
             rng: self.rng.clone(),
             durable_image: self.durable_image.clone(),
+            recent: self.recent.clone(),
+            empty: Arc::clone(&self.empty),
         }
     }
 
@@ -624,6 +814,19 @@ impl<'p> Rel<'p> {
         Ok(Rel { path, text })
     }
 
+    /// A path known plain (see [`crate::std_fs::is_plain`]), with its text.
+    pub fn plain(path: &'p Path, text: &'p Arc<str>) -> Rel<'p> {
+        Rel {
+            path: Cow::Borrowed(path),
+            text: Some(text),
+        }
+    }
+
+    /// The path's text, when it is the caller's path unchanged (see [`Rel::confine`]).
+    pub fn text(&self) -> Option<&'p Arc<str>> {
+        self.text
+    }
+
     /// A path already confined, without its text.
     pub fn of(path: &'p Path) -> Rel<'p> {
         Rel {
@@ -684,4 +887,42 @@ pub(crate) fn parts(path: &Path) -> Option<(&Path, Cow<'_, str>)> {
         path.parent().unwrap_or(Path::new("")),
         name.to_string_lossy(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Name;
+
+    #[test]
+    fn names_order_like_their_text() {
+        let texts = [
+            "",
+            "\0",
+            "a",
+            "a\0",
+            "ab",
+            "abc",
+            "000001.sst",
+            "000001.log",
+            "000010.sst",
+            "00000",
+            "000001",
+            "CURRENT",
+            "CURRENT.tmp",
+            "LOCK",
+            "MANIFEST-000002",
+            "é",
+            "\u{ff}x",
+            "abcdefgh",
+            "abcdefg",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgi",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(Name::from(a).cmp(&Name::from(b)), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
 }

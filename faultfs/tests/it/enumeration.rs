@@ -186,3 +186,45 @@ fn images_list_paths_in_path_order() {
         assert_eq!(image.file("a/nothing"), None);
     }
 }
+
+/// Pending writes that later changes overwrite or cut keep their own bytes: a crash can still
+/// leave each of them as it was written, whatever the live bytes hold now.
+#[test]
+fn pending_writes_keep_their_bytes_when_later_changes_overwrite_or_cut_them() {
+    let fs = SimFs::new();
+    durable_file(&fs, "f", b"");
+    let f = fs.open(Path::new("f")).unwrap();
+    f.write_at(0, b"aaaaaaaa").unwrap();
+    f.write_at(4, b"bbbbbbbb").unwrap();
+    f.write_at(2, b"cc").unwrap();
+    f.set_len(6).unwrap();
+    f.write_at(6, b"dd").unwrap();
+    let mut read = [0u8; 8];
+    f.read_exact_at(0, &mut read).unwrap();
+    assert_eq!(&read, b"aaccbbdd");
+    let contents = |policy| -> BTreeSet<Vec<u8>> {
+        fs.crash_images(policy, 10_000)
+            .iter()
+            .filter_map(|image| image.file("f").map(<[u8]>::to_vec))
+            .collect()
+    };
+    let torn = contents(CrashPolicy::Torn { sector: 4 });
+    for expected in [
+        &b""[..],
+        b"aaaaaaaa",
+        b"aaaabbbbbbbb",
+        b"aaccbbbbbbbb",
+        b"aaccbb",
+        b"aaccbbdd",
+    ] {
+        assert!(
+            torn.contains(expected),
+            "{:?}",
+            String::from_utf8_lossy(expected)
+        );
+    }
+    let keep_all = contents(CrashPolicy::KeepAll);
+    assert_eq!(keep_all, BTreeSet::from([b"aaccbbdd".to_vec()]));
+    f.sync().unwrap();
+    assert_eq!(fs.durable_image().file("f"), Some(&b"aaccbbdd"[..]));
+}
