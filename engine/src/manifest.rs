@@ -301,16 +301,19 @@ impl Reader<'_> {
     /// followed by more digits, a sign, a fraction or an exponent leaves bytes that no literal
     /// after a number matches.)
     fn u64(&mut self) -> Option<u64> {
-        let rest = &self.bytes[self.pos..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let digits = match rest.first()? {
-            b'0' => 1,
-            b'1'..=b'9' => digits,
-            _ => return None,
-        };
         let mut n = 0u64;
-        for d in &rest[..digits] {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        let mut digits = 0;
+        for &b in &self.bytes[self.pos..] {
+            let d = b.wrapping_sub(b'0');
+            // A leading `0` is the whole number.
+            if d > 9 || (digits == 1 && n == 0) {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+            digits += 1;
+        }
+        if digits == 0 {
+            return None;
         }
         self.pos += digits;
         Some(n)
