@@ -253,6 +253,261 @@ fn parse_record(payload: &[u8]) -> serde_json::Result<RawRecord> {
     }
 }
 
+/// Reads one record in exactly the form [`encode_snapshot`] and [`encode_edit`] write (serde's
+/// compact JSON: fields in declaration order, no whitespace, keys as hex digits, no escapes),
+/// without serde's generic machinery, which was two thirds of a recovery's MANIFEST work.
+/// Everything it accepts, serde reads as the same record; anything else (a damaged record, a
+/// different but valid spelling) gets `None`, and [`replay`] hands it to serde for the very
+/// outcome and error it always had.
+fn parse_written(payload: &[u8]) -> Option<ManifestRecord> {
+    let mut r = Reader {
+        bytes: payload,
+        pos: 0,
+    };
+    let record = if r.eat(br#"{"record":"snapshot","options":"#) {
+        let options = r.options()?;
+        r.expect(br#","state":"#)?;
+        let state = r.state()?;
+        ManifestRecord::Snapshot { options, state }
+    } else {
+        r.expect(br#"{"record":"edit","edit":"#)?;
+        ManifestRecord::Edit { edit: r.edit()? }
+    };
+    r.expect(b"}")?;
+    (r.pos == payload.len()).then_some(record)
+}
+
+/// The cursor of [`parse_written`].
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    /// Steps over `lit` if it comes next.
+    fn eat(&mut self, lit: &[u8]) -> bool {
+        let found = self.bytes[self.pos..].starts_with(lit);
+        if found {
+            self.pos += lit.len();
+        }
+        found
+    }
+
+    fn expect(&mut self, lit: &[u8]) -> Option<()> {
+        self.eat(lit).then_some(())
+    }
+
+    /// A number as serde_json writes a `u64`: `0`, or digits not starting with `0`. (A `0`
+    /// followed by more digits, a sign, a fraction or an exponent leaves bytes that no literal
+    /// after a number matches.)
+    fn u64(&mut self) -> Option<u64> {
+        let mut n = 0u64;
+        let mut digits = 0;
+        for &b in &self.bytes[self.pos..] {
+            let d = b.wrapping_sub(b'0');
+            // A leading `0` is the whole number.
+            if d > 9 || (digits == 1 && n == 0) {
+                break;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+            digits += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        self.pos += digits;
+        Some(n)
+    }
+
+    fn usize(&mut self) -> Option<usize> {
+        usize::try_from(self.u64()?).ok()
+    }
+
+    /// A key as `hex_bytes` writes it: a string of an even number of hex digits.
+    fn key(&mut self) -> Option<Vec<u8>> {
+        self.expect(b"\"")?;
+        let rest = &self.bytes[self.pos..];
+        let len = rest.iter().position(|&b| b == b'"')?;
+        if !len.is_multiple_of(2) {
+            return None;
+        }
+        let key = crate::version::hex_bytes::decode(&rest[..len])?;
+        self.pos += len + 1;
+        Some(key)
+    }
+
+    /// `[item,item,...]`.
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.expect(b"[")?;
+        let mut items = Vec::new();
+        if self.eat(b"]") {
+            return Some(items);
+        }
+        loop {
+            items.push(item(self)?);
+            if self.eat(b"]") {
+                return Some(items);
+            }
+            self.expect(b",")?;
+        }
+    }
+
+    fn options(&mut self) -> Option<Options> {
+        use crate::options::{Background, CompactionStyle};
+        self.expect(br#"{"memtable_bytes":"#)?;
+        let memtable_bytes = self.usize()?;
+        self.expect(br#","max_immutable_memtables":"#)?;
+        let max_immutable_memtables = self.usize()?;
+        self.expect(br#","block_bytes":"#)?;
+        let block_bytes = self.usize()?;
+        self.expect(br#","sst_target_bytes":"#)?;
+        let sst_target_bytes = self.u64()?;
+        self.expect(br#","bloom_bits_per_key":"#)?;
+        let bloom_bits_per_key = u32::try_from(self.u64()?).ok()?;
+        self.expect(br#","block_cache_bytes":"#)?;
+        let block_cache_bytes = self.usize()?;
+        self.expect(br#","wal":"#)?;
+        let wal = if self.eat(b"true") {
+            true
+        } else {
+            self.expect(b"false")?;
+            false
+        };
+        self.expect(br#","compaction":"#)?;
+        let compaction = if self.eat(br#""leveled""#) {
+            CompactionStyle::Leveled
+        } else {
+            self.expect(br#""tiered""#)?;
+            CompactionStyle::Tiered
+        };
+        self.expect(br#","l0_compaction_trigger":"#)?;
+        let l0_compaction_trigger = self.usize()?;
+        self.expect(br#","level_size_ratio":"#)?;
+        let level_size_ratio = self.u64()?;
+        self.expect(br#","level1_bytes":"#)?;
+        let level1_bytes = self.u64()?;
+        self.expect(br#","levels":"#)?;
+        let levels = self.usize()?;
+        self.expect(br#","manifest_rollover_bytes":"#)?;
+        let manifest_rollover_bytes = self.u64()?;
+        self.expect(br#","background":"#)?;
+        let background = if self.eat(br#""threads""#) {
+            Background::Threads
+        } else {
+            self.expect(br#""inline""#)?;
+            Background::Inline
+        };
+        self.expect(b"}")?;
+        Some(Options {
+            memtable_bytes,
+            max_immutable_memtables,
+            block_bytes,
+            sst_target_bytes,
+            bloom_bits_per_key,
+            block_cache_bytes,
+            wal,
+            compaction,
+            l0_compaction_trigger,
+            level_size_ratio,
+            level1_bytes,
+            levels,
+            manifest_rollover_bytes,
+            background,
+            // `#[serde(skip)]`: serde fills it in with its default too.
+            #[cfg(feature = "bugs")]
+            bugs: Default::default(),
+        })
+    }
+
+    fn sst(&mut self) -> Option<SstMeta> {
+        self.expect(br#"{"number":"#)?;
+        let number = self.u64()?;
+        self.expect(br#","level":"#)?;
+        let level = self.usize()?;
+        self.expect(br#","size":"#)?;
+        let size = self.u64()?;
+        self.expect(br#","entries":"#)?;
+        let entries = self.u64()?;
+        self.expect(br#","smallest":"#)?;
+        let smallest = self.key()?;
+        self.expect(br#","largest":"#)?;
+        let largest = self.key()?;
+        self.expect(br#","epoch":"#)?;
+        let epoch = self.u64()?;
+        self.expect(b"}")?;
+        Some(SstMeta {
+            number,
+            level,
+            size,
+            entries,
+            smallest,
+            largest,
+            epoch,
+        })
+    }
+
+    fn state(&mut self) -> Option<VersionState> {
+        self.expect(br#"{"levels":"#)?;
+        let levels = self.list(|r| r.list(Reader::sst))?;
+        self.expect(br#","log_number":"#)?;
+        let log_number = self.u64()?;
+        self.expect(br#","next_file_number":"#)?;
+        let next_file_number = self.u64()?;
+        self.expect(br#","last_sequence":"#)?;
+        let last_sequence = self.u64()?;
+        self.expect(b"}")?;
+        Some(VersionState {
+            levels,
+            log_number,
+            next_file_number,
+            last_sequence,
+        })
+    }
+
+    /// Steps over the name of an edit's field if it comes next, after a comma unless it is the
+    /// edit's `first` field.
+    fn field(&mut self, first: &mut bool, name: &[u8]) -> bool {
+        let start = self.pos;
+        if (*first || self.eat(b",")) && self.eat(name) {
+            *first = false;
+            return true;
+        }
+        self.pos = start;
+        false
+    }
+
+    /// An edit: the fields it sets, in declaration order.
+    fn edit(&mut self) -> Option<VersionEdit> {
+        self.expect(b"{")?;
+        let mut edit = VersionEdit::default();
+        let first = &mut true;
+        if self.field(first, br#""log_number":"#) {
+            edit.log_number = Some(self.u64()?);
+        }
+        if self.field(first, br#""next_file_number":"#) {
+            edit.next_file_number = Some(self.u64()?);
+        }
+        if self.field(first, br#""last_sequence":"#) {
+            edit.last_sequence = Some(self.u64()?);
+        }
+        if self.field(first, br#""added":"#) {
+            edit.added = self.list(Reader::sst)?;
+        }
+        if self.field(first, br#""removed":"#) {
+            edit.removed = self.list(|r| {
+                r.expect(br#"{"level":"#)?;
+                let level = r.usize()?;
+                r.expect(br#","number":"#)?;
+                let number = r.u64()?;
+                r.expect(b"}")?;
+                Some(crate::version::RemovedSst { level, number })
+            })?;
+        }
+        self.expect(b"}")?;
+        Some(edit)
+    }
+}
+
 /// Appends records to the live MANIFEST.
 #[derive(Debug)]
 pub struct ManifestWriter {
@@ -372,10 +627,14 @@ pub fn replay(
     let mut current: Option<(Options, VersionState)> = None;
     for frame in frames {
         let offset = frame.payload.start as u64 - log_frame::HEADER_BYTES as u64;
-        let record = parse_record(&bytes[frame.payload])
-            .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
-            .into_record()
-            .map_err(|reason| Error::corruption(&path, offset, reason))?;
+        let payload = &bytes[frame.payload];
+        let record = match parse_written(payload) {
+            Some(record) => record,
+            None => parse_record(payload)
+                .map_err(|e| Error::corruption(&path, offset, format!("bad MANIFEST record: {e}")))?
+                .into_record()
+                .map_err(|reason| Error::corruption(&path, offset, reason))?,
+        };
         current = Some(match (current, record) {
             (None, ManifestRecord::Snapshot { options, state }) => (options, state),
             (None, ManifestRecord::Edit { .. }) => {
@@ -554,6 +813,191 @@ mod tests {
             assert_eq!(serde_json::to_vec(&expected).unwrap(), serde);
             assert_eq!(read_back(&body(&frame)), expected);
         }
+    }
+
+    /// What serde makes of `json`, and whether [`parse_written`] reads it too; when it does, it
+    /// must read the same record serde does.
+    fn fast_agrees(json: &[u8]) -> bool {
+        let serde = parse_record(json)
+            .map_err(|e| e.to_string())
+            .and_then(|raw| raw.into_record().map_err(str::to_string));
+        match parse_written(json) {
+            Some(fast) => {
+                assert_eq!(
+                    serde.as_ref(),
+                    Ok(&fast),
+                    "{}",
+                    String::from_utf8_lossy(json)
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records as the encoders write them, with options, keys and numbers at their edges.
+    fn written_records() -> Vec<Vec<u8>> {
+        let sst = |number: u64, level: usize, smallest: &[u8], largest: &[u8]| SstMeta {
+            number,
+            level,
+            size: number * 1000,
+            entries: number + 7,
+            smallest: smallest.to_vec(),
+            largest: largest.to_vec(),
+            epoch: number / 2,
+        };
+        let mut state = VersionState::empty(4);
+        state.levels[0].push(sst(9, 0, b"", b"\xff\x00"));
+        state.levels[0].push(sst(0, 0, b"a", b"a"));
+        state.levels[2].push(sst(u64::MAX, 2, b"\x00\x01\xfe", b"zz\x80"));
+        state.log_number = 10;
+        state.next_file_number = u64::MAX;
+        state.last_sequence = 123_456_789;
+        let tuned = Options {
+            memtable_bytes: 1,
+            max_immutable_memtables: usize::MAX,
+            bloom_bits_per_key: u32::MAX,
+            wal: false,
+            compaction: crate::options::CompactionStyle::Tiered,
+            background: crate::options::Background::Inline,
+            levels: 32,
+            ..Options::default()
+        };
+        let mut records = Vec::new();
+        let mut frame = Vec::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for options in [Options::default(), tuned] {
+                    for state in [
+                        VersionState::empty(1),
+                        VersionState::default(),
+                        state.clone(),
+                    ] {
+                        encode_snapshot(&mut frame, &options, &state).unwrap();
+                        records.push(frame[log_frame::HEADER_BYTES..].to_vec());
+                    }
+                }
+                let full = VersionEdit {
+                    log_number: Some(0),
+                    next_file_number: Some(u64::MAX),
+                    last_sequence: Some(17),
+                    added: state.all().cloned().collect(),
+                    removed: vec![
+                        crate::version::RemovedSst {
+                            level: 0,
+                            number: 3,
+                        },
+                        crate::version::RemovedSst {
+                            level: 6,
+                            number: 0,
+                        },
+                    ],
+                };
+                let mut edits = vec![VersionEdit::default(), full.clone()];
+                for drop in 0..5 {
+                    let mut edit = full.clone();
+                    match drop {
+                        0 => edit.log_number = None,
+                        1 => edit.next_file_number = None,
+                        2 => edit.last_sequence = None,
+                        3 => edit.added.clear(),
+                        _ => edit.removed.clear(),
+                    }
+                    edits.push(edit);
+                }
+                for edit in edits {
+                    encode_edit(&mut frame, &edit).unwrap();
+                    records.push(frame[log_frame::HEADER_BYTES..].to_vec());
+                }
+            });
+        });
+        records
+    }
+
+    #[test]
+    fn every_record_we_write_is_read_without_serde_as_serde_reads_it() {
+        for record in written_records() {
+            assert!(fast_agrees(&record), "{}", String::from_utf8_lossy(&record));
+        }
+    }
+
+    /// Other spellings serde reads (or refuses) go to serde; none is read differently.
+    #[test]
+    fn records_spelled_otherwise_are_left_to_serde() {
+        let sst = r#"{"number":1,"level":0,"size":2,"entries":3,"smallest":"61","largest":"62","epoch":4}"#;
+        let edit = |body: &str| format!(r#"{{"record":"edit","edit":{{{body}}}}}"#);
+        let accepted = [
+            edit(""),
+            edit(r#""log_number":0"#),
+            edit(&format!(r#""added":[{sst}]"#)),
+            edit(&format!(r#""added":[{}]"#, sst.replace("62", "6A"))),
+            edit(r#""added":[]"#),
+        ];
+        for json in accepted {
+            assert!(fast_agrees(json.as_bytes()), "{json}");
+        }
+        let refused = [
+            edit(r#""log_number":01"#),
+            edit(r#""log_number":-1"#),
+            edit(r#""log_number":1.0"#),
+            edit(r#""log_number":1e2"#),
+            edit(r#""log_number":18446744073709551616"#),
+            edit(r#""log_number":null"#),
+            edit(r#""log_number": 1"#),
+            edit(r#""next_file_number":1,"log_number":1"#),
+            edit(r#""log_number":1,"log_number":1"#),
+            edit(r#""log_number":1,"other":1"#),
+            edit(r#""removed":[{"number":1,"level":0}]"#),
+            edit(r#""removed":[{"level":0,"number":1},]"#),
+            edit(&format!(r#""added":[{}]"#, sst.replace("62", "6"))),
+            edit(&format!(r#""added":[{}]"#, sst.replace("62", "6g"))),
+            edit(&format!(
+                r#""added":[{}]"#,
+                sst.replace("62", r"\u0036\u0032")
+            )),
+            edit(&format!(r#""added":[{}]"#, sst.replace(r#""62""#, "98"))),
+            format!("{} ", edit("")),
+            format!(" {}", edit("")),
+            format!("{}}}", edit("")),
+            edit("").replace(r#""edit":{"#, r#""edit" :{"#),
+            r#"{"edit":{},"record":"edit"}"#.to_string(),
+            r#"{"record":"edit"}"#.to_string(),
+            r#"{"record":"snapshot","edit":{}}"#.to_string(),
+        ];
+        for json in refused {
+            assert!(!fast_agrees(json.as_bytes()), "{json}");
+        }
+    }
+
+    /// Damaged copies of written records: whatever the fast reader takes, serde reads the same.
+    #[test]
+    fn damaged_records_are_never_read_differently_from_serde() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        const BYTES: &[u8] = b"0123456789abcdefABCDEF\"\\{}[],: -.eEnulltrx";
+        let mut accepted = 0;
+        for record in written_records() {
+            for _ in 0..4000 {
+                let mut bad = record.clone();
+                for _ in 0..rng.random_range(1..3) {
+                    let at = rng.random_range(0..bad.len());
+                    let byte = BYTES[rng.random_range(0..BYTES.len())];
+                    match rng.random_range(0..4) {
+                        0 => bad[at] = byte,
+                        1 => bad.insert(at, byte),
+                        2 => {
+                            bad.remove(at);
+                        }
+                        _ => bad.truncate(at),
+                    }
+                    if bad.is_empty() {
+                        break;
+                    }
+                }
+                accepted += usize::from(fast_agrees(&bad));
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
     }
 
     #[test]

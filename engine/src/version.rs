@@ -231,7 +231,7 @@ impl VersionState {
 }
 
 /// Keys as hex strings in the JSON, so the MANIFEST stays readable.
-mod hex_bytes {
+pub(crate) mod hex_bytes {
     // Keys in MANIFEST edits are lowercase hex strings, so the JSON stays readable and exact.
 
     use std::fmt;
@@ -273,13 +273,39 @@ mod hex_bytes {
         }
     }
 
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
+    /// The value of every hex digit (either case), and `NOT_HEX` for every other byte.
+    pub(crate) const NIBBLES: [u8; 256] = {
+        let mut nibbles = [NOT_HEX; 256];
+        let mut d = 0;
+        while d < 10 {
+            nibbles[b'0' as usize + d] = d as u8;
+            d += 1;
         }
+        let mut d = 0;
+        while d < 6 {
+            nibbles[b'a' as usize + d] = 10 + d as u8;
+            nibbles[b'A' as usize + d] = 10 + d as u8;
+            d += 1;
+        }
+        nibbles
+    };
+
+    /// What [`NIBBLES`] holds for a byte that is not a hex digit.
+    pub(crate) const NOT_HEX: u8 = 0xff;
+
+    /// Decodes hex `digits` (an even number of them), or `None` at the first byte that is not a
+    /// hex digit.
+    pub(crate) fn decode(digits: &[u8]) -> Option<Vec<u8>> {
+        // Sized up front: collecting into an Option would grow the key byte by byte.
+        let mut key = Vec::with_capacity(digits.len() / 2);
+        for pair in digits.chunks_exact(2) {
+            let (hi, lo) = (NIBBLES[usize::from(pair[0])], NIBBLES[usize::from(pair[1])]);
+            if (hi | lo) == NOT_HEX {
+                return None;
+            }
+            key.push(hi << 4 | lo);
+        }
+        Some(key)
     }
 
     /// Decodes the key from the string in place: deserializing a `Cow<str>` (or a `String`)
@@ -300,15 +326,7 @@ mod hex_bytes {
             if !digits.len().is_multiple_of(2) {
                 return Err(E::custom("odd-length hex key"));
             }
-            // Sized up front: collecting into a Result would grow the key byte by byte.
-            let mut key = Vec::with_capacity(digits.len() / 2);
-            for pair in digits.chunks_exact(2) {
-                match (nibble(pair[0]), nibble(pair[1])) {
-                    (Some(hi), Some(lo)) => key.push(hi << 4 | lo),
-                    _ => return Err(E::custom("bad hex digit in key")),
-                }
-            }
-            Ok(key)
+            decode(digits).ok_or_else(|| E::custom("bad hex digit in key"))
         }
     }
 
