@@ -44,8 +44,24 @@ impl TestDir {
         TestDir { tmp, fs }
     }
 
+    /// Opens the database. A LOCK refused as held is retried for up to a second: the LOCK is an
+    /// `flock` on an open file description, and a test in `cli.rs` that spawns a process while
+    /// this test holds the LOCK gives the child a copy of that descriptor until its `exec`
+    /// closes it, so a close-then-reopen here can briefly find the lock still held on a loaded
+    /// machine. A lock that stays held (a second open of a live database) still fails.
     pub fn open(&self, options: Options) -> engine::Result<Db> {
-        Db::open(Arc::clone(&self.fs), DB, options)
+        let mut tries = 0;
+        loop {
+            match Db::open(Arc::clone(&self.fs), DB, options.clone()) {
+                Err(engine::Error::Io { ref source, .. })
+                    if source.kind() == std::io::ErrorKind::WouldBlock && tries < 50 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The real path of a file in the database directory.
