@@ -37,10 +37,7 @@ fn flush_loop(inner: &Inner) {
         {
             let mut v = lock(&inner.versions);
             while v.imm.is_empty() && !stopping(inner) {
-                v = inner
-                    .work_cv
-                    .wait(v)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                v = inner.work_cv.wait(v);
             }
         }
         if stopping(inner) {
@@ -58,10 +55,7 @@ fn compaction_loop(inner: &Inner) {
             while !stopping(inner) && picker::pick(&v.state, &inner.options, false).is_none() {
                 let seen = v.generation;
                 while v.generation == seen && !stopping(inner) {
-                    v = inner
-                        .work_cv
-                        .wait(v)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    v = inner.work_cv.wait(v);
                 }
             }
         }

@@ -12,13 +12,14 @@ mod invariants;
 mod read;
 mod recovery;
 mod sequence;
+mod signal;
 mod write;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use faultfs::{Fs, Lock};
@@ -140,9 +141,9 @@ pub(crate) struct Inner {
     pub compaction_lock: Mutex<()>,
     pub versions: Mutex<Versions>,
     /// Wakes background threads: new work, poison, shutdown.
-    pub work_cv: Condvar,
+    pub work_cv: signal::Signal,
     /// Wakes stalled writers: a flush finished, poison, shutdown.
-    pub done_cv: Condvar,
+    pub done_cv: signal::Signal,
     pub sv: RwLock<Arc<SuperVersion>>,
     pub visible_seq: AtomicU64,
     pub poisoned: AtomicBool,

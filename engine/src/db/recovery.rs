@@ -16,12 +16,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use faultfs::{Fs, Phase};
 
 use super::flush::write_l0;
 use super::sequence::{self, WalLog};
+use super::signal::Signal;
 use super::{Inner, LiveLevels, LiveTable, SuperVersion, Versions, Writer};
 use crate::cache::BlockCache;
 use crate::current;
@@ -189,8 +190,8 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
         flush_lock: Mutex::new(()),
         compaction_lock: Mutex::new(()),
         versions: Mutex::new(versions),
-        work_cv: Condvar::new(),
-        done_cv: Condvar::new(),
+        work_cv: Signal::new(),
+        done_cv: Signal::new(),
         sv: RwLock::new(Arc::new(SuperVersion {
             mems: Vec::new(),
             ssts: Arc::new(LiveLevels::new(Vec::new(), None)),

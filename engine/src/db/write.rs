@@ -98,10 +98,7 @@ impl Inner {
                 self.check_writable()?;
                 return Err(Error::Closed);
             }
-            v = self
-                .done_cv
-                .wait(v)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            v = self.done_cv.wait(v);
         }
         Ok(())
     }
