@@ -44,12 +44,13 @@ impl SimFile {
     ) -> io::Result<T> {
         let st = self.fs.lock_state();
         // The name and its text are shared with the inode, so taking them copies nothing.
-        let (name, label) = match st.name_of_open(self.ino, self.generation) {
-            Some((name, label)) => (name, EventPath::from(label)),
-            None => (Arc::clone(&self.opened_as), shown(&self.opened_as).0),
+        let (renamed, label) = match st.name_of_open(self.ino, self.generation, &self.opened_as) {
+            Some((renamed, label)) => (renamed, EventPath::from(label)),
+            None => (None, shown(&self.opened_as).0),
         };
+        let name: &Path = renamed.as_deref().unwrap_or(&self.opened_as);
         let op = op(label);
-        execute(st, op, kind, Some(self.generation), |st| f(st, &name))
+        execute(st, op, kind, Some(self.generation), |st| f(st, name))
     }
 }
 

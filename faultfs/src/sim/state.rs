@@ -761,15 +761,24 @@ impl State {
         self.dirs.get(parent)?.live.get(name.as_ref()).copied()
     }
 
-    /// The current name of inode `ino`, and its text for the log, if a handle of generation
+    /// The current name of inode `ino` and its text for the log, if a handle of generation
     /// `generation` may still use it (a handle from before a reboot names an inode of a disk
-    /// that is gone). Both are shared with the inode: nothing is copied.
-    pub fn name_of_open(&self, ino: u64, generation: u64) -> Option<(Arc<Path>, Arc<str>)> {
+    /// that is gone). Both are shared with the inode, and the name is not even shared when it is
+    /// still `opened_as` (the handle's own copy of it, see [`State::name_for_handle`]; `None`
+    /// then): nearly every file operation is on a file not renamed since it was opened, and each
+    /// `Arc` taken is an atomic increment and decrement.
+    pub fn name_of_open(
+        &self,
+        ino: u64,
+        generation: u64,
+        opened_as: &Arc<Path>,
+    ) -> Option<(Option<Arc<Path>>, Arc<str>)> {
         if generation != self.generation {
             return None;
         }
         let inode = self.inodes.get(ino)?;
-        Some((Arc::clone(&inode.name), Arc::clone(&inode.label)))
+        let renamed = (!Arc::ptr_eq(&inode.name, opened_as)).then(|| Arc::clone(&inode.name));
+        Some((renamed, Arc::clone(&inode.label)))
     }
 
     /// `rel` (the confined path inode `ino` was just opened or created by) for a handle to keep:
