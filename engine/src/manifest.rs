@@ -15,7 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::filename;
 use crate::log_frame::{self, LogEnd};
 use crate::options::Options;
-use crate::version::{SstMeta, VersionEdit, VersionState};
+use crate::version::{SstMeta, VersionEdit, VersionState, push_u64};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -142,7 +142,7 @@ fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool
         }
         _ => {
             let start = frame.len();
-            serde_json::to_writer(&mut *frame, sst).map_err(encoding_error)?;
+            sst.write_json(frame);
             // Only a snapshot drops the SSTs it no longer holds; a thread that adds SSTs in
             // edits but never writes a snapshot (a background thread, say) would keep them all,
             // so past a bound the cache starts over: a miss only costs an encoding.
@@ -153,10 +153,6 @@ fn encode_sst(frame: &mut Vec<u8>, sst: &SstMeta, json: &mut SstJson, used: bool
         }
     }
     Ok(())
-}
-
-fn encode_u64(frame: &mut Vec<u8>, n: u64) -> Result<()> {
-    serde_json::to_writer(frame, &n).map_err(encoding_error)
 }
 
 /// Appends the JSON serde_json writes for `state`, with each SST's from [`SST_JSON`], which is
@@ -182,11 +178,11 @@ fn encode_state(frame: &mut Vec<u8>, state: &VersionState) -> Result<()> {
         Ok(())
     })?;
     frame.extend_from_slice(br#"],"log_number":"#);
-    encode_u64(frame, state.log_number)?;
+    push_u64(frame, state.log_number);
     frame.extend_from_slice(br#","next_file_number":"#);
-    encode_u64(frame, state.next_file_number)?;
+    push_u64(frame, state.next_file_number);
     frame.extend_from_slice(br#","last_sequence":"#);
-    encode_u64(frame, state.last_sequence)?;
+    push_u64(frame, state.last_sequence);
     frame.push(b'}');
     Ok(())
 }
@@ -211,15 +207,15 @@ fn encode_edit(frame: &mut Vec<u8>, edit: &VersionEdit) -> Result<()> {
     };
     if let Some(n) = edit.log_number {
         field(frame, b"log_number");
-        encode_u64(frame, n)?;
+        push_u64(frame, n);
     }
     if let Some(n) = edit.next_file_number {
         field(frame, b"next_file_number");
-        encode_u64(frame, n)?;
+        push_u64(frame, n);
     }
     if let Some(n) = edit.last_sequence {
         field(frame, b"last_sequence");
-        encode_u64(frame, n)?;
+        push_u64(frame, n);
     }
     if !edit.added.is_empty() {
         field(frame, b"added");
@@ -237,7 +233,14 @@ fn encode_edit(frame: &mut Vec<u8>, edit: &VersionEdit) -> Result<()> {
     }
     if !edit.removed.is_empty() {
         field(frame, b"removed");
-        serde_json::to_writer(&mut *frame, &edit.removed).map_err(encoding_error)?;
+        frame.push(b'[');
+        for (j, removed) in edit.removed.iter().enumerate() {
+            if j > 0 {
+                frame.push(b',');
+            }
+            removed.write_json(frame);
+        }
+        frame.push(b']');
     }
     frame.extend_from_slice(b"}}");
     Ok(())
@@ -653,7 +656,7 @@ pub fn replay(
             }
             (Some((options, mut state)), ManifestRecord::Edit { edit }) => {
                 state
-                    .apply_in_place(&edit)
+                    .apply_owned(edit)
                     .map_err(|reason| Error::corruption(&path, offset, reason))?;
                 (options, state)
             }
@@ -796,10 +799,16 @@ mod tests {
                     ..moved.clone()
                 },
             ],
-            removed: vec![crate::version::RemovedSst {
-                level: 1,
-                number: 4,
-            }],
+            removed: vec![
+                crate::version::RemovedSst {
+                    level: 1,
+                    number: 4,
+                },
+                crate::version::RemovedSst {
+                    level: 0,
+                    number: 1_000_000_007,
+                },
+            ],
         };
         let removed_only = VersionEdit {
             removed: full.removed.clone(),

@@ -79,6 +79,9 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// The bytes a writer's buffer has room for from the start: a batch of a few small writes.
+const BUFFER_START: usize = 4 << 10;
+
 /// Decodes a WAL payload, or says what is wrong with it.
 pub fn decode_record(payload: &[u8]) -> std::result::Result<WalRecord, &'static str> {
     let (&kind, mut rest) = payload.split_first().ok_or("empty WAL record")?;
@@ -184,8 +187,11 @@ impl WalWriter {
             fs.remove(&path).ctx("removing to reuse", &path)?;
         }
         let file = fs.create(&path).ctx("creating WAL", &path)?;
-        // The header is encoded in place after room for its frame header, then sealed.
-        let mut buffer = vec![0; log_frame::HEADER_BYTES];
+        // The header is encoded in place after room for its frame header, then sealed. The
+        // buffer is emptied after every write but keeps its allocation: starting it at a page
+        // spares the first appends to each new WAL a reallocation apiece.
+        let mut buffer = Vec::with_capacity(BUFFER_START);
+        buffer.resize(log_frame::HEADER_BYTES, 0);
         encode_header(start_seq, &mut buffer);
         log_frame::seal(&mut buffer, 0);
         Ok(WalWriter {

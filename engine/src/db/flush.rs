@@ -115,12 +115,16 @@ impl Inner {
                 file.sync().ctx("late sync of SST", t.path())?;
             }
         }
-        v.state.apply_in_place(&edit).map_err(invalid)?;
         // A trivial move removes and adds the same SST: keep its open table.
-        for r in &edit.removed {
-            if !edit.added.iter().any(|m| m.number == r.number) {
-                v.tables.remove(&r.number);
-            }
+        let retired: Vec<u64> = edit
+            .removed
+            .iter()
+            .filter(|r| !edit.added.iter().any(|m| m.number == r.number))
+            .map(|r| r.number)
+            .collect();
+        v.state.apply_owned(edit).map_err(invalid)?;
+        for number in retired {
+            v.tables.remove(&number);
         }
         for t in new_tables {
             v.tables.insert(t.table.number, t);

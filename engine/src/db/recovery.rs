@@ -129,7 +129,7 @@ fn recover(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Inner> {
     edit.last_sequence = Some(replayed.last_seq);
     // On failure the open fails and the state is dropped, so it is changed in place.
     state
-        .apply_in_place(&edit)
+        .apply_owned(edit)
         .map_err(|reason| Error::Invariant(format!("recovery edit does not apply: {reason}")))?;
     state.next_file_number = next_file;
     let wal = if options.wal {
