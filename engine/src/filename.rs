@@ -106,21 +106,13 @@ fn joined(dir: &Path, parts: &[&[u8]]) -> PathBuf {
 
 /// The decimal digits of `number`, zero-padded to at least six, written at the end of `buf`.
 fn digits(number: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    let mut n = number;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    while buf.len() - at < 6 {
-        at -= 1;
-        buf[at] = b'0';
-    }
-    &buf[at..]
+    let mut text = itoa::Buffer::new();
+    let text = text.format(number).as_bytes();
+    let end = buf.len();
+    let start = end - text.len().max(6);
+    buf[start..].fill(b'0');
+    buf[end - text.len()..].copy_from_slice(text);
+    &buf[start..]
 }
 
 /// `format!("{prefix}{number:06}{suffix}")` without the formatting machinery, which cost more

@@ -89,23 +89,12 @@ pub fn key_name(i: u32) -> String {
 
 /// Appends `n` in decimal, zero-padded to at least `width` digits (what `{n:0width$}` gives).
 fn push_decimal(out: &mut String, n: u64, width: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for _ in (digits.len() - at)..width {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    for _ in digits.len()..width {
         out.push('0');
     }
-    for d in &digits[at..] {
-        out.push(char::from(*d));
-    }
+    out.push_str(digits);
 }
 
 /// The alphabet, repeated: long enough that the filler of a swarm value (at most 2,000 bytes)
